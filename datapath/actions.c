@@ -1,0 +1,141 @@
+/* actions.c -- building and formatting action lists (see actions.h). */
+#include "datapath/actions.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+static const char *const action_names[] = {
+#define DA(ENUM, NAME) NAME,
+    DP_ACTION_TYPES
+#undef DA
+};
+
+void
+dp_actions_init(struct dp_actions *acts)
+{
+    acts->n = 0;
+    acts->allocated = 0;
+    acts->a = NULL;
+}
+
+void
+dp_actions_destroy(struct dp_actions *acts)
+{
+    if (acts) {
+        free(acts->a);
+        dp_actions_init(acts);
+    }
+}
+
+void
+dp_actions_clear(struct dp_actions *acts)
+{
+    acts->n = 0;
+}
+
+void
+dp_actions_clone(struct dp_actions *dst, const struct dp_actions *src)
+{
+    dst->n = src->n;
+    dst->allocated = src->n;
+    dst->a = src->n ? xmalloc(src->n * sizeof *src->a) : NULL;
+    if (src->n) {
+        memcpy(dst->a, src->a, src->n * sizeof *src->a);
+    }
+}
+
+bool
+dp_actions_equal(const struct dp_actions *a, const struct dp_actions *b)
+{
+    return a->n == b->n && (!a->n || !memcmp(a->a, b->a, a->n * sizeof *a->a));
+}
+
+static struct dp_action *
+push(struct dp_actions *acts, enum dp_action_type type)
+{
+    struct dp_action *a;
+
+    if (acts->n == acts->allocated) {
+        acts->allocated = acts->allocated ? acts->allocated * 2 : 4;
+        acts->a = xrealloc(acts->a, acts->allocated * sizeof *acts->a);
+    }
+    a = &acts->a[acts->n++];
+    memset(a, 0, sizeof *a);
+    a->type = type;
+    return a;
+}
+
+void
+dp_actions_output(struct dp_actions *acts, uint32_t port)
+{
+    push(acts, DP_ACT_OUTPUT)->arg = port;
+}
+
+void
+dp_actions_tunnel(struct dp_actions *acts, uint32_t vni, be32 remote_ip)
+{
+    struct dp_action *a = push(acts, DP_ACT_TUNNEL);
+    a->arg = vni;
+    a->remote_ip = remote_ip;
+}
+
+void
+dp_actions_arp_reply(struct dp_actions *acts, const struct eth_addr *mac)
+{
+    push(acts, DP_ACT_ARP_REPLY)->mac = *mac;
+}
+
+void
+dp_actions_drop(struct dp_actions *acts, enum drop_reason reason)
+{
+    push(acts, DP_ACT_DROP)->reason = reason;
+}
+
+const char *
+dp_action_type_name(enum dp_action_type type)
+{
+    return (unsigned) type < N_DP_ACTION_TYPES ? action_names[type] : "?";
+}
+
+char *
+dp_actions_format(const struct dp_actions *acts, char *buf, size_t size)
+{
+    size_t ofs = 0;
+
+    buf[0] = '\0';
+    for (size_t i = 0; i < acts->n && ofs < size; i++) {
+        const struct dp_action *a = &acts->a[i];
+        const char *sep = i ? "," : "";
+        char ip[INET_ADDRSTRLEN];
+        char mac[18];
+        int n = 0;
+
+        switch ((enum dp_action_type) a->type) {
+        case DP_ACT_OUTPUT:
+            n = snprintf(buf + ofs, size - ofs, "%soutput:%u", sep, a->arg);
+            break;
+        case DP_ACT_TUNNEL:
+            inet_ntop(AF_INET, &a->remote_ip, ip, sizeof ip);
+            n = snprintf(buf + ofs, size - ofs, "%stunnel(vni=%u,dst=%s)",
+                         sep, a->arg, ip);
+            break;
+        case DP_ACT_ARP_REPLY:
+            eth_addr_to_string(&a->mac, mac);
+            n = snprintf(buf + ofs, size - ofs, "%sarp_reply(%s)", sep, mac);
+            break;
+        case DP_ACT_DROP:
+            n = snprintf(buf + ofs, size - ofs, "%sdrop(%s)", sep,
+                         drop_reason_name(a->reason));
+            break;
+        case N_DP_ACTION_TYPES:
+        default:
+            n = snprintf(buf + ofs, size - ofs, "%s?", sep);
+            break;
+        }
+        if (n < 0) {
+            break;
+        }
+        ofs += (size_t) n;
+    }
+    return buf;
+}

@@ -1,0 +1,141 @@
+/*
+ * dp.h -- the datapath: ports, tunnel, caches and the packet loop.
+ *
+ * One struct dp per agent, owned by the agent's main thread (which is also
+ * the packet thread: it blocks in poll_block() until a port or the tunnel
+ * socket is readable, so an idle agent uses no CPU).
+ *
+ * Packet path, per readable port, in batches of up to DP_BATCH frames:
+ *   receive (recvmmsg on AF_PACKET with PACKET_VNET_HDR, or on the tunnel's
+ *   UDP sockets) -> flow_key_extract() -> exact-match cache -> megaflow
+ *   classifier -> on a miss, the upcall (the agent's simulation) whose
+ *   result is installed as a megaflow -> execute the actions -> queue the
+ *   outputs per destination -> flush every queue once per batch (sendmmsg).
+ *
+ * Tunnel: one UDP socket bound to 6081 (Geneve) and one to 4789 (VXLAN) on
+ * the tunnel IP; both are decapsulated; the deployment's encapsulation
+ * (dp_config.encap) is used to send.  VNI = the network's key; the inner
+ * frame is the VM's Ethernet frame.
+ *
+ * Offloads: frames from VMs carry virtio-net metadata.  Output to a local
+ * port passes it on; a tunnel output completes the checksum or segments a
+ * TSO frame first (offload.h).  In the other direction, consecutive TCP
+ * segments of one flow that arrive from the tunnel in one receive batch
+ * and go to the same local port (a megaflow whose only action is that
+ * OUTPUT) are coalesced back into one GSO frame (gro.h), so the VM's
+ * kernel gets one large skb instead of one per segment.  Statistics still
+ * count the segments.
+ *
+ * Error convention: 0 or positive errno; NULL from constructors.
+ */
+#ifndef WEFT_DP_H
+#define WEFT_DP_H 1
+
+#include "datapath/actions.h"
+#include "datapath/drop.h"
+#include "datapath/flow-tags.h"
+#include "lib/flow-key.h"
+
+#define DP_BATCH 32
+
+enum dp_encap { DP_ENCAP_GENEVE, DP_ENCAP_VXLAN };
+
+struct dp;
+
+/* The simulation, as the datapath sees it: fill 'wc', 'acts', 'tags' for
+ * 'key' (all initialized and empty).  Returns 0 or errno (the result is
+ * then executed for this packet but not cached).  Called from dp_run(): it
+ * must not call back into the datapath. */
+typedef int dp_upcall_fn(void *aux, const struct flow_key *key,
+                         struct flow_wc *wc, struct dp_actions *acts,
+                         struct flow_tags *tags);
+
+struct dp_config {
+    be32 tunnel_ip;             /* Local underlay address (bind). */
+    enum dp_encap encap;
+    uint16_t geneve_port;       /* 0 = 6081. */
+    uint16_t vxlan_port;        /* 0 = 4789. */
+    long long flow_idle_msec;   /* Megaflow idle expiry; 0 = 10000. */
+    dp_upcall_fn *upcall;
+    void *upcall_aux;
+    bool no_gro;                /* Deliver tunnel segments one by one
+                                 * (tests and benchmarks). */
+};
+
+/* Creates the datapath and opens the tunnel sockets.  Returns NULL and
+ * sets '*errorp' (errno) on failure. */
+struct dp *dp_create(const struct dp_config *, int *errorp);
+void dp_destroy(struct dp *);                   /* Accepts NULL. */
+
+void dp_set_encap(struct dp *, enum dp_encap);
+
+/* Attaches the network interface 'ifname' (AF_PACKET, PACKET_VNET_HDR,
+ * promiscuous) and returns its new datapath port number (>=
+ * FLOW_PORT_FIRST_VIF) in '*port_nop'.  Returns 0 or errno (ENODEV if the
+ * interface does not exist). */
+int dp_port_add(struct dp *, const char *ifname, uint32_t *port_nop);
+/* Detaches a port; flows that output to it are removed. */
+void dp_port_del(struct dp *, uint32_t port_no);
+
+/* Tests: attaches an in-memory "dummy" port named 'name' (see
+ * datapath/port.h) and returns its port number in '*port_nop'.  Returns 0
+ * or errno. */
+int dp_port_add_dummy(struct dp *, const char *name, uint32_t *port_nop);
+
+struct virtio_net_hdr;
+
+/* Tests: queues 'frame' ('len' bytes) with virtio-net header 'vh' (NULL
+ * for none) for reception on dummy port 'port_no'; the next dp_run()
+ * processes it.  Returns 0, ENODEV if 'port_no' is not a dummy port, or
+ * the error of port_dummy_inject(). */
+int dp_dummy_inject(struct dp *, uint32_t port_no,
+                    const struct virtio_net_hdr *vh, const void *frame,
+                    size_t len);
+
+/* Tests: removes the oldest frame the datapath sent on dummy port
+ * 'port_no', storing its virtio-net header in '*vh' (may be NULL) and at
+ * most 'size' bytes of it in 'buf'.  Returns the frame's length, or 0 if
+ * none is waiting (or the port is not a dummy port). */
+size_t dp_dummy_drain(struct dp *, uint32_t port_no, struct virtio_net_hdr *vh,
+                      void *buf, size_t size);
+
+/* Invalidates the flows tagged with any tag in 'changed'. */
+void dp_invalidate(struct dp *, const struct tag_set *changed);
+void dp_flush(struct dp *);
+
+/* Does bounded work on whatever I/O is ready, expires idle flows.  Never
+ * blocks. */
+void dp_run(struct dp *);
+/* Registers the datapath's file descriptors and timers with the poll
+ * loop. */
+void dp_wait(struct dp *);
+
+/* Statistics. */
+struct dp_port_stats {
+    uint32_t port_no;
+    char name[16];
+    uint64_t rx_packets, rx_bytes, tx_packets, tx_bytes, tx_errors;
+};
+
+struct dp_stats {
+    uint64_t drops[N_DROP_REASONS];
+    uint64_t emc_hits, emc_misses;
+    uint64_t mf_hits, upcalls;
+    uint64_t tunnel_rx, tunnel_tx;
+    size_t n_megaflows;
+    uint64_t gro_frames;        /* Coalesced frames delivered locally... */
+    uint64_t gro_segs;          /* ...made of this many tunnel packets. */
+};
+
+void dp_get_stats(const struct dp *, struct dp_stats *);
+/* Fills at most 'max' entries; returns how many ports exist. */
+size_t dp_get_port_stats(const struct dp *, struct dp_port_stats *,
+                         size_t max);
+
+struct megaflow;
+/* Calls 'cb' for every megaflow. */
+void dp_for_each_flow(const struct dp *,
+                      void (*cb)(const struct megaflow *, void *aux),
+                      void *aux);
+
+#endif /* WEFT_DP_H */

@@ -1,0 +1,26 @@
+/* drop.c -- names of drop reasons, generated from DROP_REASONS. */
+#include "datapath/drop.h"
+
+static const char *const names[] = {
+#define DR(ENUM, NAME, DESC) NAME,
+    DROP_REASONS
+#undef DR
+};
+
+static const char *const descs[] = {
+#define DR(ENUM, NAME, DESC) DESC,
+    DROP_REASONS
+#undef DR
+};
+
+const char *
+drop_reason_name(enum drop_reason r)
+{
+    return (unsigned) r < N_DROP_REASONS ? names[r] : "?";
+}
+
+const char *
+drop_reason_desc(enum drop_reason r)
+{
+    return (unsigned) r < N_DROP_REASONS ? descs[r] : "?";
+}

@@ -1,0 +1,57 @@
+/*
+ * drop.h -- every reason the datapath may drop a packet, in one table.
+ *
+ * Each reason has a name (shown by `weftctl counters` and in traces) and a
+ * one-line explanation for operators.  All drops go through
+ * dp_drop(reason) so that each has a counter; adding a reason is one line
+ * here and nothing else.
+ */
+#ifndef WEFT_DROP_H
+#define WEFT_DROP_H 1
+
+#define DROP_REASONS                                                       \
+    DR(NONE,            "none",            "not dropped")                  \
+    DR(RUNT,            "runt",            "frame shorter than Ethernet")  \
+    DR(NO_PORT,         "no_port",         "input port not bound to a "   \
+                                           "logical port")                 \
+    DR(PORT_ADMIN_DOWN, "port_admin_down", "port has admin_state_up=false")\
+    DR(NET_ADMIN_DOWN,  "net_admin_down",  "network has "                  \
+                                           "admin_state_up=false")         \
+    DR(VLAN_TAGGED,     "vlan_tagged",     "802.1Q frame on an untagged "  \
+                                           "tenant port")                  \
+    DR(BAD_SRC_MAC,     "bad_src_mac",     "multicast or zero source MAC") \
+    DR(UNKNOWN_VNI,     "unknown_vni",     "tunnel packet for a VNI with "  \
+                                           "no network here")              \
+    DR(UNKNOWN_DST,     "unknown_dst",     "tunnel packet to a MAC not "    \
+                                           "bound on this host")           \
+    DR(NO_TUNNEL_IP,    "no_tunnel_ip",    "destination host has no known "\
+                                           "tunnel IP")                    \
+    DR(HAIRPIN,         "hairpin",         "destination is the input port")\
+    DR(TUNNEL_MALFORMED,"tunnel_malformed","bad Geneve/VXLAN header")      \
+    DR(TUNNEL_TOO_BIG,  "tunnel_too_big",  "frame exceeds the underlay "   \
+                                           "after encapsulation")          \
+    DR(GSO_UNSUPPORTED, "gso_unsupported", "segmentation offload type "    \
+                                           "we cannot segment")            \
+    DR(NO_FLOOD_TARGET, "no_flood_target", "broadcast with no other port " \
+                                           "on the network")               \
+    DR(TX_ERROR,        "tx_error",        "send failed on output")        \
+    DR(SIM_ERROR,       "sim_error",       "simulation failed")            \
+    DR(NO_NETWORK,      "no_network",      "port's network is unknown")  \
+    DR(RX_TRUNCATED,    "rx_truncated",    "received frame larger than "   \
+                                           "the receive buffer")           \
+    DR(BAD_VNET_HDR,    "bad_vnet_hdr",    "checksum offload metadata "    \
+                                           "does not fit the frame")
+
+enum drop_reason {
+#define DR(ENUM, NAME, DESC) DROP_##ENUM,
+    DROP_REASONS
+#undef DR
+    N_DROP_REASONS
+};
+
+/* Returns the short name of 'r' ("unknown_vni"), or "?" if out of range. */
+const char *drop_reason_name(enum drop_reason r);
+/* Returns the operator-facing explanation of 'r'. */
+const char *drop_reason_desc(enum drop_reason r);
+
+#endif /* WEFT_DROP_H */

@@ -1,0 +1,180 @@
+/*
+ * packet.h -- wire formats.
+ *
+ * Every struct here is exactly its on-the-wire layout (checked with
+ * BUILD_ASSERT), packed where the wire is not naturally aligned, with
+ * big-endian fields typed be16/be32.  Nothing here touches memory; parsing
+ * lives in flow-key.c and must never trust a length it has not checked.
+ */
+#ifndef WEFT_PACKET_H
+#define WEFT_PACKET_H 1
+
+#include "lib/util.h"
+
+#define ETH_ADDR_LEN 6
+#define ETH_HDR_LEN 14
+#define VLAN_HDR_LEN 4
+
+#define ETH_TYPE_IP    0x0800
+#define ETH_TYPE_ARP   0x0806
+#define ETH_TYPE_VLAN  0x8100
+#define ETH_TYPE_QINQ  0x88a8
+#define ETH_TYPE_IPV6  0x86dd
+#define ETH_TYPE_MIN   0x0600   /* Below this the field is an 802.3 length. */
+
+#define IPPROTO_ICMP_   1
+#define IPPROTO_TCP_    6
+#define IPPROTO_UDP_    17
+#define IPPROTO_ICMPV6_ 58
+
+#define ARP_OP_REQUEST 1
+#define ARP_OP_REPLY   2
+
+#define GENEVE_PORT 6081
+#define VXLAN_PORT  4789
+
+struct eth_addr {
+    uint8_t ea[ETH_ADDR_LEN];
+};
+
+struct eth_header {
+    struct eth_addr eth_dst;
+    struct eth_addr eth_src;
+    be16 eth_type;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct eth_header) == ETH_HDR_LEN);
+
+struct vlan_header {
+    be16 vlan_tci;
+    be16 vlan_next_type;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct vlan_header) == VLAN_HDR_LEN);
+
+struct arp_eth_header {
+    be16 ar_hrd;                /* 1 = Ethernet. */
+    be16 ar_pro;                /* 0x0800 = IPv4. */
+    uint8_t ar_hln;             /* 6 */
+    uint8_t ar_pln;             /* 4 */
+    be16 ar_op;
+    struct eth_addr ar_sha;
+    be32 ar_spa;
+    struct eth_addr ar_tha;
+    be32 ar_tpa;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct arp_eth_header) == 28);
+
+struct ip_header {
+    uint8_t ip_ihl_ver;
+    uint8_t ip_tos;
+    be16 ip_tot_len;
+    be16 ip_id;
+    be16 ip_frag_off;
+    uint8_t ip_ttl;
+    uint8_t ip_proto;
+    be16 ip_csum;
+    be32 ip_src;
+    be32 ip_dst;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct ip_header) == 20);
+#define IP_DF 0x4000
+#define IP_MF 0x2000
+#define IP_FRAG_OFF_MASK 0x1fff
+
+struct ipv6_header {
+    be32 ip6_vtc_flow;
+    be16 ip6_plen;
+    uint8_t ip6_nxt;
+    uint8_t ip6_hlim;
+    uint8_t ip6_src[16];
+    uint8_t ip6_dst[16];
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct ipv6_header) == 40);
+
+struct ipv6_ext_header {
+    uint8_t nxt;
+    uint8_t len;                /* In 8-octet units, not counting the first. */
+} __attribute__((packed));
+
+struct ipv6_frag_header {
+    uint8_t nxt;
+    uint8_t reserved;
+    be16 off_flags;             /* Offset << 3 | M flag. */
+    be32 ident;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct ipv6_frag_header) == 8);
+
+struct tcp_header {
+    be16 tcp_src;
+    be16 tcp_dst;
+    be32 tcp_seq;
+    be32 tcp_ack;
+    uint8_t tcp_off;            /* Data offset in the high nibble. */
+    uint8_t tcp_flags;
+    be16 tcp_winsz;
+    be16 tcp_csum;
+    be16 tcp_urg;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct tcp_header) == 20);
+
+struct udp_header {
+    be16 udp_src;
+    be16 udp_dst;
+    be16 udp_len;
+    be16 udp_csum;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct udp_header) == 8);
+
+struct icmp_header {            /* ICMP and ICMPv6 share the first 4 bytes. */
+    uint8_t icmp_type;
+    uint8_t icmp_code;
+    be16 icmp_csum;
+    be16 icmp_id;               /* Echo only. */
+    be16 icmp_seq;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct icmp_header) == 8);
+
+/* Geneve, RFC 8926 section 3.4. */
+struct geneve_header {
+    uint8_t ver_optlen;         /* Version (2 bits) and option length/4. */
+    uint8_t flags;              /* O (0x80) and C (0x40) bits. */
+    be16 proto_type;            /* 0x6558: Transparent Ethernet Bridging. */
+    uint8_t vni[3];
+    uint8_t reserved;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct geneve_header) == 8);
+#define GENEVE_PROTO_TEB 0x6558
+
+/* VXLAN, RFC 7348 section 5. */
+struct vxlan_header {
+    uint8_t flags;              /* I flag 0x08 must be set. */
+    uint8_t reserved1[3];
+    uint8_t vni[3];
+    uint8_t reserved2;
+} __attribute__((packed));
+BUILD_ASSERT_DECL(sizeof(struct vxlan_header) == 8);
+#define VXLAN_FLAG_I 0x08
+
+/* Bytes a tunnel adds in front of the inner Ethernet frame on an IPv4
+ * underlay: outer IP + UDP + tunnel header (+ inner Ethernet is part of
+ * the frame, so a network's MTU = underlay MTU - overhead - 14). */
+#define TUNNEL_OUTER_LEN (20 + 8 + 8)
+
+static inline bool
+eth_addr_is_multicast(const struct eth_addr *a)
+{
+    return a->ea[0] & 1;
+}
+
+static inline bool
+eth_addr_is_zero(const struct eth_addr *a)
+{
+    return !(a->ea[0] | a->ea[1] | a->ea[2] | a->ea[3] | a->ea[4]
+             | a->ea[5]);
+}
+
+/* Parses "aa:bb:cc:dd:ee:ff" (case-insensitive).  Returns true on success. */
+bool eth_addr_from_string(const char *s, struct eth_addr *out);
+/* Writes "aa:bb:cc:dd:ee:ff" plus NUL into 'buf' (at least 18 bytes). */
+void eth_addr_to_string(const struct eth_addr *a, char *buf);
+
+#endif /* WEFT_PACKET_H */
