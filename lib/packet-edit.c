@@ -1,0 +1,389 @@
+/*
+ * packet-edit.c -- in-place rewrites and frame builders (see
+ * packet-edit.h).
+ */
+#include "lib/packet-edit.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "lib/csum.h"
+#include "lib/flow-key.h"
+
+static inline be16
+get16(const uint8_t *p)
+{
+    be16 v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+static inline void
+put16(uint8_t *p, be16 v)
+{
+    memcpy(p, &v, 2);
+}
+
+static inline void
+put32(uint8_t *p, be32 v)
+{
+    memcpy(p, &v, 4);
+}
+
+int
+packet_arp_reply(void *frame, size_t len, const struct eth_addr *mac)
+{
+    uint8_t *p = frame;
+    size_t ofs = ETH_HDR_LEN;
+    uint8_t old_sha[ETH_ADDR_LEN], old_spa[4], old_tpa[4];
+    uint8_t *arp;
+    be16 type;
+
+    if (len < ETH_HDR_LEN) {
+        return EINVAL;
+    }
+    type = get16(p + 12);
+    /* Tags as flow_key_extract() accepts them: an 802.1Q or 802.1ad outer
+     * tag, optionally followed by one 802.1Q tag. */
+    for (int tags = 0; tags < 2 && (type == htons(ETH_TYPE_VLAN)
+                                    || (!tags
+                                        && type == htons(ETH_TYPE_QINQ)));
+         tags++) {
+        if (len - ofs < VLAN_HDR_LEN) {
+            return EINVAL;
+        }
+        type = get16(p + ofs + 2);
+        ofs += VLAN_HDR_LEN;
+    }
+    if (type != htons(ETH_TYPE_ARP)
+        || len - ofs < sizeof(struct arp_eth_header)) {
+        return EINVAL;
+    }
+    arp = p + ofs;
+    if (get16(arp) != htons(1) || get16(arp + 2) != htons(ETH_TYPE_IP)
+        || arp[4] != ETH_ADDR_LEN || arp[5] != 4
+        || get16(arp + 6) != htons(ARP_OP_REQUEST)) {
+        return EINVAL;
+    }
+
+    memcpy(old_sha, arp + 8, ETH_ADDR_LEN);
+    memcpy(old_spa, arp + 14, 4);
+    memcpy(old_tpa, arp + 24, 4);
+
+    memcpy(p, old_sha, ETH_ADDR_LEN);
+    memcpy(p + ETH_ADDR_LEN, mac, ETH_ADDR_LEN);
+    put16(arp + 6, htons(ARP_OP_REPLY));
+    memcpy(arp + 8, mac, ETH_ADDR_LEN);
+    memcpy(arp + 14, old_tpa, 4);
+    memcpy(arp + 18, old_sha, ETH_ADDR_LEN);
+    memcpy(arp + 24, old_spa, 4);
+    return 0;
+}
+
+size_t
+packet_build_eth(void *buf, size_t size, const struct packet_spec *spec,
+                 uint16_t eth_type)
+{
+    uint8_t *p = buf;
+    size_t n = ETH_HDR_LEN - 2;
+
+    size_t need = ETH_HDR_LEN + (spec->outer_tci ? VLAN_HDR_LEN : 0)
+                  + (spec->vlan_tci || spec->outer_tci ? VLAN_HDR_LEN : 0);
+    if (size < need) {
+        return 0;
+    }
+    memcpy(p, &spec->eth_dst, ETH_ADDR_LEN);
+    memcpy(p + ETH_ADDR_LEN, &spec->eth_src, ETH_ADDR_LEN);
+    if (spec->outer_tci) {
+        put16(p + n, htons(ETH_TYPE_QINQ));
+        put16(p + n + 2, htons(spec->outer_tci));
+        n += VLAN_HDR_LEN;
+    }
+    if (spec->vlan_tci || spec->outer_tci) {
+        put16(p + n, htons(ETH_TYPE_VLAN));
+        put16(p + n + 2, htons(spec->vlan_tci));
+        n += VLAN_HDR_LEN;
+    }
+    put16(p + n, htons(eth_type));
+    return n + 2;
+}
+
+static void
+fill_payload(uint8_t *dst, const struct packet_spec *spec)
+{
+    if (spec->payload) {
+        memcpy(dst, spec->payload, spec->payload_len);
+    } else {
+        for (size_t i = 0; i < spec->payload_len; i++) {
+            dst[i] = (uint8_t) i;
+        }
+    }
+}
+
+/* Writes L2 + the IP header for an L4 header of 'l4_hdr_len' bytes
+ * followed by the payload, and the payload.  Returns the offset of the L4
+ * header, or 0 if the frame does not fit or cannot exist; '*total' gets
+ * the frame length. */
+static size_t
+build_ip(void *buf, size_t size, const struct packet_spec *spec, bool v6,
+         uint8_t proto, size_t l4_hdr_len, size_t *total)
+{
+    uint8_t *p = buf;
+    size_t l2, l3_len = v6 ? 40 : 20;
+    size_t l4_len = l4_hdr_len + spec->payload_len;
+    uint8_t *ip;
+
+    if (spec->payload_len > 65535 || l4_len + (v6 ? 0 : l3_len) > 65535) {
+        return 0;
+    }
+    l2 = packet_build_eth(buf, size, spec, v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP);
+    if (!l2 || size - l2 < l3_len + l4_len) {
+        return 0;
+    }
+    ip = p + l2;
+    if (v6) {
+        put32(ip, htonl(6u << 28 | (uint32_t) spec->tos << 20));
+        put16(ip + 4, htons((uint16_t) l4_len));
+        ip[6] = proto;
+        ip[7] = spec->ttl ? spec->ttl : 64;
+        memcpy(ip + 8, spec->ip6_src, 16);
+        memcpy(ip + 24, spec->ip6_dst, 16);
+    } else {
+        ip[0] = 0x45;
+        ip[1] = spec->tos;
+        put16(ip + 2, htons((uint16_t) (l3_len + l4_len)));
+        put16(ip + 4, htons(spec->ip_id));
+        put16(ip + 6, htons(spec->dont_frag ? IP_DF : 0));
+        ip[8] = spec->ttl ? spec->ttl : 64;
+        ip[9] = proto;
+        put16(ip + 10, 0);
+        put32(ip + 12, spec->ip4_src);
+        put32(ip + 16, spec->ip4_dst);
+        put16(ip + 10, csum_ipv4_header(ip, 20));
+    }
+    fill_payload(ip + l3_len + l4_hdr_len, spec);
+    *total = l2 + l3_len + l4_len;
+    return l2 + l3_len;
+}
+
+/* Fills the L4 checksum at 'csum_ofs' within the L4 header at 'l4_ofs'
+ * according to spec->csum_mode.  'pseudo' selects whether a pseudo-header
+ * is covered (all but ICMPv4). */
+static void
+finish_l4(uint8_t *p, const struct packet_spec *spec, bool v6, uint8_t proto,
+          size_t l4_ofs, size_t total, size_t csum_ofs, bool pseudo)
+{
+    size_t l4_len = total - l4_ofs;
+    uint8_t *l4 = p + l4_ofs;
+    uint32_t sum = 0;
+    be16 c = 0;
+
+    if (pseudo) {
+        sum = v6 ? csum_pseudo_ipv6(spec->ip6_src, spec->ip6_dst, proto,
+                                    (uint32_t) l4_len)
+                 : csum_pseudo_ipv4(spec->ip4_src, spec->ip4_dst, proto,
+                                    (uint16_t) l4_len);
+    }
+    put16(l4 + csum_ofs, 0);
+    switch (spec->csum_mode) {
+    case PACKET_CSUM_FULL:
+        sum = csum_partial(l4, l4_len, sum);
+        c = proto == IPPROTO_UDP_ ? csum_fold_udp(sum) : csum_fold(sum);
+        break;
+    case PACKET_CSUM_PARTIAL:
+        c = (be16) ~csum_fold(sum);
+        break;
+    case PACKET_CSUM_ZERO:
+    default:
+        break;
+    }
+    put16(l4 + csum_ofs, c);
+}
+
+static size_t
+build_tcp(void *buf, size_t size, const struct packet_spec *spec, bool v6)
+{
+    uint8_t *p = buf, *th;
+    size_t total, l4 = build_ip(buf, size, spec, v6, IPPROTO_TCP_, 20,
+                                &total);
+
+    if (!l4) {
+        return 0;
+    }
+    th = p + l4;
+    put16(th, htons(spec->src_port));
+    put16(th + 2, htons(spec->dst_port));
+    put32(th + 4, htonl(spec->tcp_seq));
+    put32(th + 8, htonl(spec->tcp_ack));
+    th[12] = 5 << 4;
+    th[13] = spec->tcp_flags;
+    put16(th + 14, htons(spec->tcp_window ? spec->tcp_window : 65535));
+    put16(th + 18, 0);
+    finish_l4(p, spec, v6, IPPROTO_TCP_, l4, total, 16, true);
+    return total;
+}
+
+static size_t
+build_udp(void *buf, size_t size, const struct packet_spec *spec, bool v6)
+{
+    uint8_t *p = buf, *uh;
+    size_t total, l4 = build_ip(buf, size, spec, v6, IPPROTO_UDP_, 8,
+                                &total);
+
+    if (!l4) {
+        return 0;
+    }
+    uh = p + l4;
+    put16(uh, htons(spec->src_port));
+    put16(uh + 2, htons(spec->dst_port));
+    put16(uh + 4, htons((uint16_t) (total - l4)));
+    finish_l4(p, spec, v6, IPPROTO_UDP_, l4, total, 6, true);
+    return total;
+}
+
+static size_t
+build_icmp(void *buf, size_t size, const struct packet_spec *spec, bool v6)
+{
+    uint8_t proto = v6 ? IPPROTO_ICMPV6_ : IPPROTO_ICMP_;
+    uint8_t *p = buf, *ih;
+    size_t total, l4 = build_ip(buf, size, spec, v6, proto, 8, &total);
+
+    if (!l4) {
+        return 0;
+    }
+    ih = p + l4;
+    ih[0] = spec->icmp_type;
+    ih[1] = spec->icmp_code;
+    put16(ih + 4, htons(spec->icmp_id));
+    put16(ih + 6, htons(spec->icmp_seq));
+    finish_l4(p, spec, v6, proto, l4, total, 2, v6);
+    return total;
+}
+
+size_t
+packet_build_tcp4(void *buf, size_t size, const struct packet_spec *spec)
+{
+    return build_tcp(buf, size, spec, false);
+}
+
+size_t
+packet_build_udp4(void *buf, size_t size, const struct packet_spec *spec)
+{
+    return build_udp(buf, size, spec, false);
+}
+
+size_t
+packet_build_icmp4(void *buf, size_t size, const struct packet_spec *spec)
+{
+    return build_icmp(buf, size, spec, false);
+}
+
+size_t
+packet_build_ipv4(void *buf, size_t size, const struct packet_spec *spec,
+                  uint8_t proto)
+{
+    size_t total;
+    return build_ip(buf, size, spec, false, proto, 0, &total) ? total : 0;
+}
+
+size_t
+packet_build_tcp6(void *buf, size_t size, const struct packet_spec *spec)
+{
+    return build_tcp(buf, size, spec, true);
+}
+
+size_t
+packet_build_udp6(void *buf, size_t size, const struct packet_spec *spec)
+{
+    return build_udp(buf, size, spec, true);
+}
+
+size_t
+packet_build_icmp6(void *buf, size_t size, const struct packet_spec *spec)
+{
+    return build_icmp(buf, size, spec, true);
+}
+
+size_t
+packet_build_arp(void *buf, size_t size, const struct packet_spec *spec)
+{
+    uint8_t *p = buf, *arp;
+    size_t l2 = packet_build_eth(buf, size, spec, ETH_TYPE_ARP);
+
+    if (!l2 || size - l2 < sizeof(struct arp_eth_header)) {
+        return 0;
+    }
+    arp = p + l2;
+    put16(arp, htons(1));
+    put16(arp + 2, htons(ETH_TYPE_IP));
+    arp[4] = ETH_ADDR_LEN;
+    arp[5] = 4;
+    put16(arp + 6, htons(spec->arp_op ? spec->arp_op : ARP_OP_REQUEST));
+    memcpy(arp + 8, &spec->eth_src, ETH_ADDR_LEN);
+    put32(arp + 14, spec->ip4_src);
+    memcpy(arp + 18, &spec->arp_tha, ETH_ADDR_LEN);
+    put32(arp + 24, spec->ip4_dst);
+    return l2 + sizeof(struct arp_eth_header);
+}
+
+int
+packet_verify_csums(const void *frame, size_t len)
+{
+    const uint8_t *p = frame;
+    struct packet_layout lo;
+    struct flow_key key;
+    uint16_t eth_type;
+    bool v6;
+    uint32_t sum = 0;
+    size_t min;
+
+    flow_key_extract(frame, len, 0, &key, &lo);
+    eth_type = ntohs(key.eth_type);
+    if (eth_type != ETH_TYPE_IP && eth_type != ETH_TYPE_IPV6) {
+        return ENOTSUP;
+    }
+    if (lo.l3_ofs == UINT16_MAX) {
+        return EINVAL;
+    }
+    v6 = eth_type == ETH_TYPE_IPV6;
+    if (!v6 && !csum_ipv4_header_ok(p + lo.l3_ofs, (p[lo.l3_ofs] & 15) * 4)) {
+        return EINVAL;
+    }
+    if (key.nw_frag) {
+        return 0;               /* L4 checksums span all fragments. */
+    }
+
+    switch (key.nw_proto) {
+    case IPPROTO_TCP_:
+        min = 20;
+        break;
+    case IPPROTO_UDP_:
+        min = 8;
+        break;
+    case IPPROTO_ICMP_:
+    case IPPROTO_ICMPV6_:
+        if ((key.nw_proto == IPPROTO_ICMPV6_) != v6) {
+            return ENOTSUP;
+        }
+        min = 4;
+        break;
+    default:
+        return ENOTSUP;
+    }
+    if (lo.l4_ofs == UINT16_MAX || lo.l4_len < min) {
+        return EINVAL;
+    }
+    if (key.nw_proto == IPPROTO_UDP_ && !v6
+        && !get16(p + lo.l4_ofs + 6)) {
+        return 0;
+    }
+    if (key.nw_proto != IPPROTO_ICMP_) {
+        sum = v6 ? csum_pseudo_ipv6(key.nw_src.ip6, key.nw_dst.ip6,
+                                    key.nw_proto, lo.l4_len)
+                 : csum_pseudo_ipv4(key.nw_src.ip4, key.nw_dst.ip4,
+                                    key.nw_proto, lo.l4_len);
+    }
+    sum = csum_partial(p + lo.l4_ofs, lo.l4_len, sum);
+    return csum_fold(sum) == 0 ? 0 : EINVAL;
+}
