@@ -1,0 +1,280 @@
+/*
+ * topology-private.h -- the topology's internal representation, shared by
+ * topology.c (which maintains it) and sim.c (which walks it).  Nothing
+ * outside sim/ includes this file.
+ *
+ * Indexes (all hash maps, O(1) lookups):
+ *   ports_by_id     port id                  -> struct topo_port
+ *   nets_by_id      network id               -> struct topo_net
+ *   nets_by_vni     VNI (present networks)   -> struct topo_net
+ *   macs            (network, MAC)           -> struct topo_port
+ *   ips             (network, IPv4 address)  -> struct topo_ip (-> port)
+ *   agents_by_id    agent id                 -> struct topo_agent
+ *   hosts           agent host name          -> struct topo_agent
+ *   binds_by_id     port id                  -> struct topo_binding
+ *   binds_by_no     datapath port number     -> struct topo_binding
+ *
+ * A struct topo_net exists while a network object with that id exists
+ * ('present') or while any port refers to that id, so that ports may arrive
+ * before their network.  Each network keeps its member ports in a list,
+ * the ports bound to the local host in a second list, and a sorted array
+ * counting member ports per remote host, so that a flood costs
+ * O(local ports + hosts) rather than O(members).
+ *
+ * Invariant: a port is in 'macs', in 'ips' and in its network's lists
+ * exactly while it is in 'ports_by_id'; port->binding points to the
+ * binding with the same port id, if any (and binding->port back to it).
+ */
+#ifndef WEFT_TOPOLOGY_PRIVATE_H
+#define WEFT_TOPOLOGY_PRIVATE_H 1
+
+#include "sim/topology.h"
+
+#include <string.h>
+
+/* A minimal intrusive chained hash map.  Callers compute hashes and
+ * compare keys themselves (walking topo_hmap_first_with_hash()). */
+struct topo_hmap_node {
+    struct topo_hmap_node *next;
+    uint32_t hash;
+};
+
+struct topo_hmap {
+    struct topo_hmap_node **buckets;
+    size_t mask;                /* Number of buckets - 1 (a power of 2). */
+    size_t n;
+};
+
+static inline void
+topo_hmap_init(struct topo_hmap *map)
+{
+    map->mask = 15;
+    map->buckets = xcalloc(map->mask + 1, sizeof *map->buckets);
+    map->n = 0;
+}
+
+static inline void
+topo_hmap_destroy(struct topo_hmap *map)
+{
+    if (map) {
+        free(map->buckets);
+        map->buckets = NULL;
+        map->n = 0;
+    }
+}
+
+static inline void
+topo_hmap_expand(struct topo_hmap *map)
+{
+    size_t new_mask = map->mask * 2 + 1;
+    struct topo_hmap_node **b = xcalloc(new_mask + 1, sizeof *b);
+
+    for (size_t i = 0; i <= map->mask; i++) {
+        struct topo_hmap_node *node, *next;
+
+        for (node = map->buckets[i]; node; node = next) {
+            next = node->next;
+            node->next = b[node->hash & new_mask];
+            b[node->hash & new_mask] = node;
+        }
+    }
+    free(map->buckets);
+    map->buckets = b;
+    map->mask = new_mask;
+}
+
+static inline void
+topo_hmap_insert(struct topo_hmap *map, struct topo_hmap_node *node,
+                 uint32_t hash)
+{
+    node->hash = hash;
+    node->next = map->buckets[hash & map->mask];
+    map->buckets[hash & map->mask] = node;
+    if (++map->n > 2 * (map->mask + 1)) {
+        topo_hmap_expand(map);
+    }
+}
+
+static inline void
+topo_hmap_remove(struct topo_hmap *map, struct topo_hmap_node *node)
+{
+    struct topo_hmap_node **p = &map->buckets[node->hash & map->mask];
+
+    while (*p != node) {
+        ASSERT(*p);
+        p = &(*p)->next;
+    }
+    *p = node->next;
+    map->n--;
+}
+
+static inline struct topo_hmap_node *
+topo_hmap_first_with_hash(const struct topo_hmap *map, uint32_t hash)
+{
+    struct topo_hmap_node *node = map->buckets[hash & map->mask];
+
+    while (node && node->hash != hash) {
+        node = node->next;
+    }
+    return node;
+}
+
+static inline struct topo_hmap_node *
+topo_hmap_next_with_hash(const struct topo_hmap_node *node)
+{
+    uint32_t hash = node->hash;
+
+    for (node = node->next; node && node->hash != hash; node = node->next) {
+        continue;
+    }
+    return (struct topo_hmap_node *) node;
+}
+
+/* Iteration over every node: 'i' is the bucket cursor. */
+static inline struct topo_hmap_node *
+topo_hmap_next(const struct topo_hmap *map, size_t *i,
+               const struct topo_hmap_node *node)
+{
+    if (node && node->next) {
+        return node->next;
+    }
+    for (*i = node ? *i + 1 : 0; *i <= map->mask; (*i)++) {
+        if (map->buckets[*i]) {
+            return map->buckets[*i];
+        }
+    }
+    return NULL;
+}
+
+/* Count of a network's member ports bound to one host. */
+struct topo_host_count {
+    char *host;
+    unsigned n;
+};
+
+struct topo_net {
+    struct topo_hmap_node id_node;      /* In nets_by_id. */
+    struct topo_hmap_node vni_node;     /* In nets_by_vni if indexed. */
+    char *id;
+    char *name;                         /* "" if none. */
+    bool present;                       /* A network object exists. */
+    bool admin_up;
+    bool has_vni;
+    bool vni_indexed;
+    uint32_t vni;
+    uint64_t tag;                       /* net:<id> */
+    uint64_t members_tag;               /* netmembers:<id> */
+
+    size_t n_ports;
+    struct topo_port *members;          /* Via port->net_next. */
+    struct topo_port *local_members;    /* Bound to the local host. */
+    struct topo_host_count *hosts;      /* Sorted by name; remote hosts. */
+    size_t n_hosts, allocated_hosts;
+};
+
+struct topo_ip {
+    struct topo_hmap_node node;         /* In ips. */
+    struct topo_port *port;
+    be32 ip;
+};
+
+struct topo_port {
+    struct topo_hmap_node id_node;      /* In ports_by_id. */
+    struct topo_hmap_node mac_node;     /* In macs. */
+    char *id;
+    char *name;                         /* "" if none. */
+    char *network_id;
+    char *host;                         /* "" if unbound. */
+    char *ifname;
+    struct eth_addr mac;
+    bool admin_up;
+    bool local;                         /* host == the local host. */
+    uint64_t tag;                       /* port:<id> */
+
+    struct topo_ip *ips;
+    size_t n_ips;
+
+    struct topo_net *net;
+    struct topo_port *net_prev, *net_next;
+    struct topo_port *local_prev, *local_next;
+    struct topo_binding *binding;       /* Local attachment, or NULL. */
+};
+
+struct topo_agent {
+    struct topo_hmap_node id_node;      /* In agents_by_id. */
+    struct topo_hmap_node host_node;    /* In hosts. */
+    char *id;
+    char *host;
+    bool has_tunnel_ip;
+    be32 tunnel_ip;
+};
+
+struct topo_binding {
+    struct topo_hmap_node id_node;      /* In binds_by_id. */
+    struct topo_hmap_node no_node;      /* In binds_by_no. */
+    char *port_id;
+    uint32_t port_no;
+    struct topo_port *port;             /* NULL while the port is unknown. */
+};
+
+struct topology {
+    char *local_host;
+    struct topo_hmap nets_by_id;
+    struct topo_hmap nets_by_vni;
+    struct topo_hmap ports_by_id;
+    struct topo_hmap macs;
+    struct topo_hmap ips;
+    struct topo_hmap agents_by_id;
+    struct topo_hmap hosts;
+    struct topo_hmap binds_by_id;
+    struct topo_hmap binds_by_no;
+    size_t n_present_nets;
+};
+
+/* Hashes used by the indexes. */
+static inline uint32_t
+topo_hash_mac(const struct topo_net *net, const struct eth_addr *mac)
+{
+    uint64_t m = 0;
+
+    memcpy(&m, mac->ea, ETH_ADDR_LEN);
+    return hash_finish(hash_add64(hash_add64(0, (uintptr_t) net), m), 14);
+}
+
+static inline uint32_t
+topo_hash_ip(const struct topo_net *net, be32 ip)
+{
+    return hash_finish(hash_add32(hash_add64(0, (uintptr_t) net), ip), 12);
+}
+
+static inline uint32_t
+topo_hash_u32(uint32_t x)
+{
+    return hash_finish(hash_add32(0, x), 4);
+}
+
+/* Lookups used by the simulation.  Each returns NULL if not found. */
+const struct topo_binding *topo_find_binding_by_no(const struct topology *,
+                                                   uint32_t port_no);
+const struct topo_net *topo_find_net_by_vni(const struct topology *,
+                                            uint32_t vni);
+const struct topo_port *topo_find_port_by_mac(const struct topology *,
+                                              const struct topo_net *,
+                                              const struct eth_addr *);
+const struct topo_port *topo_find_port_by_ip(const struct topology *,
+                                             const struct topo_net *,
+                                             be32 ip,
+                                             const struct topo_port *skip);
+const struct topo_agent *topo_find_host(const struct topology *,
+                                        const char *host);
+const char *topo_local_host(const struct topology *);
+
+/* Tags for facts that have no object id of their own: "no network has VNI
+ * N", "datapath port N is bound to nothing", and "some agent's tunnel IP"
+ * (emitted with every host:<name>; a flood to more hosts than a flow has
+ * room for tags depends on it instead of on each host). */
+uint64_t topo_tag_vni(uint32_t vni);
+uint64_t topo_tag_inport(uint32_t port_no);
+uint64_t topo_tag_any_host(void);
+
+#endif /* WEFT_TOPOLOGY_PRIVATE_H */

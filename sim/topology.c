@@ -1,0 +1,1218 @@
+/*
+ * topology.c -- the agent's in-memory copy of the virtual topology (see
+ * topology.h for the contract and topology-private.h for the indexes).
+ *
+ * Every update is applied in three steps: parse the object's JSON into a
+ * small "spec" (failing with EINVAL before anything is touched), compare
+ * the spec with the object we already have to decide which tags changed,
+ * then replace the object.  The comparison is what keeps invalidation
+ * precise: a port whose 'status' alone changed emits nothing, because no
+ * cached flow ever read its status.
+ */
+#include "sim/topology-private.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <jansson.h>
+#include <string.h>
+
+/* A parsed network. */
+struct net_spec {
+    char *name;
+    bool admin_up;
+    bool has_vni;
+    uint32_t vni;
+};
+
+/* A parsed port. */
+struct port_spec {
+    char *name;
+    char *network_id;
+    char *host;
+    char *ifname;
+    struct eth_addr mac;
+    bool admin_up;
+    be32 *ips;
+    size_t n_ips;
+};
+
+/* A parsed agent. */
+struct agent_spec {
+    char *host;
+    bool has_tunnel_ip;
+    be32 tunnel_ip;
+};
+
+static struct topo_net *net_find(const struct topology *, const char *id);
+static struct topo_net *net_get(struct topology *, const char *id);
+static void net_maybe_free(struct topology *, struct topo_net *);
+static void net_index_vni(struct topology *, struct topo_net *);
+static void net_unindex_vni(struct topology *, struct topo_net *);
+static struct topo_port *port_find(const struct topology *, const char *id);
+static void port_insert(struct topology *, const char *id,
+                        struct port_spec *);
+static void port_remove(struct topology *, struct topo_port *);
+static struct topo_agent *agent_find(const struct topology *,
+                                     const char *id);
+static void agent_remove(struct topology *, struct topo_agent *);
+static struct topo_binding *binding_find_by_id(const struct topology *,
+                                               const char *port_id);
+static void binding_remove(struct topology *, struct topo_binding *,
+                           struct tag_set *changed);
+static int update_network(struct topology *, const char *id,
+                          const char *json, struct tag_set *changed);
+static int update_port(struct topology *, const char *id, const char *json,
+                       struct tag_set *changed);
+static int update_agent(struct topology *, const char *id, const char *json,
+                        struct tag_set *changed);
+static int update_subnet(const char *json);
+static void port_info_fill(const struct topo_port *,
+                           struct topo_port_info *);
+
+struct topology *
+topology_create(const char *local_host)
+{
+    struct topology *topo = xzalloc(sizeof *topo);
+
+    topo->local_host = xstrdup(local_host ? local_host : "");
+    topo_hmap_init(&topo->nets_by_id);
+    topo_hmap_init(&topo->nets_by_vni);
+    topo_hmap_init(&topo->ports_by_id);
+    topo_hmap_init(&topo->macs);
+    topo_hmap_init(&topo->ips);
+    topo_hmap_init(&topo->agents_by_id);
+    topo_hmap_init(&topo->hosts);
+    topo_hmap_init(&topo->binds_by_id);
+    topo_hmap_init(&topo->binds_by_no);
+    return topo;
+}
+
+void
+topology_destroy(struct topology *topo)
+{
+    struct tag_set scratch;
+
+    if (!topo) {
+        return;
+    }
+    tag_set_init(&scratch);
+    topology_clear(topo, &scratch);
+    for (;;) {
+        size_t i = 0;
+        struct topo_hmap_node *node = topo_hmap_next(&topo->binds_by_id,
+                                                     &i, NULL);
+        if (!node) {
+            break;
+        }
+        binding_remove(topo, CONTAINER_OF(node, struct topo_binding,
+                                          id_node), &scratch);
+    }
+    tag_set_destroy(&scratch);
+
+    topo_hmap_destroy(&topo->nets_by_id);
+    topo_hmap_destroy(&topo->nets_by_vni);
+    topo_hmap_destroy(&topo->ports_by_id);
+    topo_hmap_destroy(&topo->macs);
+    topo_hmap_destroy(&topo->ips);
+    topo_hmap_destroy(&topo->agents_by_id);
+    topo_hmap_destroy(&topo->hosts);
+    topo_hmap_destroy(&topo->binds_by_id);
+    topo_hmap_destroy(&topo->binds_by_no);
+    free(topo->local_host);
+    free(topo);
+}
+
+void
+topology_clear(struct topology *topo, struct tag_set *changed)
+{
+    struct topo_hmap_node *node;
+    size_t i;
+
+    while ((i = 0, node = topo_hmap_next(&topo->ports_by_id, &i, NULL))) {
+        port_remove(topo, CONTAINER_OF(node, struct topo_port, id_node));
+    }
+    while ((i = 0, node = topo_hmap_next(&topo->agents_by_id, &i, NULL))) {
+        agent_remove(topo, CONTAINER_OF(node, struct topo_agent, id_node));
+    }
+    while ((i = 0, node = topo_hmap_next(&topo->nets_by_id, &i, NULL))) {
+        struct topo_net *net = CONTAINER_OF(node, struct topo_net, id_node);
+
+        net_unindex_vni(topo, net);
+        if (net->present) {
+            topo->n_present_nets--;
+        }
+        net->present = false;
+        net_maybe_free(topo, net);
+    }
+    ASSERT(topo->macs.n == 0 && topo->ips.n == 0 && topo->hosts.n == 0);
+    ASSERT(topo->n_present_nets == 0 && topo->nets_by_vni.n == 0);
+    changed->all = true;
+}
+
+int
+topology_update(struct topology *topo, const char *key, const char *json,
+                struct tag_set *changed)
+{
+    static const struct {
+        const char *prefix;
+        int kind;
+    } kinds[] = {
+        { "networks/", 0 }, { "ports/", 1 }, { "agents/", 2 },
+        { "subnets/", 3 },
+    };
+
+    if (!key) {
+        return EINVAL;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        size_t len = strlen(kinds[i].prefix);
+        const char *id;
+
+        if (strncmp(key, kinds[i].prefix, len)) {
+            continue;
+        }
+        id = key + len;
+        if (!*id) {
+            return EINVAL;
+        }
+        switch (kinds[i].kind) {
+        case 0:
+            return update_network(topo, id, json, changed);
+        case 1:
+            return update_port(topo, id, json, changed);
+        case 2:
+            return update_agent(topo, id, json, changed);
+        default:
+            return json ? update_subnet(json) : 0;
+        }
+    }
+    return 0;
+}
+
+void
+topology_bind(struct topology *topo, const char *port_id, uint32_t port_no,
+              struct tag_set *changed)
+{
+    struct topo_binding *b = binding_find_by_id(topo, port_id);
+    const struct topo_binding *other;
+
+    if (b && b->port_no == port_no) {
+        return;
+    }
+    other = topo_find_binding_by_no(topo, port_no);
+    if (other) {
+        binding_remove(topo, (struct topo_binding *) other, changed);
+    }
+    if (b) {
+        tag_set_add(changed, topo_tag_inport(b->port_no));
+        topo_hmap_remove(&topo->binds_by_no, &b->no_node);
+    } else {
+        struct topo_port *port = port_find(topo, port_id);
+
+        b = xzalloc(sizeof *b);
+        b->port_id = xstrdup(port_id);
+        b->port = port;
+        if (port) {
+            port->binding = b;
+        }
+        topo_hmap_insert(&topo->binds_by_id, &b->id_node,
+                         hash_string(port_id, 0));
+    }
+    b->port_no = port_no;
+    topo_hmap_insert(&topo->binds_by_no, &b->no_node, topo_hash_u32(port_no));
+
+    tag_set_add(changed, topo_tag_inport(port_no));
+    tag_set_add(changed, topo_tag_port(port_id));
+    if (b->port) {
+        tag_set_add(changed, b->port->net->members_tag);
+    }
+}
+
+void
+topology_unbind(struct topology *topo, const char *port_id,
+                struct tag_set *changed)
+{
+    struct topo_binding *b = binding_find_by_id(topo, port_id);
+
+    if (b) {
+        binding_remove(topo, b, changed);
+    }
+}
+
+void
+topology_for_each_local_port(const struct topology *topo,
+                             void (*cb)(const struct topo_port_info *,
+                                        void *aux),
+                             void *aux)
+{
+    const struct topo_hmap_node *node = NULL;
+    size_t i = 0;
+
+    while ((node = topo_hmap_next(&topo->ports_by_id, &i, node))) {
+        const struct topo_port *port = CONTAINER_OF(node, struct topo_port,
+                                                    id_node);
+        if (port->local) {
+            struct topo_port_info info;
+
+            port_info_fill(port, &info);
+            cb(&info, aux);
+        }
+    }
+}
+
+bool
+topology_get_port(const struct topology *topo, const char *port_id,
+                  struct topo_port_info *out)
+{
+    const struct topo_port *port = port_find(topo, port_id);
+
+    if (!port) {
+        return false;
+    }
+    port_info_fill(port, out);
+    return true;
+}
+
+size_t
+topology_n_networks(const struct topology *topo)
+{
+    return topo->n_present_nets;
+}
+
+size_t
+topology_n_ports(const struct topology *topo)
+{
+    return topo->ports_by_id.n;
+}
+
+size_t
+topology_n_hosts(const struct topology *topo)
+{
+    return topo->agents_by_id.n;
+}
+
+uint64_t
+topo_tag_port(const char *port_id)
+{
+    return flow_tag_make("port", port_id);
+}
+
+uint64_t
+topo_tag_net(const char *net_id)
+{
+    return flow_tag_make("net", net_id);
+}
+
+uint64_t
+topo_tag_netmembers(const char *net_id)
+{
+    return flow_tag_make("netmembers", net_id);
+}
+
+uint64_t
+topo_tag_host(const char *host)
+{
+    return flow_tag_make("host", host);
+}
+
+/* Writes 'x' in decimal into 'buf' (at least 11 bytes); returns 'buf'.
+ * (Tags for numbers are computed per simulation: no printf here.) */
+static const char *
+u32_to_string(uint32_t x, char *buf)
+{
+    char tmp[10];
+    size_t n = 0, i;
+
+    do {
+        tmp[n++] = (char) ('0' + x % 10);
+        x /= 10;
+    } while (x);
+    for (i = 0; i < n; i++) {
+        buf[i] = tmp[n - 1 - i];
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+uint64_t
+topo_tag_vni(uint32_t vni)
+{
+    char buf[11];
+
+    return flow_tag_make("vni", u32_to_string(vni, buf));
+}
+
+uint64_t
+topo_tag_inport(uint32_t port_no)
+{
+    char buf[11];
+
+    return flow_tag_make("inport", u32_to_string(port_no, buf));
+}
+
+uint64_t
+topo_tag_any_host(void)
+{
+    return flow_tag_make("host", "*");
+}
+
+/* Lookups for the simulation. */
+
+const struct topo_binding *
+topo_find_binding_by_no(const struct topology *topo, uint32_t port_no)
+{
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->binds_by_no,
+                                          topo_hash_u32(port_no));
+         node; node = topo_hmap_next_with_hash(node)) {
+        const struct topo_binding *b = CONTAINER_OF(node, struct topo_binding,
+                                                    no_node);
+        if (b->port_no == port_no) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+/* Networks should have distinct VNIs; if two claim one, the one with the
+ * smaller id wins so that the answer does not depend on arrival order. */
+const struct topo_net *
+topo_find_net_by_vni(const struct topology *topo, uint32_t vni)
+{
+    const struct topo_net *best = NULL;
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->nets_by_vni,
+                                          topo_hash_u32(vni));
+         node; node = topo_hmap_next_with_hash(node)) {
+        const struct topo_net *net = CONTAINER_OF(node, struct topo_net,
+                                                  vni_node);
+        if (net->vni == vni && (!best || strcmp(net->id, best->id) < 0)) {
+            best = net;
+        }
+    }
+    return best;
+}
+
+/* MACs should be unique per network; duplicates resolve to the smallest
+ * port id. */
+const struct topo_port *
+topo_find_port_by_mac(const struct topology *topo, const struct topo_net *net,
+                      const struct eth_addr *mac)
+{
+    const struct topo_port *best = NULL;
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->macs,
+                                          topo_hash_mac(net, mac));
+         node; node = topo_hmap_next_with_hash(node)) {
+        const struct topo_port *port = CONTAINER_OF(node, struct topo_port,
+                                                    mac_node);
+        if (port->net == net
+            && !memcmp(port->mac.ea, mac->ea, ETH_ADDR_LEN)
+            && (!best || strcmp(port->id, best->id) < 0)) {
+            best = port;
+        }
+    }
+    return best;
+}
+
+const struct topo_port *
+topo_find_port_by_ip(const struct topology *topo, const struct topo_net *net,
+                     be32 ip, const struct topo_port *skip)
+{
+    const struct topo_port *best = NULL;
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->ips, topo_hash_ip(net, ip));
+         node; node = topo_hmap_next_with_hash(node)) {
+        const struct topo_ip *tip = CONTAINER_OF(node, struct topo_ip, node);
+        const struct topo_port *port = tip->port;
+
+        if (tip->ip == ip && port->net == net && port != skip
+            && (!best || strcmp(port->id, best->id) < 0)) {
+            best = port;
+        }
+    }
+    return best;
+}
+
+/* Two agents claiming one host: prefer one with a tunnel IP, then the
+ * smaller agent id. */
+const struct topo_agent *
+topo_find_host(const struct topology *topo, const char *host)
+{
+    const struct topo_agent *best = NULL;
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->hosts, hash_string(host, 0));
+         node; node = topo_hmap_next_with_hash(node)) {
+        const struct topo_agent *a = CONTAINER_OF(node, struct topo_agent,
+                                                  host_node);
+        if (strcmp(a->host, host)) {
+            continue;
+        }
+        if (!best
+            || (a->has_tunnel_ip && !best->has_tunnel_ip)
+            || (a->has_tunnel_ip == best->has_tunnel_ip
+                && strcmp(a->id, best->id) < 0)) {
+            best = a;
+        }
+    }
+    return best;
+}
+
+const char *
+topo_local_host(const struct topology *topo)
+{
+    return topo->local_host;
+}
+
+/* JSON helpers.  Each returns false if the member exists with the wrong
+ * type; a missing or null member yields the default. */
+
+static bool
+json_get_string(const json_t *obj, const char *name, const char *dflt,
+                char **out)
+{
+    const json_t *v = json_object_get(obj, name);
+
+    if (!v || json_is_null(v)) {
+        *out = xstrdup(dflt);
+        return true;
+    } else if (json_is_string(v)) {
+        *out = xstrdup(json_string_value(v));
+        return true;
+    }
+    *out = NULL;
+    return false;
+}
+
+static bool
+json_get_bool(const json_t *obj, const char *name, bool dflt, bool *out)
+{
+    const json_t *v = json_object_get(obj, name);
+
+    if (!v || json_is_null(v)) {
+        *out = dflt;
+        return true;
+    } else if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return true;
+    }
+    return false;
+}
+
+static json_t *
+json_parse_object(const char *text)
+{
+    json_error_t err;
+    json_t *obj = json_loads(text, JSON_DECODE_ANY, &err);
+
+    if (obj && !json_is_object(obj)) {
+        json_decref(obj);
+        obj = NULL;
+    }
+    return obj;
+}
+
+/* Networks. */
+
+static void
+net_spec_destroy(struct net_spec *spec)
+{
+    free(spec->name);
+}
+
+static int
+net_spec_parse(const char *json, struct net_spec *spec)
+{
+    json_t *obj = json_parse_object(json);
+    const json_t *seg;
+    int error = EINVAL;
+
+    memset(spec, 0, sizeof *spec);
+    if (!obj) {
+        return EINVAL;
+    }
+    if (!json_get_string(obj, "name", "", &spec->name)
+        || !json_get_bool(obj, "admin_state_up", true, &spec->admin_up)) {
+        goto out;
+    }
+    seg = json_object_get(obj, "provider:segmentation_id");
+    if (seg && json_is_integer(seg)) {
+        json_int_t v = json_integer_value(seg);
+
+        if (v < 0 || v > 0xffffff) {
+            goto out;
+        }
+        spec->has_vni = true;
+        spec->vni = (uint32_t) v;
+    } else if (seg && !json_is_null(seg)) {
+        goto out;
+    }
+    error = 0;
+
+out:
+    json_decref(obj);
+    if (error) {
+        net_spec_destroy(spec);
+        memset(spec, 0, sizeof *spec);
+    }
+    return error;
+}
+
+static int
+update_network(struct topology *topo, const char *id, const char *json,
+               struct tag_set *changed)
+{
+    struct topo_net *net;
+    struct net_spec spec;
+    int error;
+
+    if (!json) {
+        net = net_find(topo, id);
+        if (net && net->present) {
+            tag_set_add(changed, net->tag);
+            if (net->has_vni) {
+                tag_set_add(changed, topo_tag_vni(net->vni));
+            }
+            net_unindex_vni(topo, net);
+            net->present = false;
+            net->has_vni = false;
+            topo->n_present_nets--;
+            net_maybe_free(topo, net);
+        }
+        return 0;
+    }
+
+    error = net_spec_parse(json, &spec);
+    if (error) {
+        return error;
+    }
+    net = net_get(topo, id);
+    if (!net->present || net->admin_up != spec.admin_up
+        || net->has_vni != spec.has_vni
+        || (spec.has_vni && net->vni != spec.vni)) {
+        tag_set_add(changed, net->tag);
+    }
+    if (net->present && net->has_vni
+        && (!spec.has_vni || net->vni != spec.vni)) {
+        tag_set_add(changed, topo_tag_vni(net->vni));
+    }
+    if (spec.has_vni
+        && (!net->present || !net->has_vni || net->vni != spec.vni)) {
+        tag_set_add(changed, topo_tag_vni(spec.vni));
+    }
+
+    net_unindex_vni(topo, net);
+    if (!net->present) {
+        topo->n_present_nets++;
+    }
+    net->present = true;
+    net->admin_up = spec.admin_up;
+    net->has_vni = spec.has_vni;
+    net->vni = spec.vni;
+    free(net->name);
+    net->name = spec.name;
+    net_index_vni(topo, net);
+    return 0;
+}
+
+static struct topo_net *
+net_find(const struct topology *topo, const char *id)
+{
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->nets_by_id,
+                                          hash_string(id, 0));
+         node; node = topo_hmap_next_with_hash(node)) {
+        struct topo_net *net = CONTAINER_OF(node, struct topo_net, id_node);
+
+        if (!strcmp(net->id, id)) {
+            return net;
+        }
+    }
+    return NULL;
+}
+
+/* Returns the network 'id', creating an absent placeholder if needed. */
+static struct topo_net *
+net_get(struct topology *topo, const char *id)
+{
+    struct topo_net *net = net_find(topo, id);
+
+    if (!net) {
+        net = xzalloc(sizeof *net);
+        net->id = xstrdup(id);
+        net->name = xstrdup("");
+        net->admin_up = true;
+        net->tag = topo_tag_net(id);
+        net->members_tag = topo_tag_netmembers(id);
+        topo_hmap_insert(&topo->nets_by_id, &net->id_node,
+                         hash_string(id, 0));
+    }
+    return net;
+}
+
+static void
+net_maybe_free(struct topology *topo, struct topo_net *net)
+{
+    if (net->present || net->n_ports) {
+        return;
+    }
+    ASSERT(!net->members && !net->local_members && !net->n_hosts);
+    ASSERT(!net->vni_indexed);
+    topo_hmap_remove(&topo->nets_by_id, &net->id_node);
+    free(net->hosts);
+    free(net->name);
+    free(net->id);
+    free(net);
+}
+
+static void
+net_index_vni(struct topology *topo, struct topo_net *net)
+{
+    if (net->present && net->has_vni && !net->vni_indexed) {
+        topo_hmap_insert(&topo->nets_by_vni, &net->vni_node,
+                         topo_hash_u32(net->vni));
+        net->vni_indexed = true;
+    }
+}
+
+static void
+net_unindex_vni(struct topology *topo, struct topo_net *net)
+{
+    if (net->vni_indexed) {
+        topo_hmap_remove(&topo->nets_by_vni, &net->vni_node);
+        net->vni_indexed = false;
+    }
+}
+
+/* Finds 'host' in the sorted per-network host array; returns its index,
+ * or the insertion point with '*found' false. */
+static size_t
+net_host_search(const struct topo_net *net, const char *host, bool *found)
+{
+    size_t lo = 0, hi = net->n_hosts;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int cmp = strcmp(net->hosts[mid].host, host);
+
+        if (!cmp) {
+            *found = true;
+            return mid;
+        } else if (cmp < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    *found = false;
+    return lo;
+}
+
+static void
+net_host_add(struct topo_net *net, const char *host)
+{
+    bool found;
+    size_t i = net_host_search(net, host, &found);
+
+    if (found) {
+        net->hosts[i].n++;
+        return;
+    }
+    if (net->n_hosts == net->allocated_hosts) {
+        net->allocated_hosts = net->allocated_hosts
+                               ? 2 * net->allocated_hosts : 4;
+        net->hosts = xrealloc(net->hosts,
+                              net->allocated_hosts * sizeof *net->hosts);
+    }
+    memmove(&net->hosts[i + 1], &net->hosts[i],
+            (net->n_hosts - i) * sizeof *net->hosts);
+    net->hosts[i].host = xstrdup(host);
+    net->hosts[i].n = 1;
+    net->n_hosts++;
+}
+
+static void
+net_host_del(struct topo_net *net, const char *host)
+{
+    bool found;
+    size_t i = net_host_search(net, host, &found);
+
+    ASSERT(found);
+    if (--net->hosts[i].n == 0) {
+        free(net->hosts[i].host);
+        memmove(&net->hosts[i], &net->hosts[i + 1],
+                (net->n_hosts - i - 1) * sizeof *net->hosts);
+        net->n_hosts--;
+    }
+}
+
+/* Ports. */
+
+static void
+port_spec_destroy(struct port_spec *spec)
+{
+    free(spec->name);
+    free(spec->network_id);
+    free(spec->host);
+    free(spec->ifname);
+    free(spec->ips);
+}
+
+static int
+port_parse_ips(const json_t *obj, struct port_spec *spec)
+{
+    const json_t *ips = json_object_get(obj, "fixed_ips");
+    size_t i;
+
+    if (!ips || json_is_null(ips)) {
+        return 0;
+    } else if (!json_is_array(ips)) {
+        return EINVAL;
+    }
+    spec->ips = xcalloc(json_array_size(ips), sizeof *spec->ips);
+    for (i = 0; i < json_array_size(ips); i++) {
+        const json_t *fip = json_array_get(ips, i);
+        const json_t *addr;
+        struct in6_addr in6;
+        struct in_addr in;
+
+        if (!json_is_object(fip)) {
+            return EINVAL;
+        }
+        addr = json_object_get(fip, "ip_address");
+        if (!addr || json_is_null(addr)) {
+            continue;
+        } else if (!json_is_string(addr)) {
+            return EINVAL;
+        }
+        if (inet_pton(AF_INET, json_string_value(addr), &in) == 1) {
+            bool dup = false;
+
+            for (size_t j = 0; j < spec->n_ips; j++) {
+                dup = dup || spec->ips[j] == in.s_addr;
+            }
+            if (!dup) {
+                spec->ips[spec->n_ips++] = in.s_addr;
+            }
+        } else if (inet_pton(AF_INET6, json_string_value(addr), &in6) != 1) {
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int
+port_spec_parse(const char *id, const char *json, struct port_spec *spec)
+{
+    json_t *obj = json_parse_object(json);
+    const json_t *profile;
+    char *mac = NULL;
+    int error = EINVAL;
+
+    memset(spec, 0, sizeof *spec);
+    if (!obj) {
+        return EINVAL;
+    }
+    if (!json_get_string(obj, "name", "", &spec->name)
+        || !json_get_string(obj, "network_id", "", &spec->network_id)
+        || !json_get_string(obj, "binding:host_id", "", &spec->host)
+        || !json_get_string(obj, "mac_address", "", &mac)
+        || !json_get_bool(obj, "admin_state_up", true, &spec->admin_up)
+        || !spec->network_id[0]
+        || !eth_addr_from_string(mac, &spec->mac)
+        || port_parse_ips(obj, spec)) {
+        goto out;
+    }
+
+    /* binding:profile is free-form in Neutron: anything but an object
+     * with a string interface_name means "use the default name". */
+    profile = json_object_get(obj, "binding:profile");
+    if (profile && json_is_object(profile)) {
+        const json_t *ifname = json_object_get(profile, "interface_name");
+
+        if (ifname && json_is_string(ifname)) {
+            spec->ifname = xstrdup(json_string_value(ifname));
+        }
+    }
+    if (!spec->ifname || !spec->ifname[0]) {
+        free(spec->ifname);
+        spec->ifname = xasprintf("tap%.11s", id);
+    }
+    error = 0;
+
+out:
+    free(mac);
+    json_decref(obj);
+    if (error) {
+        port_spec_destroy(spec);
+        memset(spec, 0, sizeof *spec);
+    }
+    return error;
+}
+
+static bool
+port_ips_equal(const struct topo_port *port, const struct port_spec *spec)
+{
+    if (port->n_ips != spec->n_ips) {
+        return false;
+    }
+    for (size_t i = 0; i < spec->n_ips; i++) {
+        if (port->ips[i].ip != spec->ips[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static int
+update_port(struct topology *topo, const char *id, const char *json,
+            struct tag_set *changed)
+{
+    struct topo_port *old = port_find(topo, id);
+    struct port_spec spec;
+    int error;
+
+    if (!json) {
+        if (old) {
+            tag_set_add(changed, old->tag);
+            tag_set_add(changed, old->net->members_tag);
+            port_remove(topo, old);
+        }
+        return 0;
+    }
+
+    error = port_spec_parse(id, json, &spec);
+    if (error) {
+        return error;
+    }
+    if (!old) {
+        tag_set_add(changed, topo_tag_port(id));
+        tag_set_add(changed, topo_tag_netmembers(spec.network_id));
+    } else {
+        bool moved = strcmp(old->network_id, spec.network_id) != 0;
+        bool members = (moved
+                        || strcmp(old->host, spec.host)
+                        || memcmp(old->mac.ea, spec.mac.ea, ETH_ADDR_LEN)
+                        || old->admin_up != spec.admin_up
+                        || !port_ips_equal(old, &spec));
+
+        if (members || strcmp(old->ifname, spec.ifname)) {
+            tag_set_add(changed, old->tag);
+        }
+        if (members) {
+            tag_set_add(changed, old->net->members_tag);
+        }
+        if (moved) {
+            tag_set_add(changed, topo_tag_netmembers(spec.network_id));
+        }
+        port_remove(topo, old);
+    }
+    port_insert(topo, id, &spec);
+    return 0;
+}
+
+static struct topo_port *
+port_find(const struct topology *topo, const char *id)
+{
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->ports_by_id,
+                                          hash_string(id, 0));
+         node; node = topo_hmap_next_with_hash(node)) {
+        struct topo_port *port = CONTAINER_OF(node, struct topo_port,
+                                              id_node);
+        if (!strcmp(port->id, id)) {
+            return port;
+        }
+    }
+    return NULL;
+}
+
+/* Creates port 'id' from 'spec', whose strings it takes over. */
+static void
+port_insert(struct topology *topo, const char *id, struct port_spec *spec)
+{
+    struct topo_port *port = xzalloc(sizeof *port);
+    struct topo_binding *b;
+    struct topo_net *net;
+
+    port->id = xstrdup(id);
+    port->name = spec->name;
+    port->network_id = spec->network_id;
+    port->host = spec->host;
+    port->ifname = spec->ifname;
+    port->mac = spec->mac;
+    port->admin_up = spec->admin_up;
+    port->local = port->host[0] && !strcmp(port->host, topo->local_host);
+    port->tag = topo_tag_port(id);
+
+    net = net_get(topo, port->network_id);
+    port->net = net;
+    net->n_ports++;
+    port->net_next = net->members;
+    if (net->members) {
+        net->members->net_prev = port;
+    }
+    net->members = port;
+    if (port->local) {
+        port->local_next = net->local_members;
+        if (net->local_members) {
+            net->local_members->local_prev = port;
+        }
+        net->local_members = port;
+    } else if (port->host[0]) {
+        net_host_add(net, port->host);
+    }
+
+    topo_hmap_insert(&topo->macs, &port->mac_node,
+                     topo_hash_mac(net, &port->mac));
+    port->n_ips = spec->n_ips;
+    port->ips = xcalloc(spec->n_ips, sizeof *port->ips);
+    for (size_t i = 0; i < spec->n_ips; i++) {
+        struct topo_ip *tip = &port->ips[i];
+
+        tip->port = port;
+        tip->ip = spec->ips[i];
+        topo_hmap_insert(&topo->ips, &tip->node, topo_hash_ip(net, tip->ip));
+    }
+    free(spec->ips);
+    memset(spec, 0, sizeof *spec);
+
+    b = binding_find_by_id(topo, id);
+    if (b) {
+        b->port = port;
+        port->binding = b;
+    }
+    topo_hmap_insert(&topo->ports_by_id, &port->id_node, hash_string(id, 0));
+}
+
+static void
+port_remove(struct topology *topo, struct topo_port *port)
+{
+    struct topo_net *net = port->net;
+
+    topo_hmap_remove(&topo->ports_by_id, &port->id_node);
+    if (port->binding) {
+        port->binding->port = NULL;
+    }
+    for (size_t i = 0; i < port->n_ips; i++) {
+        topo_hmap_remove(&topo->ips, &port->ips[i].node);
+    }
+    topo_hmap_remove(&topo->macs, &port->mac_node);
+
+    if (port->local) {
+        if (port->local_prev) {
+            port->local_prev->local_next = port->local_next;
+        } else {
+            net->local_members = port->local_next;
+        }
+        if (port->local_next) {
+            port->local_next->local_prev = port->local_prev;
+        }
+    } else if (port->host[0]) {
+        net_host_del(net, port->host);
+    }
+    if (port->net_prev) {
+        port->net_prev->net_next = port->net_next;
+    } else {
+        net->members = port->net_next;
+    }
+    if (port->net_next) {
+        port->net_next->net_prev = port->net_prev;
+    }
+    net->n_ports--;
+    net_maybe_free(topo, net);
+
+    free(port->ips);
+    free(port->id);
+    free(port->name);
+    free(port->network_id);
+    free(port->host);
+    free(port->ifname);
+    free(port);
+}
+
+static void
+port_info_fill(const struct topo_port *port, struct topo_port_info *info)
+{
+    info->id = port->id;
+    info->network_id = port->network_id;
+    info->host = port->host;
+    info->ifname = port->ifname;
+    info->mac = port->mac;
+    info->admin_up = port->admin_up;
+}
+
+/* Agents. */
+
+static int
+agent_spec_parse(const char *json, struct agent_spec *spec)
+{
+    json_t *obj = json_parse_object(json);
+    const json_t *conf;
+    int error = EINVAL;
+
+    memset(spec, 0, sizeof *spec);
+    if (!obj) {
+        return EINVAL;
+    }
+    if (!json_get_string(obj, "host", "", &spec->host) || !spec->host[0]) {
+        goto out;
+    }
+    conf = json_object_get(obj, "configurations");
+    if (conf && json_is_object(conf)) {
+        const json_t *ip = json_object_get(conf, "tunnel_ip");
+
+        if (ip && json_is_string(ip)) {
+            struct in_addr in;
+
+            if (inet_pton(AF_INET, json_string_value(ip), &in) != 1) {
+                goto out;
+            }
+            spec->has_tunnel_ip = true;
+            spec->tunnel_ip = in.s_addr;
+        } else if (ip && !json_is_null(ip)) {
+            goto out;
+        }
+    } else if (conf && !json_is_null(conf)) {
+        goto out;
+    }
+    error = 0;
+
+out:
+    json_decref(obj);
+    if (error) {
+        free(spec->host);
+        memset(spec, 0, sizeof *spec);
+    }
+    return error;
+}
+
+static int
+update_agent(struct topology *topo, const char *id, const char *json,
+             struct tag_set *changed)
+{
+    struct topo_agent *agent = agent_find(topo, id);
+    struct agent_spec spec;
+    int error;
+
+    if (!json) {
+        if (agent) {
+            tag_set_add(changed, topo_tag_host(agent->host));
+            tag_set_add(changed, topo_tag_any_host());
+            agent_remove(topo, agent);
+        }
+        return 0;
+    }
+
+    error = agent_spec_parse(json, &spec);
+    if (error) {
+        return error;
+    }
+    if (!agent) {
+        agent = xzalloc(sizeof *agent);
+        agent->id = xstrdup(id);
+        topo_hmap_insert(&topo->agents_by_id, &agent->id_node,
+                         hash_string(id, 0));
+        tag_set_add(changed, topo_tag_host(spec.host));
+        tag_set_add(changed, topo_tag_any_host());
+    } else {
+        if (strcmp(agent->host, spec.host)
+            || agent->has_tunnel_ip != spec.has_tunnel_ip
+            || agent->tunnel_ip != spec.tunnel_ip) {
+            tag_set_add(changed, topo_tag_host(agent->host));
+            tag_set_add(changed, topo_tag_host(spec.host));
+            tag_set_add(changed, topo_tag_any_host());
+        }
+        topo_hmap_remove(&topo->hosts, &agent->host_node);
+        free(agent->host);
+    }
+    agent->host = spec.host;
+    agent->has_tunnel_ip = spec.has_tunnel_ip;
+    agent->tunnel_ip = spec.tunnel_ip;
+    topo_hmap_insert(&topo->hosts, &agent->host_node,
+                     hash_string(agent->host, 0));
+    return 0;
+}
+
+static struct topo_agent *
+agent_find(const struct topology *topo, const char *id)
+{
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->agents_by_id,
+                                          hash_string(id, 0));
+         node; node = topo_hmap_next_with_hash(node)) {
+        struct topo_agent *a = CONTAINER_OF(node, struct topo_agent,
+                                            id_node);
+        if (!strcmp(a->id, id)) {
+            return a;
+        }
+    }
+    return NULL;
+}
+
+static void
+agent_remove(struct topology *topo, struct topo_agent *agent)
+{
+    topo_hmap_remove(&topo->agents_by_id, &agent->id_node);
+    topo_hmap_remove(&topo->hosts, &agent->host_node);
+    free(agent->id);
+    free(agent->host);
+    free(agent);
+}
+
+/* Subnets are not consulted by the L2 simulation yet; they are only
+ * validated so that a malformed one is reported like any other. */
+static int
+update_subnet(const char *json)
+{
+    json_t *obj = json_parse_object(json);
+
+    if (!obj) {
+        return EINVAL;
+    }
+    json_decref(obj);
+    return 0;
+}
+
+/* Bindings. */
+
+static struct topo_binding *
+binding_find_by_id(const struct topology *topo, const char *port_id)
+{
+    const struct topo_hmap_node *node;
+
+    for (node = topo_hmap_first_with_hash(&topo->binds_by_id,
+                                          hash_string(port_id, 0));
+         node; node = topo_hmap_next_with_hash(node)) {
+        struct topo_binding *b = CONTAINER_OF(node, struct topo_binding,
+                                              id_node);
+        if (!strcmp(b->port_id, port_id)) {
+            return b;
+        }
+    }
+    return NULL;
+}
+
+static void
+binding_remove(struct topology *topo, struct topo_binding *b,
+               struct tag_set *changed)
+{
+    tag_set_add(changed, topo_tag_port(b->port_id));
+    tag_set_add(changed, topo_tag_inport(b->port_no));
+    if (b->port) {
+        tag_set_add(changed, b->port->net->members_tag);
+        b->port->binding = NULL;
+    }
+    topo_hmap_remove(&topo->binds_by_id, &b->id_node);
+    topo_hmap_remove(&topo->binds_by_no, &b->no_node);
+    free(b->port_id);
+    free(b);
+}
