@@ -1,0 +1,1036 @@
+/*
+ * dp.c -- the datapath: ports, tunnel, caches and the packet loop (see
+ * dp.h for the contract).
+ *
+ * Shape of one receive batch (dp_run_port(), dp_run_tunnel()):
+ *
+ *   recv up to DP_BATCH frames into the shared receive slots (or, from the
+ *   tunnel, one tunnel_recv(): up to TUNNEL_RX_BATCH datagrams split into
+ *   their segments, all processed as one batch)
+ *     -> dp_process(): per packet, flow_key_extract, hash, EMC, megaflow,
+ *        upcall on a miss (a packet whose key equals the previous one's
+ *        reuses its flow); execute the flow's actions, which only *queue*:
+ *          OUTPUT     -> that port's tx queue (iovecs into the rx slot);
+ *                        from the tunnel, with OUTPUT the only action, a
+ *                        TCP segment may instead join a coalescing
+ *                        context (dp_gro_output(), gro.h) whose merged
+ *                        GSO frame (headers in the scratch arena, payload
+ *                        left in the tunnel's receive buffers) is queued
+ *                        when the context closes,
+ *          TUNNEL     -> the tunnel's tx queue (8-byte header + iovecs),
+ *                        after completing a pending checksum in place or
+ *                        segmenting a TSO frame into the scratch arena,
+ *          ARP_REPLY  -> a copy in the scratch arena, rewritten, queued
+ *                        on the input port,
+ *          DROP       -> dp_drop();
+ *     -> dp_flush_tx(): close the coalescing contexts, one sendmmsg per
+ *        port with frames, one per tunnel socket; the scratch arena is
+ *        reset.
+ *
+ * The clock is read once per batch.  Each readable source gets at most
+ * DP_RX_BATCHES batches per dp_run(), so a busy port cannot starve the
+ * others (epoll is level-triggered: the rest is picked up next time).
+ *
+ * Memory that queued frames point into (rx slots, scratch arena, packet
+ * metadata) stays untouched until the next dp_flush_tx(), which is the
+ * only place queues are emptied.
+ */
+#include "datapath/dp.h"
+
+#include <errno.h>
+#include <linux/virtio_net.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "datapath/emc.h"
+#include "datapath/gro.h"
+#include "datapath/megaflow.h"
+#include "datapath/offload.h"
+#include "datapath/port.h"
+#include "datapath/tunnel.h"
+#include "lib/log.h"
+#include "lib/packet-edit.h"
+#include "lib/poll-loop.h"
+
+#define DP_RX_BATCHES 4             /* Per source per dp_run(). */
+#define DP_PORT_TXQ 64              /* Frames queued per port. */
+#define DP_SCRATCH_SIZE (2 * 1024 * 1024)
+#define DP_SEG_MAX 512              /* Segments per TSO frame. */
+#define DP_ARP_MAX 1536             /* Largest ARP frame we answer. */
+#define DP_EXPIRE_INTERVAL 1000     /* msec, at most. */
+#define DP_IDLE_DEFAULT 10000       /* msec. */
+#define DP_EPOLL_EVENTS 64
+#define DP_GRO_MAX 8                /* Flows coalesced at once. */
+#define DP_TUN_PKTS (TUNNEL_RX_BATCH * TUNNEL_RX_SEGS_MAX)
+#define DP_SLOT_STRIDE ((PORT_SLOT_SIZE + CACHE_LINE - 1) \
+                        & ~(size_t) (CACHE_LINE - 1))
+
+/* epoll ids of the tunnel sockets (port numbers are small). */
+#define DP_ID_TUNNEL_BASE 0xffffff00u
+
+BUILD_ASSERT_DECL(sizeof(struct virtio_net_hdr) == PORT_VNET_HDR_LEN);
+
+/* One packet of the batch being processed. */
+struct dp_packet {
+    uint8_t *frame;
+    size_t len;
+    struct virtio_net_hdr vh;   /* Sent along with local outputs. */
+    uint32_t in_port;
+    uint32_t tun_vni;
+    be32 tun_src;
+};
+
+/* What one queued frame stands for in the statistics: a coalesced frame
+ * counts as the segments it was built from. */
+struct dp_txmeta {
+    uint32_t n_pkts;
+    uint32_t n_bytes;
+};
+
+struct dp_port {
+    uint32_t port_no;
+    struct port *port;
+    struct dp_port_stats stats;
+    bool dirty;                 /* In dp->dirty[]. */
+    int n_tx;
+    struct port_tx txq[DP_PORT_TXQ];
+    struct dp_txmeta txmeta[DP_PORT_TXQ];
+};
+
+/* A flow being coalesced for delivery to local port 'port_no'. */
+struct dp_gro {
+    uint32_t port_no;
+    struct gro_ctx ctx;
+};
+
+/* The scratch memory of a coalesced frame: the message's iovecs (the
+ * payload stays where the tunnel received it), its virtio-net header and
+ * its patched headers. */
+struct dp_gro_buf {
+    struct iovec iov[GRO_IOVS];
+    struct virtio_net_hdr vh;
+    uint8_t hdrs[GRO_HDRS_MAX];
+};
+BUILD_ASSERT_DECL(GRO_IOVS <= PORT_TX_IOVS);
+
+struct dp {
+    struct dp_config cfg;
+    enum dp_encap encap;
+    long long idle_msec;
+    long long expire_interval;
+    long long next_expire;
+
+    struct tunnel *tunnel;
+    int epfd;
+
+    struct dp_port **ports;     /* Indexed by port number; NULL = free. */
+    size_t n_port_slots;
+    size_t n_ports;
+    uint32_t *dirty;            /* Port numbers with queued frames. */
+    size_t n_dirty;
+
+    struct mf_table *mf;
+    struct emc *emc;
+
+    /* Per-batch memory. */
+    uint8_t *rx_slots;          /* DP_BATCH * DP_SLOT_STRIDE. */
+    struct dp_packet pkts[DP_BATCH];
+    struct dp_packet *tun_pkts;     /* DP_TUN_PKTS: one tunnel_recv(). */
+    uint8_t *scratch;           /* DP_SCRATCH_SIZE. */
+    size_t scratch_used;
+    size_t seg_offsets[DP_SEG_MAX];
+    size_t seg_lens[DP_SEG_MAX];
+
+    /* Receive coalescing (gro.h), open until the next dp_flush_tx(). */
+    struct dp_gro gro[DP_GRO_MAX];
+    size_t n_gro;
+
+    /* Statistics. */
+    uint64_t drops[N_DROP_REASONS];
+    uint64_t emc_hits, emc_misses, mf_hits, upcalls;
+    uint64_t tunnel_rx, tunnel_tx;
+    uint64_t gro_frames, gro_segs;
+};
+
+static const struct virtio_net_hdr zero_vh;
+
+static void dp_drop(struct dp *, enum drop_reason, uint64_t n);
+static void dp_flush_tx(struct dp *);
+static int dp_port_add__(struct dp *, const struct port_class *,
+                         const char *name, uint32_t *port_nop);
+
+struct dp *
+dp_create(const struct dp_config *cfg, int *errorp)
+{
+    struct dp *dp;
+    int error;
+
+    if (!cfg->upcall) {
+        *errorp = EINVAL;
+        return NULL;
+    }
+
+    dp = xzalloc(sizeof *dp);
+    dp->cfg = *cfg;
+    dp->encap = cfg->encap;
+    dp->idle_msec = cfg->flow_idle_msec > 0 ? cfg->flow_idle_msec
+                                            : DP_IDLE_DEFAULT;
+    dp->expire_interval = MIN(dp->idle_msec, DP_EXPIRE_INTERVAL);
+    dp->next_expire = time_msec() + dp->expire_interval;
+
+    dp->epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (dp->epfd < 0) {
+        error = errno;
+        goto error_free;
+    }
+    dp->tunnel = tunnel_open(cfg->tunnel_ip, cfg->geneve_port,
+                             cfg->vxlan_port, &error);
+    if (!dp->tunnel) {
+        goto error_close_ep;
+    }
+    for (int e = DP_ENCAP_GENEVE; e <= DP_ENCAP_VXLAN; e++) {
+        struct epoll_event ev = { .events = EPOLLIN };
+
+        ev.data.u64 = DP_ID_TUNNEL_BASE + (uint32_t) e;
+        if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, tunnel_fd(dp->tunnel, e),
+                      &ev) < 0) {
+            error = errno;
+            goto error_close_tunnel;
+        }
+    }
+
+    dp->mf = mf_create();
+    dp->emc = emc_create();
+    dp->rx_slots = xmalloc(DP_BATCH * DP_SLOT_STRIDE);
+    dp->scratch = xmalloc(DP_SCRATCH_SIZE);
+    dp->tun_pkts = xmalloc(DP_TUN_PKTS * sizeof *dp->tun_pkts);
+    return dp;
+
+error_close_tunnel:
+    tunnel_close(dp->tunnel);
+error_close_ep:
+    close(dp->epfd);
+error_free:
+    free(dp);
+    *errorp = error;
+    return NULL;
+}
+
+void
+dp_destroy(struct dp *dp)
+{
+    if (!dp) {
+        return;
+    }
+    for (size_t i = 0; i < dp->n_port_slots; i++) {
+        if (dp->ports[i]) {
+            dp->ports[i]->port->class->close(dp->ports[i]->port);
+            free(dp->ports[i]);
+        }
+    }
+    free(dp->ports);
+    free(dp->dirty);
+    emc_destroy(dp->emc);
+    mf_destroy(dp->mf);
+    tunnel_close(dp->tunnel);
+    close(dp->epfd);
+    free(dp->rx_slots);
+    free(dp->scratch);
+    free(dp->tun_pkts);
+    free(dp);
+}
+
+void
+dp_set_encap(struct dp *dp, enum dp_encap encap)
+{
+    dp->encap = encap;
+}
+
+int
+dp_port_add(struct dp *dp, const char *ifname, uint32_t *port_nop)
+{
+    return dp_port_add__(dp, &port_afpacket_class, ifname, port_nop);
+}
+
+int
+dp_port_add_dummy(struct dp *dp, const char *name, uint32_t *port_nop)
+{
+    return dp_port_add__(dp, &port_dummy_class, name, port_nop);
+}
+
+static struct dp_port *
+dp_port_lookup(const struct dp *dp, uint32_t port_no)
+{
+    return port_no < dp->n_port_slots ? dp->ports[port_no] : NULL;
+}
+
+void
+dp_port_del(struct dp *dp, uint32_t port_no)
+{
+    struct dp_port *p = dp_port_lookup(dp, port_no);
+
+    if (!p) {
+        return;
+    }
+    ASSERT(!p->n_tx && !p->dirty);
+    epoll_ctl(dp->epfd, EPOLL_CTL_DEL, p->port->class->get_fd(p->port),
+              NULL);
+    p->port->class->close(p->port);
+    free(p);
+    dp->ports[port_no] = NULL;
+    dp->n_ports--;
+
+    /* Flows may output to the port; its number may be reused. */
+    dp_flush(dp);
+}
+
+void
+dp_invalidate(struct dp *dp, const struct tag_set *changed)
+{
+    /* The EMC needs nothing: its entries for removed flows are dead and
+     * miss. */
+    mf_invalidate(dp->mf, changed);
+}
+
+void
+dp_flush(struct dp *dp)
+{
+    emc_clear(dp->emc);
+    mf_flush(dp->mf);
+}
+
+int
+dp_dummy_inject(struct dp *dp, uint32_t port_no,
+                const struct virtio_net_hdr *vh, const void *frame,
+                size_t len)
+{
+    struct dp_port *p = dp_port_lookup(dp, port_no);
+
+    if (!p || p->port->class != &port_dummy_class) {
+        return ENODEV;
+    }
+    return port_dummy_inject(p->port, vh, frame, len);
+}
+
+size_t
+dp_dummy_drain(struct dp *dp, uint32_t port_no, struct virtio_net_hdr *vh,
+               void *buf, size_t size)
+{
+    struct dp_port *p = dp_port_lookup(dp, port_no);
+
+    if (!p || p->port->class != &port_dummy_class) {
+        return 0;
+    }
+    return port_dummy_pop(p->port, vh, buf, size);
+}
+
+void
+dp_get_stats(const struct dp *dp, struct dp_stats *s)
+{
+    memset(s, 0, sizeof *s);
+    memcpy(s->drops, dp->drops, sizeof s->drops);
+    s->emc_hits = dp->emc_hits;
+    s->emc_misses = dp->emc_misses;
+    s->mf_hits = dp->mf_hits;
+    s->upcalls = dp->upcalls;
+    s->tunnel_rx = dp->tunnel_rx;
+    s->tunnel_tx = dp->tunnel_tx;
+    s->gro_frames = dp->gro_frames;
+    s->gro_segs = dp->gro_segs;
+    s->n_megaflows = mf_count(dp->mf);
+}
+
+size_t
+dp_get_port_stats(const struct dp *dp, struct dp_port_stats *out, size_t max)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < dp->n_port_slots; i++) {
+        const struct dp_port *p = dp->ports[i];
+
+        if (p) {
+            if (n < max) {
+                out[n] = p->stats;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+void
+dp_for_each_flow(const struct dp *dp,
+                 void (*cb)(const struct megaflow *, void *aux), void *aux)
+{
+    mf_for_each(dp->mf, cb, aux);
+}
+
+/* Packet loop. */
+
+static void dp_process(struct dp *, struct dp_packet *, size_t n,
+                       long long now);
+static void dp_run_port(struct dp *, struct dp_port *);
+static void dp_run_tunnel(struct dp *, enum dp_encap);
+
+void
+dp_run(struct dp *dp)
+{
+    struct epoll_event evs[DP_EPOLL_EVENTS];
+    long long now;
+    int n;
+
+    n = epoll_wait(dp->epfd, evs, DP_EPOLL_EVENTS, 0);
+    for (int i = 0; i < n; i++) {
+        uint64_t id = evs[i].data.u64;
+
+        if (id >= DP_ID_TUNNEL_BASE) {
+            dp_run_tunnel(dp, (enum dp_encap) (id - DP_ID_TUNNEL_BASE));
+        } else {
+            struct dp_port *p = dp_port_lookup(dp, (uint32_t) id);
+
+            if (p) {
+                dp_run_port(dp, p);
+            }
+        }
+    }
+
+    now = time_msec();
+    if (now >= dp->next_expire) {
+        size_t n_expired = mf_expire(dp->mf, now, dp->idle_msec);
+
+        if (n_expired) {
+            VLOG_DBG("datapath: %zu idle flows expired", n_expired);
+        }
+        dp->next_expire = now + dp->expire_interval;
+    }
+}
+
+void
+dp_wait(struct dp *dp)
+{
+    poll_fd_wait(dp->epfd, POLLIN);
+    if (mf_count(dp->mf)) {
+        poll_timer_wait_until(dp->next_expire);
+    }
+}
+
+static void
+dp_run_port(struct dp *dp, struct dp_port *p)
+{
+    for (int b = 0; b < DP_RX_BATCHES; b++) {
+        struct port_rx rx[DP_BATCH];
+        size_t n_pkts = 0;
+        int n;
+
+        for (int i = 0; i < DP_BATCH; i++) {
+            rx[i].slot = dp->rx_slots + (size_t) i * DP_SLOT_STRIDE;
+        }
+        n = p->port->class->recv_batch(p->port, rx, DP_BATCH);
+        if (n <= 0) {
+            break;
+        }
+
+        for (int i = 0; i < n; i++) {
+            struct dp_packet *pkt = &dp->pkts[n_pkts];
+
+            if (rx[i].truncated) {
+                dp_drop(dp, DROP_RX_TRUNCATED, 1);
+                continue;
+            }
+            if (rx[i].len < PORT_VNET_HDR_LEN) {
+                dp_drop(dp, DROP_RUNT, 1);
+                continue;
+            }
+            memcpy(&pkt->vh, rx[i].data, sizeof pkt->vh);
+            pkt->frame = rx[i].data + PORT_VNET_HDR_LEN;
+            pkt->len = rx[i].len - PORT_VNET_HDR_LEN;
+            pkt->in_port = p->port_no;
+            pkt->tun_vni = 0;
+            pkt->tun_src = 0;
+            p->stats.rx_packets++;
+            p->stats.rx_bytes += pkt->len;
+            n_pkts++;
+        }
+        dp_process(dp, dp->pkts, n_pkts, time_msec());
+        dp_flush_tx(dp);
+        if (n < DP_BATCH) {
+            break;
+        }
+    }
+}
+
+static void
+dp_run_tunnel(struct dp *dp, enum dp_encap encap)
+{
+    for (int b = 0; b < DP_RX_BATCHES; b++) {
+        struct tunnel_rx_counts counts;
+        struct tunnel_pkt *tp;
+        size_t n;
+
+        memset(&counts, 0, sizeof counts);
+        n = tunnel_recv(dp->tunnel, encap, &tp, &counts);
+        dp_drop(dp, DROP_TUNNEL_MALFORMED, counts.malformed);
+        dp_drop(dp, DROP_RX_TRUNCATED, counts.truncated);
+        dp->tunnel_rx += n;
+        ASSERT(n <= DP_TUN_PKTS);
+
+        /* The whole receive is one batch, so that the segments of every
+         * GRO datagram in it can be coalesced again (dp_gro_output()).
+         * The frames stay in the tunnel's buffers until the flush. */
+        for (size_t i = 0; i < n; i++) {
+            struct dp_packet *pkt = &dp->tun_pkts[i];
+
+            pkt->frame = tp[i].frame;
+            pkt->len = tp[i].len;
+            memset(&pkt->vh, 0, sizeof pkt->vh);
+            pkt->in_port = FLOW_PORT_TUNNEL;
+            pkt->tun_vni = tp[i].vni;
+            pkt->tun_src = tp[i].src;
+        }
+        if (n) {
+            dp_process(dp, dp->tun_pkts, n, time_msec());
+            dp_flush_tx(dp);
+        }
+        if (counts.datagrams < TUNNEL_RX_BATCH) {
+            break;
+        }
+    }
+}
+
+/* Every dropped packet passes here. */
+static void
+dp_drop(struct dp *dp, enum drop_reason reason, uint64_t n)
+{
+    if ((unsigned) reason >= N_DROP_REASONS) {
+        reason = DROP_SIM_ERROR;
+    }
+    dp->drops[reason] += n;
+}
+
+/* Returns 'size' bytes of scratch memory valid until the next
+ * dp_flush_tx(), flushing first if the arena is full.  Returns NULL only
+ * if 'size' exceeds the whole arena. */
+static uint8_t *
+dp_scratch_alloc(struct dp *dp, size_t size)
+{
+    uint8_t *p;
+
+    size = (size + 63) & ~(size_t) 63;
+    if (size > DP_SCRATCH_SIZE) {
+        return NULL;
+    }
+    if (dp->scratch_used + size > DP_SCRATCH_SIZE) {
+        dp_flush_tx(dp);
+    }
+    p = dp->scratch + dp->scratch_used;
+    dp->scratch_used += size;
+    return p;
+}
+
+static void
+dp_port_flush(struct dp *dp, struct dp_port *p)
+{
+    int done = 0;
+
+    while (done < p->n_tx) {
+        int error = 0;
+        int sent = p->port->class->send_batch(p->port, &p->txq[done],
+                                              p->n_tx - done, &error);
+
+        for (int i = done; i < done + sent; i++) {
+            p->stats.tx_packets += p->txmeta[i].n_pkts;
+            p->stats.tx_bytes += p->txmeta[i].n_bytes;
+        }
+        done += sent;
+        if (done < p->n_tx) {
+            /* A full queue fails everything behind it; any other error
+             * is the frame's own. */
+            int n_failed = (error == EAGAIN || error == ENOBUFS
+                            ? p->n_tx - done : 1);
+            uint64_t n_pkts = 0;
+
+            for (int i = done; i < done + n_failed; i++) {
+                n_pkts += p->txmeta[i].n_pkts;
+            }
+            p->stats.tx_errors += n_pkts;
+            dp_drop(dp, DROP_TX_ERROR, n_pkts);
+            done += n_failed;
+        }
+    }
+    p->n_tx = 0;
+}
+
+static void
+dp_flush_tunnel(struct dp *dp)
+{
+    uint64_t n_failed = 0;
+
+    tunnel_flush(dp->tunnel, &dp->tunnel_tx, &n_failed);
+    dp_drop(dp, DROP_TX_ERROR, n_failed);
+}
+
+static void dp_gro_close_all(struct dp *);
+
+static void
+dp_flush_tx(struct dp *dp)
+{
+    dp_gro_close_all(dp);
+    for (size_t i = 0; i < dp->n_dirty; i++) {
+        struct dp_port *p = dp_port_lookup(dp, dp->dirty[i]);
+
+        if (p) {
+            dp_port_flush(dp, p);
+            p->dirty = false;
+        }
+    }
+    dp->n_dirty = 0;
+    dp_flush_tunnel(dp);
+    dp->scratch_used = 0;
+}
+
+/* Returns a new entry at the end of local port 'p''s transmit queue, for
+ * a frame that stands for 'n_pkts' received packets of 'n_bytes' in
+ * total. */
+static struct port_tx *
+dp_txq_push(struct dp *dp, struct dp_port *p, uint32_t n_pkts,
+            size_t n_bytes)
+{
+    if (p->n_tx == DP_PORT_TXQ) {
+        dp_port_flush(dp, p);
+    }
+    if (!p->dirty) {
+        p->dirty = true;
+        dp->dirty[dp->n_dirty++] = p->port_no;
+    }
+    p->txmeta[p->n_tx].n_pkts = n_pkts;
+    p->txmeta[p->n_tx].n_bytes = (uint32_t) n_bytes;
+    return &p->txq[p->n_tx++];
+}
+
+/* Queues 'frame' with header 'vh' on local port 'p'. */
+static void
+dp_output__(struct dp *dp, struct dp_port *p, const struct virtio_net_hdr *vh,
+            const uint8_t *frame, size_t len)
+{
+    struct port_tx *tx = dp_txq_push(dp, p, 1, len);
+
+    tx->iov[0].iov_base = (void *) vh;
+    tx->iov[0].iov_len = sizeof *vh;
+    tx->iov[1].iov_base = (void *) frame;
+    tx->iov[1].iov_len = len;
+    tx->iovs = NULL;
+    tx->n_iovs = 0;
+}
+
+/* Sends what the coalescing context 'i' holds to its port and forgets
+ * it. */
+static void
+dp_gro_close(struct dp *dp, size_t i)
+{
+    struct dp_gro *g = &dp->gro[i];
+    struct gro_ctx *ctx = &g->ctx;
+    struct dp_port *p = dp_port_lookup(dp, g->port_no);
+
+    ASSERT(i < dp->n_gro);
+    if (!p) {
+        dp_drop(dp, DROP_TX_ERROR, ctx->n_segs);
+    } else if (ctx->n_segs == 1) {
+        dp_output__(dp, p, &zero_vh, ctx->first.frame, ctx->first.len);
+    } else {
+        struct dp_gro_buf *buf = CONTAINER_OF(ctx->iov, struct dp_gro_buf,
+                                              iov[0]);
+        struct port_tx *tx;
+
+        gro_finish(ctx, &buf->vh);
+        tx = dp_txq_push(dp, p, ctx->n_segs, ctx->orig_bytes);
+        tx->iovs = ctx->iov;
+        tx->n_iovs = ctx->n_iov;
+        dp->gro_frames++;
+        dp->gro_segs += ctx->n_segs;
+    }
+    memmove(&dp->gro[i], &dp->gro[i + 1],
+            (dp->n_gro - i - 1) * sizeof dp->gro[0]);
+    dp->n_gro--;
+}
+
+static void
+dp_gro_close_all(struct dp *dp)
+{
+    /* Oldest first (not that order between flows matters). */
+    while (dp->n_gro) {
+        dp_gro_close(dp, 0);
+    }
+}
+
+/* Closes every coalescing context for port 'port_no': a frame about to be
+ * queued there might belong to one of their flows and must not overtake
+ * it. */
+static void
+dp_gro_close_port(struct dp *dp, uint32_t port_no)
+{
+    for (size_t i = 0; i < dp->n_gro; ) {
+        if (dp->gro[i].port_no == port_no) {
+            dp_gro_close(dp, i);
+        } else {
+            i++;
+        }
+    }
+}
+
+/* Queues 'frame' with header 'vh' on local port 'port_no'. */
+static void
+dp_output(struct dp *dp, uint32_t port_no, const struct virtio_net_hdr *vh,
+          const uint8_t *frame, size_t len)
+{
+    struct dp_port *p = dp_port_lookup(dp, port_no);
+
+    if (!p) {
+        dp_drop(dp, DROP_TX_ERROR, 1);
+        return;
+    }
+    if (dp->n_gro) {
+        dp_gro_close_port(dp, port_no);
+    }
+    dp_output__(dp, p, vh, frame, len);
+}
+
+/* Delivers the decapsulated 'pkt' to local port 'port_no', coalescing it
+ * with earlier segments of its TCP flow in this batch if it can (gro.h).
+ * Per flow the order is kept: a candidate segment that cannot join its
+ * flow's context closes it first, and any other frame closes every
+ * context of its port (dp_output()). */
+static void
+dp_gro_output(struct dp *dp, struct dp_packet *pkt, uint32_t port_no)
+{
+    struct dp_gro *g = NULL;
+    struct gro_seg seg;
+    size_t i;
+
+    if (!dp_port_lookup(dp, port_no)
+        || !gro_parse(pkt->frame, pkt->len, &seg)) {
+        dp_output(dp, port_no, &pkt->vh, pkt->frame, pkt->len);
+        return;
+    }
+
+    for (i = 0; i < dp->n_gro; i++) {
+        if (dp->gro[i].port_no == port_no
+            && gro_same_flow(&dp->gro[i].ctx.first, &seg)) {
+            g = &dp->gro[i];
+            break;
+        }
+    }
+    if (g) {
+        if (gro_can_append(&g->ctx, &seg)) {
+            struct dp_gro_buf *buf = NULL;
+
+            if (!g->ctx.iov) {
+                size_t need = (sizeof *buf + 63) & ~(size_t) 63;
+
+                if (dp->scratch_used + need > DP_SCRATCH_SIZE) {
+                    /* The flush sends what the contexts hold; start
+                     * over with this segment. */
+                    dp_flush_tx(dp);
+                    goto open;
+                }
+                buf = (struct dp_gro_buf *) dp_scratch_alloc(dp, need);
+            }
+            gro_append(&g->ctx, &seg, buf ? buf->iov : NULL,
+                       buf ? buf->hdrs : NULL);
+            if (g->ctx.last) {
+                dp_gro_close(dp, i);
+            }
+            return;
+        }
+        dp_gro_close(dp, i);
+    }
+
+open:
+    if (seg.psh) {
+        /* Could only ever be alone.  Its own flow has no context any
+         * more, so it overtakes no segment of its flow. */
+        dp_output__(dp, dp_port_lookup(dp, port_no), &pkt->vh, pkt->frame,
+                    pkt->len);
+        return;
+    }
+    if (dp->n_gro == DP_GRO_MAX) {
+        dp_gro_close(dp, 0);
+    }
+    g = &dp->gro[dp->n_gro++];
+    g->port_no = port_no;
+    gro_start(&g->ctx, &seg);
+}
+
+/* Encapsulates 'pkt' to 'remote' with 'vni': completes a pending checksum
+ * in place or segments a TSO frame first. */
+static void
+dp_tunnel_output(struct dp *dp, struct dp_packet *pkt, uint32_t vni,
+                 be32 remote)
+{
+    struct virtio_net_hdr *vh = &pkt->vh;
+    int error;
+
+    if (!remote) {
+        dp_drop(dp, DROP_NO_TUNNEL_IP, 1);
+        return;
+    }
+
+    if (vh->gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        size_t n_segs = 0;
+        uint8_t *out;
+        size_t out_size;
+
+        if (!tunnel_has_room(dp->tunnel, DP_SEG_MAX)) {
+            dp_flush_tunnel(dp);
+        }
+        /* A segmented frame needs the frame plus one set of headers per
+         * segment; offer what is left of the arena, or all of it. */
+        out_size = DP_SCRATCH_SIZE - dp->scratch_used;
+        if (out_size < pkt->len * 2) {
+            dp_flush_tx(dp);
+            out_size = DP_SCRATCH_SIZE;
+        }
+        out = dp->scratch + dp->scratch_used;
+        error = offload_segment_tcp(pkt->frame, pkt->len, vh, out, out_size,
+                                    dp->seg_offsets, dp->seg_lens,
+                                    DP_SEG_MAX, &n_segs);
+        if (error) {
+            dp_drop(dp, error == EINVAL ? DROP_BAD_VNET_HDR
+                                        : DROP_GSO_UNSUPPORTED, 1);
+            return;
+        }
+        if (n_segs) {
+            size_t end = dp->seg_offsets[n_segs - 1]
+                         + dp->seg_lens[n_segs - 1];
+            dp->scratch_used += (end + 63) & ~(size_t) 63;
+        }
+        tunnel_queue_segs(dp->tunnel, dp->encap, remote, vni, out,
+                          dp->seg_offsets, dp->seg_lens, n_segs);
+        return;
+    }
+
+    if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        error = offload_complete_csum(pkt->frame, pkt->len, vh);
+        if (error) {
+            dp_drop(dp, DROP_BAD_VNET_HDR, 1);
+            return;
+        }
+        /* The frame is now complete for every later output too (local
+         * outputs queued before this point send the same bytes). */
+        vh->flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
+        vh->csum_start = 0;
+        vh->csum_offset = 0;
+    }
+    if (pkt->len + TUNNEL_HDR_LEN > TUNNEL_UDP_MAX) {
+        dp_drop(dp, DROP_TUNNEL_TOO_BIG, 1);
+        return;
+    }
+    if (!tunnel_has_room(dp->tunnel, 1)) {
+        dp_flush_tunnel(dp);
+    }
+    tunnel_queue(dp->tunnel, dp->encap, remote, vni, pkt->frame, pkt->len);
+}
+
+/* Answers the ARP request 'pkt' with 'mac' out of its input port. */
+static void
+dp_arp_reply(struct dp *dp, const struct dp_packet *pkt,
+             const struct eth_addr *mac)
+{
+    uint8_t *copy;
+
+    if (pkt->len > DP_ARP_MAX) {
+        dp_drop(dp, DROP_SIM_ERROR, 1);
+        return;
+    }
+    copy = dp_scratch_alloc(dp, pkt->len);
+    memcpy(copy, pkt->frame, pkt->len);
+    if (packet_arp_reply(copy, pkt->len, mac)) {
+        dp_drop(dp, DROP_SIM_ERROR, 1);
+        return;
+    }
+    if (pkt->in_port == FLOW_PORT_TUNNEL) {
+        if (!tunnel_has_room(dp->tunnel, 1)) {
+            dp_flush_tunnel(dp);
+        }
+        tunnel_queue(dp->tunnel, dp->encap, pkt->tun_src, pkt->tun_vni,
+                     copy, pkt->len);
+    } else {
+        dp_output(dp, pkt->in_port, &zero_vh, copy, pkt->len);
+    }
+}
+
+static void
+dp_execute(struct dp *dp, struct dp_packet *pkt,
+           const struct dp_actions *acts)
+{
+    if (!acts->n) {
+        dp_drop(dp, DROP_SIM_ERROR, 1);
+        return;
+    }
+    for (size_t i = 0; i < acts->n; i++) {
+        const struct dp_action *a = &acts->a[i];
+
+        switch ((enum dp_action_type) a->type) {
+        case DP_ACT_OUTPUT:
+            if (pkt->in_port == FLOW_PORT_TUNNEL && acts->n == 1
+                && !dp->cfg.no_gro) {
+                dp_gro_output(dp, pkt, a->arg);
+            } else {
+                dp_output(dp, a->arg, &pkt->vh, pkt->frame, pkt->len);
+            }
+            break;
+        case DP_ACT_TUNNEL:
+            dp_tunnel_output(dp, pkt, a->arg, a->remote_ip);
+            break;
+        case DP_ACT_ARP_REPLY:
+            dp_arp_reply(dp, pkt, &a->mac);
+            break;
+        case DP_ACT_DROP:
+            dp_drop(dp, a->reason, 1);
+            break;
+        case N_DP_ACTION_TYPES:
+        default:
+            dp_drop(dp, DROP_SIM_ERROR, 1);
+            break;
+        }
+    }
+}
+
+/* Runs the simulation for 'key' and caches the result, which is executed
+ * for 'pkt'. */
+static void
+dp_upcall(struct dp *dp, struct dp_packet *pkt, const struct flow_key *key,
+          uint32_t hash, long long now)
+{
+    struct megaflow *flow;
+    struct dp_actions acts;
+    struct flow_tags tags;
+    struct flow_wc wc;
+    int error;
+
+    dp->upcalls++;
+    flow_wc_init_catchall(&wc);
+    dp_actions_init(&acts);
+    flow_tags_init(&tags);
+    error = dp->cfg.upcall(dp->cfg.upcall_aux, key, &wc, &acts, &tags);
+    if (error) {
+        /* Not cached: the next packet tries again. */
+        VLOG_DBG("datapath: upcall failed: %s", strerror(error));
+        dp_execute(dp, pkt, &acts);
+        dp_actions_destroy(&acts);
+        return;
+    }
+
+    flow = mf_insert(dp->mf, key, &wc.masks, 0, &acts, &tags);
+    dp_actions_destroy(&acts);
+    emc_insert(dp->emc, key, hash, flow);
+    flow->n_packets++;
+    flow->n_bytes += pkt->len;
+    flow->used_msec = now;
+    dp_execute(dp, pkt, &flow->actions);
+}
+
+static void
+dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
+{
+    /* The segments of one TSO frame or GRO datagram come in a row with
+     * equal keys: the previous packet's flow is reused without hashing.
+     * It counts as an exact-match hit.  Only an upcall can remove a flow
+     * in the middle of a batch (mf_insert() replaces), so it forgets. */
+    struct megaflow *last_flow = NULL;
+    struct flow_key last_key;
+
+    for (size_t i = 0; i < n; i++) {
+        struct dp_packet *pkt = &pkts[i];
+        struct megaflow *flow;
+        struct flow_key key;
+        uint32_t hash;
+
+        if (!flow_key_extract(pkt->frame, pkt->len, pkt->in_port, &key,
+                              NULL)) {
+            dp_drop(dp, DROP_RUNT, 1);
+            continue;
+        }
+        if (pkt->in_port == FLOW_PORT_TUNNEL) {
+            key.tun_vni = pkt->tun_vni;
+            key.tun_src = pkt->tun_src;
+        }
+
+        if (last_flow && flow_key_equal(&key, &last_key)) {
+            flow = last_flow;
+            dp->emc_hits++;
+        } else {
+            hash = flow_key_hash(&key, 0);
+            flow = emc_lookup(dp->emc, &key, hash);
+            if (flow) {
+                dp->emc_hits++;
+            } else {
+                dp->emc_misses++;
+                flow = mf_lookup(dp->mf, &key);
+                if (!flow) {
+                    last_flow = NULL;
+                    dp_upcall(dp, pkt, &key, hash, now);
+                    continue;
+                }
+                dp->mf_hits++;
+                emc_insert(dp->emc, &key, hash, flow);
+            }
+            last_flow = flow;
+            last_key = key;
+        }
+        flow->n_packets++;
+        flow->n_bytes += pkt->len;
+        flow->used_msec = now;
+        dp_execute(dp, pkt, &flow->actions);
+    }
+}
+
+static int
+dp_port_add__(struct dp *dp, const struct port_class *class,
+              const char *name, uint32_t *port_nop)
+{
+    struct epoll_event ev = { .events = EPOLLIN };
+    struct dp_port *p;
+    struct port *port;
+    uint32_t port_no;
+    int error;
+
+    error = class->open(name, &port);
+    if (error) {
+        return error;
+    }
+
+    for (port_no = FLOW_PORT_FIRST_VIF; port_no < dp->n_port_slots;
+         port_no++) {
+        if (!dp->ports[port_no]) {
+            break;
+        }
+    }
+    if (port_no >= dp->n_port_slots) {
+        size_t n = MAX(dp->n_port_slots * 2, (size_t) 16);
+
+        dp->ports = xrealloc(dp->ports, n * sizeof *dp->ports);
+        memset(&dp->ports[dp->n_port_slots], 0,
+               (n - dp->n_port_slots) * sizeof *dp->ports);
+        dp->dirty = xrealloc(dp->dirty, n * sizeof *dp->dirty);
+        dp->n_port_slots = n;
+    }
+
+    ev.data.u64 = port_no;
+    if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD, class->get_fd(port), &ev) < 0) {
+        error = errno;
+        class->close(port);
+        return error;
+    }
+
+    p = xzalloc(sizeof *p);
+    p->port_no = port_no;
+    p->port = port;
+    p->stats.port_no = port_no;
+    str_copy(p->stats.name, name, sizeof p->stats.name);
+    dp->ports[port_no] = p;
+    dp->n_ports++;
+    *port_nop = port_no;
+    VLOG_INFO("datapath: port %u is %s (%s)", port_no, name, class->type);
+    return 0;
+}
