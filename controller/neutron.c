@@ -1,0 +1,1377 @@
+/*
+ * neutron.c -- what networks, subnets, ports and agents mean: allocation
+ * of VNIs, MACs and IPs, and the checks between objects (see neutron.h).
+ *
+ * Uniqueness lives in private index keys written in the same transaction
+ * as the objects, so two concurrent requests can never both win:
+ *   idx/vni/<%08d VNI>           -> network id
+ *   idx/mac/<network>/<mac>      -> port id
+ *   idx/ip/<subnet>/<address>    -> port id
+ *   idx/agent/<host>             -> agent id
+ */
+#include "controller/neutron.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controller/ipam.h"
+#include "controller/store.h"
+
+#define MAX_FIXED_IPS 16
+#define MAX_POOLS 64
+
+static int
+bad_input(struct res_ctx *ctx, const struct attr_def *attr,
+          const char *fmt, ...) PRINTF_FMT(3, 4);
+
+static int
+bad_input(struct res_ctx *ctx, const struct attr_def *attr,
+          const char *fmt, ...)
+{
+    char *reason;
+    va_list args;
+    int status;
+
+    va_start(args, fmt);
+    if (vasprintf(&reason, fmt, args) < 0) {
+        reason = NULL;
+    }
+    va_end(args);
+    status = res_error(ctx, 400, "HTTPBadRequest",
+                       "Invalid input for %s. Reason: %s.", attr->name,
+                       reason ? reason : "invalid value");
+    free(reason);
+    return status;
+}
+
+static int
+invalid_input(struct res_ctx *ctx, const char *fmt, ...) PRINTF_FMT(2, 3);
+
+static int
+invalid_input(struct res_ctx *ctx, const char *fmt, ...)
+{
+    char *reason;
+    va_list args;
+    int status;
+
+    va_start(args, fmt);
+    if (vasprintf(&reason, fmt, args) < 0) {
+        reason = NULL;
+    }
+    va_end(args);
+    status = res_error(ctx, 400, "InvalidInput",
+                       "Invalid input for operation: %s.",
+                       reason ? reason : "invalid value");
+    free(reason);
+    return status;
+}
+
+static void
+replace(json_t **valuep, json_t *new)
+{
+    json_decref(*valuep);
+    *valuep = new;
+}
+
+static const char *
+get_str(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+static const struct resource_def *
+def_of(const char *plural)
+{
+    const struct resource_def *def = resource_find(plural);
+    ASSERT(def);
+    return def;
+}
+
+/* Loads object 'id' of 'plural' referenced by a request body: a missing
+ * object is reported with 'status'. */
+static int
+load_ref(struct res_ctx *ctx, const char *plural, const char *id,
+         int status, json_t **outp)
+{
+    const struct resource_def *def = def_of(plural);
+    int error = resource_load(ctx, def, id, outp);
+
+    if (error == 404 && status != 404) {
+        res_error_clear(ctx);
+        return resource_not_found(ctx, def, id, status);
+    }
+    return error;
+}
+
+static int
+store_failure(struct res_ctx *ctx, int error)
+{
+    return res_error(ctx, 500, "StoreError", "Store failure: %s",
+                     strerror(error));
+}
+
+static bool
+key_exists(struct res_ctx *ctx, const char *key, char **valuep)
+{
+    char *value = NULL;
+    bool exists = !store_get(ctx->txn, key, &value);
+
+    if (valuep) {
+        *valuep = value;
+    } else {
+        free(value);
+    }
+    return exists;
+}
+
+static int
+put_key(struct res_ctx *ctx, const char *key, const char *value)
+{
+    int error = store_put(ctx->txn, key, value);
+    return error ? store_failure(ctx, error) : 0;
+}
+
+static int
+delete_key(struct res_ctx *ctx, const char *key)
+{
+    int error = store_delete(ctx->txn, key);
+    return error && error != ENOENT ? store_failure(ctx, error) : 0;
+}
+
+/* Validators. */
+
+int
+neutron_validate_ip_version(struct res_ctx *ctx, const struct attr_def *attr,
+                            json_t **valuep)
+{
+    json_int_t v = json_integer_value(*valuep);
+    return v == 4 || v == 6 ? 0 : bad_input(ctx, attr,
+                                            "%" JSON_INTEGER_FORMAT
+                                            " is not in [4, 6]", v);
+}
+
+int
+neutron_validate_cidr(struct res_ctx *ctx, const struct attr_def *attr,
+                      json_t **valuep)
+{
+    struct ipam_prefix p;
+    char buf[IPAM_PREFIX_STRLEN];
+
+    if (!ipam_prefix_parse(json_string_value(*valuep), &p)) {
+        return res_error(ctx, 400, "InvalidInput",
+                         "Invalid input for %s. Reason: '%s' is not a "
+                         "valid IP subnet.", attr->name,
+                         json_string_value(*valuep));
+    }
+    replace(valuep, json_string(ipam_prefix_format(&p, buf)));
+    return 0;
+}
+
+/* Validates and canonicalizes string 'v' as an IP address, replacing it. */
+static bool
+canon_ip(json_t **valuep)
+{
+    struct ipam_addr a;
+    char buf[IPAM_ADDR_STRLEN];
+
+    if (!json_is_string(*valuep)
+        || !ipam_addr_parse(json_string_value(*valuep), &a)) {
+        return false;
+    }
+    replace(valuep, json_string(ipam_addr_format(&a, buf)));
+    return true;
+}
+
+int
+neutron_validate_ip(struct res_ctx *ctx, const struct attr_def *attr,
+                    json_t **valuep)
+{
+    if (json_is_null(*valuep)) {
+        return 0;
+    }
+    if (!canon_ip(valuep)) {
+        return bad_input(ctx, attr, "'%s' is not a valid IP address",
+                         json_string_value(*valuep));
+    }
+    return 0;
+}
+
+int
+neutron_validate_ip_list(struct res_ctx *ctx, const struct attr_def *attr,
+                         json_t **valuep)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (*valuep, i, e) {
+        json_t *v = json_incref(e);
+        if (!canon_ip(&v)) {
+            json_decref(v);
+            json_decref(out);
+            return bad_input(ctx, attr, "element %zu is not a valid IP "
+                             "address", i);
+        }
+        for (size_t j = 0; j < json_array_size(out); j++) {
+            if (json_equal(json_array_get(out, j), v)) {
+                json_decref(v);
+                json_decref(out);
+                return bad_input(ctx, attr, "duplicate address");
+            }
+        }
+        json_array_append_new(out, v);
+    }
+    replace(valuep, out);
+    return 0;
+}
+
+/* Checks that every member of object 'e' is one of 'keys' (NULL-ended). */
+static bool
+only_keys(const json_t *e, const char *const *keys)
+{
+    const char *key;
+    json_t *v;
+
+    json_object_foreach ((json_t *) e, key, v) {
+        bool ok = false;
+        for (const char *const *k = keys; *k; k++) {
+            ok = ok || !strcmp(*k, key);
+        }
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+int
+neutron_validate_pools(struct res_ctx *ctx, const struct attr_def *attr,
+                       json_t **valuep)
+{
+    static const char *const keys[] = { "start", "end", NULL };
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+
+    if (json_array_size(*valuep) > MAX_POOLS) {
+        json_decref(out);
+        return bad_input(ctx, attr, "too many allocation pools");
+    }
+    json_array_foreach (*valuep, i, e) {
+        json_t *start, *end;
+
+        if (!json_is_object(e) || !only_keys(e, keys)) {
+            json_decref(out);
+            return bad_input(ctx, attr, "pools must be {start, end}");
+        }
+        start = json_incref(json_object_get(e, "start"));
+        end = json_incref(json_object_get(e, "end"));
+        if (!start || !end || !canon_ip(&start) || !canon_ip(&end)) {
+            json_decref(start);
+            json_decref(end);
+            json_decref(out);
+            return bad_input(ctx, attr, "pool %zu has an invalid start or "
+                             "end address", i);
+        }
+        json_array_append_new(out, json_pack("{s:o,s:o}", "start", start,
+                                             "end", end));
+    }
+    replace(valuep, out);
+    return 0;
+}
+
+int
+neutron_validate_host_routes(struct res_ctx *ctx,
+                             const struct attr_def *attr, json_t **valuep)
+{
+    static const char *const keys[] = { "destination", "nexthop", NULL };
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (*valuep, i, e) {
+        struct ipam_prefix p;
+        char buf[IPAM_PREFIX_STRLEN];
+        json_t *hop;
+
+        if (!json_is_object(e) || !only_keys(e, keys)
+            || !ipam_prefix_parse(get_str(e, "destination"), &p)) {
+            json_decref(out);
+            return bad_input(ctx, attr, "route %zu is invalid", i);
+        }
+        hop = json_incref(json_object_get(e, "nexthop"));
+        if (!hop || !canon_ip(&hop)) {
+            json_decref(hop);
+            json_decref(out);
+            return bad_input(ctx, attr, "route %zu has an invalid nexthop",
+                             i);
+        }
+        json_array_append_new(out, json_pack("{s:s,s:o}", "destination",
+                                             ipam_prefix_format(&p, buf),
+                                             "nexthop", hop));
+    }
+    replace(valuep, out);
+    return 0;
+}
+
+int
+neutron_validate_mac(struct res_ctx *ctx, const struct attr_def *attr,
+                     json_t **valuep)
+{
+    uint8_t mac[6];
+    char buf[IPAM_MAC_STRLEN];
+
+    if (!ipam_mac_parse(json_string_value(*valuep), mac)) {
+        return bad_input(ctx, attr, "'%s' is not a valid MAC address",
+                         json_string_value(*valuep));
+    }
+    replace(valuep, json_string(ipam_mac_format(mac, buf)));
+    return 0;
+}
+
+int
+neutron_validate_fixed_ips(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    static const char *const keys[] = { "subnet_id", "ip_address", NULL };
+    json_t *out = json_array();
+    size_t i;
+    json_t *e;
+
+    if (json_array_size(*valuep) > MAX_FIXED_IPS) {
+        json_decref(out);
+        return bad_input(ctx, attr, "exceeded maximum of %d fixed IPs",
+                         MAX_FIXED_IPS);
+    }
+    json_array_foreach (*valuep, i, e) {
+        json_t *sid, *ip, *entry;
+
+        if (!json_is_object(e) || !json_object_size(e)
+            || !only_keys(e, keys)) {
+            json_decref(out);
+            return bad_input(ctx, attr, "fixed_ips entries must have "
+                             "subnet_id and/or ip_address");
+        }
+        sid = json_object_get(e, "subnet_id");
+        if (sid && !(json_is_string(sid)
+                     && resource_uuid_valid(json_string_value(sid)))) {
+            json_decref(out);
+            return bad_input(ctx, attr, "subnet_id is not a valid UUID");
+        }
+        entry = json_object();
+        if (sid) {
+            json_object_set(entry, "subnet_id", sid);
+        }
+        ip = json_incref(json_object_get(e, "ip_address"));
+        if (ip) {
+            if (!canon_ip(&ip)) {
+                json_decref(ip);
+                json_decref(entry);
+                json_decref(out);
+                return bad_input(ctx, attr, "ip_address is not a valid IP "
+                                 "address");
+            }
+            json_object_set_new(entry, "ip_address", ip);
+        }
+        json_array_append_new(out, entry);
+    }
+    replace(valuep, out);
+    return 0;
+}
+
+int
+neutron_validate_string_list(struct res_ctx *ctx,
+                             const struct attr_def *attr, json_t **valuep)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (*valuep, i, e) {
+        if (!json_is_string(e) || json_string_length(e) > 255) {
+            return bad_input(ctx, attr, "element %zu is not a string", i);
+        }
+    }
+    return 0;
+}
+
+int
+neutron_validate_address_pairs(struct res_ctx *ctx,
+                               const struct attr_def *attr, json_t **valuep)
+{
+    static const char *const keys[] = { "ip_address", "mac_address", NULL };
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (*valuep, i, e) {
+        struct ipam_prefix p;
+        struct ipam_addr a;
+        uint8_t mac[6];
+        const char *ip, *m;
+
+        if (!json_is_object(e) || !only_keys(e, keys)) {
+            return bad_input(ctx, attr, "pair %zu is invalid", i);
+        }
+        ip = json_string_value(json_object_get(e, "ip_address"));
+        m = json_string_value(json_object_get(e, "mac_address"));
+        if (!ip || (!ipam_addr_parse(ip, &a) && !ipam_prefix_parse(ip, &p))
+            || (json_object_get(e, "mac_address")
+                && !ipam_mac_parse(m, mac))) {
+            return bad_input(ctx, attr, "pair %zu is invalid", i);
+        }
+    }
+    return 0;
+}
+
+int
+neutron_validate_dict_list(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (*valuep, i, e) {
+        if (!json_is_object(e)) {
+            return bad_input(ctx, attr, "element %zu is not a dictionary", i);
+        }
+    }
+    return 0;
+}
+
+int
+neutron_validate_network_type(struct res_ctx *ctx,
+                              const struct attr_def *attr, json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+
+    if (s && strcmp(s, "geneve") && strcmp(s, "vxlan")) {
+        return bad_input(ctx, attr, "network type '%s' is not supported "
+                         "(geneve, vxlan)", s);
+    }
+    return 0;
+}
+
+int
+neutron_validate_segmentation_id(struct res_ctx *ctx,
+                                 const struct attr_def *attr,
+                                 json_t **valuep)
+{
+    json_int_t v;
+
+    if (json_is_null(*valuep)) {
+        return 0;
+    }
+    v = json_integer_value(*valuep);
+    if (v < 1 || v > NEUTRON_MAX_VNI) {
+        return bad_input(ctx, attr, "%" JSON_INTEGER_FORMAT " is not in "
+                         "1..%d", v, NEUTRON_MAX_VNI);
+    }
+    return 0;
+}
+
+int
+neutron_validate_physical_network(struct res_ctx *ctx,
+                                  const struct attr_def *attr,
+                                  json_t **valuep)
+{
+    return neutron_validate_null_only(ctx, attr, valuep);
+}
+
+int
+neutron_validate_mtu(struct res_ctx *ctx, const struct attr_def *attr,
+                     json_t **valuep)
+{
+    json_int_t v = json_integer_value(*valuep);
+
+    if (v < 68 || v > 65535) {
+        return bad_input(ctx, attr, "%" JSON_INTEGER_FORMAT " is not in "
+                         "68..65535", v);
+    }
+    return 0;
+}
+
+int
+neutron_validate_ipv6_mode(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+
+    if (s && strcmp(s, "slaac") && strcmp(s, "dhcpv6-stateful")
+        && strcmp(s, "dhcpv6-stateless")) {
+        return bad_input(ctx, attr, "'%s' is not a valid IPv6 mode", s);
+    }
+    return 0;
+}
+
+int
+neutron_validate_null_only(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    if (!json_is_null(*valuep)) {
+        return bad_input(ctx, attr, "only null is supported");
+    }
+    return 0;
+}
+
+int
+neutron_validate_vnic_type(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    static const char *const types[] = {
+        "normal", "direct", "macvtap", "baremetal", "direct-physical",
+        "virtio-forwarder", "smart-nic", "vdpa", "remote-managed",
+    };
+    const char *s = json_string_value(*valuep);
+
+    for (size_t i = 0; i < ARRAY_SIZE(types); i++) {
+        if (!strcmp(s, types[i])) {
+            return 0;
+        }
+    }
+    return bad_input(ctx, attr, "'%s' is not a valid vnic type", s);
+}
+
+/* Networks. */
+
+int
+neutron_network_mtu(const struct api_config *cfg, const char *encap)
+{
+    int overhead = (!strcmp(encap, "vxlan") ? NEUTRON_VXLAN_OVERHEAD
+                    : NEUTRON_GENEVE_OVERHEAD);
+    return cfg->global_physnet_mtu - overhead;
+}
+
+static char *
+vni_key(json_int_t vni)
+{
+    return xasprintf("idx/vni/%08lld", (long long) vni);
+}
+
+/* Finds the lowest free VNI.  Returns 0 if none is free. */
+static int
+vni_allocate(struct res_ctx *ctx, json_int_t *vnip)
+{
+    struct store_kvs kvs;
+    json_int_t next = 1;
+    int error;
+
+    store_kvs_init(&kvs);
+    error = store_range(ctx->txn, "idx/vni/", &kvs);
+    if (error) {
+        store_kvs_destroy(&kvs);
+        return store_failure(ctx, error);
+    }
+    /* Keys are zero-padded, so key order is numeric order. */
+    for (size_t i = 0; i < kvs.n; i++) {
+        long long v = atoll(kvs.kvs[i].key + strlen("idx/vni/"));
+        if (v > next) {
+            break;
+        } else if (v == next) {
+            next++;
+        }
+    }
+    store_kvs_destroy(&kvs);
+    if (next > NEUTRON_MAX_VNI) {
+        return res_error(ctx, 503, "NoNetworkAvailable",
+                         "Unable to create the network. No tenant network "
+                         "is available for allocation.");
+    }
+    *vnip = next;
+    return 0;
+}
+
+static int
+check_mtu(struct res_ctx *ctx, json_t *obj)
+{
+    const char *type = get_str(obj, "provider:network_type");
+    int max = neutron_network_mtu(ctx->cfg, type);
+    json_t *mtu = json_object_get(obj, "mtu");
+
+    if (!mtu || json_is_null(mtu)) {
+        json_object_set_new(obj, "mtu", json_integer(max));
+    } else if (json_integer_value(mtu) > max) {
+        return res_error(ctx, 400, "InvalidInput",
+                         "Invalid input for operation: Requested MTU is "
+                         "too big, maximum is %d.", max);
+    }
+    return 0;
+}
+
+int
+neutron_network_create(struct res_ctx *ctx, json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    json_t *seg = json_object_get(obj, "provider:segmentation_id");
+    json_int_t vni = 0;
+    char *key;
+    int error;
+
+    if (!json_string_value(json_object_get(obj, "provider:network_type"))) {
+        json_object_set_new(obj, "provider:network_type",
+                            json_string(ctx->cfg->encap));
+    }
+    error = check_mtu(ctx, obj);
+    if (error) {
+        return error;
+    }
+    if (seg && !json_is_null(seg)) {
+        vni = json_integer_value(seg);
+        key = vni_key(vni);
+        if (key_exists(ctx, key, NULL)) {
+            free(key);
+            return res_error(ctx, 409, "TunnelIdInUse",
+                             "Unable to create the network. The tunnel ID "
+                             "%" JSON_INTEGER_FORMAT " is in use.", vni);
+        }
+    } else {
+        error = vni_allocate(ctx, &vni);
+        if (error) {
+            return error;
+        }
+        key = vni_key(vni);
+        json_object_set_new(obj, "provider:segmentation_id",
+                            json_integer(vni));
+    }
+    error = put_key(ctx, key, id);
+    free(key);
+    json_object_set_new(obj, "status", json_string("ACTIVE"));
+    return error;
+}
+
+int
+neutron_network_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
+                       const json_t *changes)
+{
+    return json_object_get(changes, "mtu") ? check_mtu(ctx, obj) : 0;
+}
+
+/* Appends to 'out' every port whose network_id is 'net_id'. */
+static int
+ports_on_network(struct res_ctx *ctx, const char *net_id, json_t *out)
+{
+    struct store_kvs kvs;
+    int error;
+
+    store_kvs_init(&kvs);
+    error = store_range(ctx->txn, "ports/", &kvs);
+    if (error) {
+        store_kvs_destroy(&kvs);
+        return store_failure(ctx, error);
+    }
+    for (size_t i = 0; i < kvs.n; i++) {
+        json_t *port = json_loads(kvs.kvs[i].value, 0, NULL);
+        if (port && !strcmp(get_str(port, "network_id"), net_id)) {
+            json_array_append(out, port);
+        }
+        json_decref(port);
+    }
+    store_kvs_destroy(&kvs);
+    return 0;
+}
+
+/* Frees every index key of 'port' (its IPs and MAC). */
+static int
+port_release(struct res_ctx *ctx, const json_t *port, bool ips, bool mac)
+{
+    const char *net = get_str(port, "network_id");
+    json_t *fixed = json_object_get(port, "fixed_ips");
+    int error = 0;
+    size_t i;
+    json_t *e;
+
+    if (ips) {
+        json_array_foreach (fixed, i, e) {
+            char *key = xasprintf("idx/ip/%s/%s", get_str(e, "subnet_id"),
+                                  get_str(e, "ip_address"));
+            error = error ? error : delete_key(ctx, key);
+            free(key);
+        }
+    }
+    if (mac) {
+        char *key = xasprintf("idx/mac/%s/%s", net,
+                              get_str(port, "mac_address"));
+        error = error ? error : delete_key(ctx, key);
+        free(key);
+    }
+    return error;
+}
+
+int
+neutron_network_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    json_t *ports = json_array();
+    json_t *subnets = json_object_get(obj, "subnets");
+    char *key;
+    size_t i;
+    json_t *e;
+    int error;
+
+    error = ports_on_network(ctx, id, ports);
+    if (error) {
+        goto out;
+    }
+    json_array_foreach (ports, i, e) {
+        if (strcmp(get_str(e, "device_owner"), "network:dhcp")) {
+            error = res_error(ctx, 409, "NetworkInUse",
+                              "Unable to complete operation on network %s. "
+                              "There are one or more ports still in use on "
+                              "the network.", id);
+            goto out;
+        }
+    }
+    json_array_foreach (ports, i, e) {
+        error = port_release(ctx, e, true, true);
+        if (error) {
+            goto out;
+        }
+        key = xasprintf("ports/%s", get_str(e, "id"));
+        error = delete_key(ctx, key);
+        free(key);
+        if (error) {
+            goto out;
+        }
+    }
+    json_array_foreach (subnets, i, e) {
+        key = xasprintf("subnets/%s", json_string_value(e));
+        error = delete_key(ctx, key);
+        free(key);
+        if (error) {
+            goto out;
+        }
+    }
+    key = vni_key(json_integer_value(
+                      json_object_get(obj, "provider:segmentation_id")));
+    error = delete_key(ctx, key);
+    free(key);
+
+out:
+    json_decref(ports);
+    return error;
+}
+
+/* Subnets. */
+
+/* Parses the allocation pools of subnet 'sub' into 'pools' (at most
+ * MAX_POOLS); returns the count. */
+static size_t
+subnet_pools(const json_t *sub, struct ipam_range *pools)
+{
+    json_t *list = json_object_get(sub, "allocation_pools");
+    size_t n = 0, i;
+    json_t *e;
+
+    json_array_foreach (list, i, e) {
+        if (n < MAX_POOLS
+            && ipam_addr_parse(get_str(e, "start"), &pools[n].start)
+            && ipam_addr_parse(get_str(e, "end"), &pools[n].end)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static json_t *
+pools_to_json(const struct ipam_range *pools, size_t n)
+{
+    json_t *list = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        char a[IPAM_ADDR_STRLEN], b[IPAM_ADDR_STRLEN];
+        json_array_append_new(list, json_pack(
+                                  "{s:s,s:s}",
+                                  "start", ipam_addr_format(&pools[i].start,
+                                                            a),
+                                  "end", ipam_addr_format(&pools[i].end,
+                                                          b)));
+    }
+    return list;
+}
+
+/* Checks the gateway and allocation pools of subnet 'obj' (whose cidr is
+ * valid), filling the defaults when 'defaults'. */
+static int
+check_gateway_and_pools(struct res_ctx *ctx, json_t *obj, bool defaults)
+{
+    struct ipam_prefix p;
+    struct ipam_addr gw;
+    struct ipam_range pools[MAX_POOLS];
+    json_t *gwj = json_object_get(obj, "gateway_ip");
+    bool has_gw = false;
+    size_t n;
+
+    ASSERT(ipam_prefix_parse(get_str(obj, "cidr"), &p));
+    if (!gwj && defaults) {
+        char buf[IPAM_ADDR_STRLEN];
+        gw = ipam_prefix_default_gateway(&p);
+        json_object_set_new(obj, "gateway_ip",
+                            json_string(ipam_addr_format(&gw, buf)));
+        has_gw = true;
+    } else if (gwj && !json_is_null(gwj)) {
+        ASSERT(ipam_addr_parse(json_string_value(gwj), &gw));
+        if (!ipam_prefix_contains(&p, &gw)
+            || ipam_prefix_is_reserved(&p, &gw)) {
+            return invalid_input(ctx, "Gateway IP %s is not valid on "
+                                 "subnet %s", json_string_value(gwj),
+                                 get_str(obj, "cidr"));
+        }
+        has_gw = true;
+    } else if (!gwj) {
+        json_object_set_new(obj, "gateway_ip", json_null());
+    }
+
+    if (!json_object_get(obj, "allocation_pools")) {
+        ASSERT(defaults);
+        n = ipam_default_pools(&p, has_gw ? &gw : NULL, pools);
+        json_object_set_new(obj, "allocation_pools",
+                            pools_to_json(pools, n));
+        return 0;
+    }
+    json_t *list = json_object_get(obj, "allocation_pools");
+    n = subnet_pools(obj, pools);
+    ASSERT(n == json_array_size(list));
+    for (size_t i = 0; i < n; i++) {
+        struct ipam_range *r = &pools[i];
+        char a[IPAM_ADDR_STRLEN], b[IPAM_ADDR_STRLEN];
+
+        ipam_addr_format(&r->start, a);
+        ipam_addr_format(&r->end, b);
+        if (!ipam_prefix_contains(&p, &r->start)
+            || !ipam_prefix_contains(&p, &r->end)
+            || ipam_prefix_is_reserved(&p, &r->start)
+            || ipam_prefix_is_reserved(&p, &r->end)) {
+            return res_error(ctx, 400, "OutOfBoundsAllocationPool",
+                             "The allocation pool %s-%s spans beyond the "
+                             "subnet cidr %s.", a, b, get_str(obj, "cidr"));
+        }
+        if (ipam_addr_cmp(&r->start, &r->end) > 0) {
+            return res_error(ctx, 400, "InvalidAllocationPool",
+                             "The allocation pool %s-%s is not valid.", a,
+                             b);
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (ipam_range_overlaps(r, &pools[j])) {
+                return res_error(ctx, 400, "OverlappingAllocationPools",
+                                 "Found overlapping allocation pools: "
+                                 "%s-%s overlaps with another pool for "
+                                 "subnet %s.", a, b, get_str(obj, "cidr"));
+            }
+        }
+        if (has_gw && ipam_range_contains(r, &gw)) {
+            char g[IPAM_ADDR_STRLEN];
+            return res_error(ctx, 409, "GatewayConflictWithAllocationPools",
+                             "Gateway ip %s conflicts with allocation pool "
+                             "%s-%s.", ipam_addr_format(&gw, g), a, b);
+        }
+    }
+    return 0;
+}
+
+int
+neutron_subnet_create(struct res_ctx *ctx, json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    const char *net_id = get_str(obj, "network_id");
+    json_int_t version = json_integer_value(json_object_get(obj,
+                                                            "ip_version"));
+    json_t *net = NULL, *subnets;
+    struct ipam_prefix p;
+    size_t i;
+    json_t *e;
+    int error;
+
+    error = load_ref(ctx, "networks", net_id, 404, &net);
+    if (error) {
+        return error;
+    }
+    ASSERT(ipam_prefix_parse(get_str(obj, "cidr"), &p));
+    if (p.addr.family != version) {
+        error = invalid_input(ctx, "cidr '%s' does not match the ip_version "
+                              "'%d'", get_str(obj, "cidr"), (int) version);
+        goto out;
+    }
+    if (version == 4
+        && (!json_is_null(json_object_get(obj, "ipv6_ra_mode"))
+            || !json_is_null(json_object_get(obj, "ipv6_address_mode")))) {
+        error = invalid_input(ctx, "ipv6_ra_mode or ipv6_address_mode "
+                              "cannot be set when ip_version is 4");
+        goto out;
+    }
+    subnets = json_object_get(net, "subnets");
+    json_array_foreach (subnets, i, e) {
+        json_t *other = NULL;
+        struct ipam_prefix q;
+        bool overlap;
+
+        char *key = xasprintf("subnets/%s", json_string_value(e));
+        char *value;
+        bool exists = key_exists(ctx, key, &value);
+        free(key);
+        if (!exists) {
+            continue;
+        }
+        other = json_loads(value, 0, NULL);
+        free(value);
+        overlap = (ipam_prefix_parse(get_str(other, "cidr"), &q)
+                   && ipam_prefix_overlaps(&p, &q));
+        json_decref(other);
+        if (overlap) {
+            error = invalid_input(ctx, "Requested subnet with cidr: %s for "
+                                  "network: %s overlaps with another subnet",
+                                  get_str(obj, "cidr"), net_id);
+            goto out;
+        }
+    }
+    error = check_gateway_and_pools(ctx, obj, true);
+    if (error) {
+        goto out;
+    }
+    json_array_append_new(subnets, json_string(id));
+    resource_touch(ctx, def_of("networks"), net);
+    error = resource_save(ctx, def_of("networks"), net);
+
+out:
+    json_decref(net);
+    return error;
+}
+
+int
+neutron_subnet_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
+                      const json_t *changes)
+{
+    if (json_object_get(changes, "gateway_ip")
+        || json_object_get(changes, "allocation_pools")) {
+        return check_gateway_and_pools(ctx, obj, false);
+    }
+    return 0;
+}
+
+int
+neutron_subnet_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    struct store_kvs kvs;
+    json_t *net = NULL;
+    char *prefix;
+    int error;
+
+    store_kvs_init(&kvs);
+    prefix = xasprintf("idx/ip/%s/", id);
+    error = store_range(ctx->txn, prefix, &kvs);
+    free(prefix);
+    if (error) {
+        error = store_failure(ctx, error);
+        goto out;
+    }
+    if (kvs.n) {
+        error = res_error(ctx, 409, "SubnetInUse",
+                          "Unable to complete operation on subnet %s: One "
+                          "or more ports have an IP allocation from this "
+                          "subnet.", id);
+        goto out;
+    }
+    if (!resource_load(ctx, def_of("networks"), get_str(obj, "network_id"),
+                       &net)) {
+        json_t *subnets = json_object_get(net, "subnets");
+        size_t i;
+        json_t *e;
+
+        json_array_foreach (subnets, i, e) {
+            if (!strcmp(json_string_value(e), id)) {
+                json_array_remove(subnets, i);
+                break;
+            }
+        }
+        resource_touch(ctx, def_of("networks"), net);
+        error = resource_save(ctx, def_of("networks"), net);
+    } else {
+        /* A subnet without its network: nothing to unlink. */
+        res_error_clear(ctx);
+    }
+
+out:
+    json_decref(net);
+    store_kvs_destroy(&kvs);
+    return error;
+}
+
+/* Ports. */
+
+static int
+mac_claim(struct res_ctx *ctx, const char *net_id, const char *port_id,
+          json_t *obj)
+{
+    const char *given = json_string_value(json_object_get(obj,
+                                                          "mac_address"));
+    char buf[IPAM_MAC_STRLEN];
+    char *key;
+    int error;
+
+    if (given) {
+        key = xasprintf("idx/mac/%s/%s", net_id, given);
+        if (key_exists(ctx, key, NULL)) {
+            free(key);
+            return res_error(ctx, 409, "MacAddressInUse",
+                             "Unable to complete operation for network %s. "
+                             "The mac address %s is in use.", net_id,
+                             given);
+        }
+    } else {
+        key = NULL;
+        for (int tries = 0; tries < 64 && !key; tries++) {
+            uint8_t mac[6];
+
+            ipam_mac_random(mac);
+            key = xasprintf("idx/mac/%s/%s", net_id,
+                            ipam_mac_format(mac, buf));
+            if (key_exists(ctx, key, NULL)) {
+                free(key);
+                key = NULL;
+            }
+        }
+        if (!key) {
+            return res_error(ctx, 503, "MacAddressGenerationFailure",
+                             "Unable to generate unique mac on network %s.",
+                             net_id);
+        }
+        json_object_set_new(obj, "mac_address", json_string(buf));
+    }
+    error = put_key(ctx, key, port_id);
+    free(key);
+    return error;
+}
+
+/* Loads subnet 'sid' and checks it belongs to network 'net_id'. */
+static int
+load_port_subnet(struct res_ctx *ctx, const char *net_id, const char *sid,
+                 json_t **subp)
+{
+    int error = load_ref(ctx, "subnets", sid, 400, subp);
+
+    if (!error && strcmp(get_str(*subp, "network_id"), net_id)) {
+        json_decref(*subp);
+        *subp = NULL;
+        return invalid_input(ctx, "Failed to create port on network %s, "
+                             "because fixed_ips included invalid subnet %s",
+                             net_id, sid);
+    }
+    return error;
+}
+
+/* Allocates the lowest free address of subnet 'sub' for 'port_id' and
+ * appends {subnet_id, ip_address} to 'out'. */
+static int
+ip_allocate_next(struct res_ctx *ctx, const json_t *sub, const char *net_id,
+                 const char *port_id, json_t *out)
+{
+    const char *sid = get_str(sub, "id");
+    struct ipam_range pools[MAX_POOLS];
+    struct ipam_addr *used, a;
+    char buf[IPAM_ADDR_STRLEN];
+    struct store_kvs kvs;
+    size_t n_used = 0, n_pools;
+    char *prefix, *key;
+    int error;
+
+    store_kvs_init(&kvs);
+    prefix = xasprintf("idx/ip/%s/", sid);
+    error = store_range(ctx->txn, prefix, &kvs);
+    if (error) {
+        free(prefix);
+        store_kvs_destroy(&kvs);
+        return store_failure(ctx, error);
+    }
+    used = xcalloc(kvs.n, sizeof *used);
+    for (size_t i = 0; i < kvs.n; i++) {
+        if (ipam_addr_parse(kvs.kvs[i].key + strlen(prefix), &used[n_used])) {
+            n_used++;
+        }
+    }
+    free(prefix);
+    store_kvs_destroy(&kvs);
+    ipam_addr_sort(used, n_used);
+    n_pools = subnet_pools(sub, pools);
+    if (!ipam_next_free(pools, n_pools, used, n_used, &a)) {
+        free(used);
+        return res_error(ctx, 409, "IpAddressGenerationFailure",
+                         "No more IP addresses available for subnet %s.",
+                         sid);
+    }
+    free(used);
+    ipam_addr_format(&a, buf);
+    key = xasprintf("idx/ip/%s/%s", sid, buf);
+    error = put_key(ctx, key, port_id);
+    free(key);
+    json_array_append_new(out, json_pack("{s:s,s:s}", "subnet_id", sid,
+                                         "ip_address", buf));
+    return error;
+}
+
+/* Claims the specific address 'ip' (canonical) for 'port_id'. */
+static int
+ip_claim(struct res_ctx *ctx, const json_t *sub, const char *ip,
+         const char *port_id, const char *owner, json_t *out)
+{
+    const char *sid = get_str(sub, "id");
+    struct ipam_prefix p;
+    struct ipam_addr a;
+    char *key;
+    int error;
+
+    ASSERT(ipam_prefix_parse(get_str(sub, "cidr"), &p));
+    ASSERT(ipam_addr_parse(ip, &a));
+    if (!ipam_prefix_contains(&p, &a) || ipam_prefix_is_reserved(&p, &a)) {
+        return res_error(ctx, 400, "InvalidIpForSubnet",
+                         "IP address %s is not a valid IP for the specified "
+                         "subnet.", ip);
+    }
+    key = xasprintf("idx/ip/%s/%s", sid, ip);
+    if (key_exists(ctx, key, NULL)
+        || (!strcmp(get_str(sub, "gateway_ip"), ip)
+            && strncmp(owner, "network:router", 14))) {
+        free(key);
+        return res_error(ctx, 409, "IpAddressAlreadyAllocated",
+                         "IP address %s already allocated in subnet %s",
+                         ip, sid);
+    }
+    error = put_key(ctx, key, port_id);
+    free(key);
+    json_array_append_new(out, json_pack("{s:s,s:s}", "subnet_id", sid,
+                                         "ip_address", ip));
+    return error;
+}
+
+/* Finds the subnet of network 'net' that contains 'ip'. */
+static int
+find_subnet_for_ip(struct res_ctx *ctx, const json_t *net, const char *ip,
+                   json_t **subp)
+{
+    struct ipam_addr a;
+    size_t i;
+    json_t *e;
+
+    *subp = NULL;
+    ASSERT(ipam_addr_parse(ip, &a));
+    json_array_foreach (json_object_get(net, "subnets"), i, e) {
+        json_t *sub;
+        struct ipam_prefix p;
+
+        if (resource_load(ctx, def_of("subnets"), json_string_value(e),
+                          &sub)) {
+            res_error_clear(ctx);
+            continue;
+        }
+        if (ipam_prefix_parse(get_str(sub, "cidr"), &p)
+            && ipam_prefix_contains(&p, &a)) {
+            *subp = sub;
+            return 0;
+        }
+        json_decref(sub);
+    }
+    return res_error(ctx, 400, "InvalidIpForNetwork",
+                     "IP address %s is not a valid IP for any of the "
+                     "subnets on the specified network.", ip);
+}
+
+/* Allocates the fixed IPs of 'port' on 'net': 'requested' as validated by
+ * neutron_validate_fixed_ips(), or NULL for the default (one address from
+ * the first subnet of each IP version).  Stores the result in the port. */
+static int
+port_allocate_ips(struct res_ctx *ctx, const json_t *net, json_t *port,
+                  const json_t *requested)
+{
+    const char *net_id = get_str(net, "id");
+    const char *port_id = get_str(port, "id");
+    const char *owner = get_str(port, "device_owner");
+    json_t *out = json_array();
+    int error = 0;
+    size_t i;
+    json_t *e;
+
+    if (!requested) {
+        bool done4 = false, done6 = false;
+
+        json_array_foreach (json_object_get(net, "subnets"), i, e) {
+            json_t *sub;
+            bool v4;
+
+            if (resource_load(ctx, def_of("subnets"), json_string_value(e),
+                              &sub)) {
+                res_error_clear(ctx);
+                continue;
+            }
+            v4 = json_integer_value(json_object_get(sub, "ip_version")) == 4;
+            if (!(v4 ? done4 : done6)) {
+                error = ip_allocate_next(ctx, sub, net_id, port_id, out);
+                *(v4 ? &done4 : &done6) = true;
+            }
+            json_decref(sub);
+            if (error) {
+                goto out;
+            }
+        }
+    } else {
+        json_array_foreach (requested, i, e) {
+            const char *sid = json_string_value(json_object_get(e,
+                                                                "subnet_id"));
+            const char *ip = json_string_value(json_object_get(e,
+                                                               "ip_address"));
+            json_t *sub = NULL;
+
+            error = (sid ? load_port_subnet(ctx, net_id, sid, &sub)
+                     : find_subnet_for_ip(ctx, net, ip, &sub));
+            if (!error) {
+                error = (ip ? ip_claim(ctx, sub, ip, port_id, owner, out)
+                         : ip_allocate_next(ctx, sub, net_id, port_id, out));
+            }
+            json_decref(sub);
+            if (error) {
+                goto out;
+            }
+        }
+    }
+
+out:
+    if (error) {
+        json_decref(out);
+    } else {
+        json_object_set_new(port, "fixed_ips", out);
+    }
+    return error;
+}
+
+static void
+port_set_vif_type(json_t *port)
+{
+    const char *host = get_str(port, "binding:host_id");
+    json_object_set_new(port, "binding:vif_type",
+                        json_string(*host ? "other" : "unbound"));
+}
+
+int
+neutron_port_create(struct res_ctx *ctx, json_t *obj)
+{
+    const char *net_id = get_str(obj, "network_id");
+    json_t *net = NULL;
+    int error;
+
+    error = load_ref(ctx, "networks", net_id, 404, &net);
+    if (error) {
+        return error;
+    }
+    error = mac_claim(ctx, net_id, get_str(obj, "id"), obj);
+    if (!error) {
+        error = port_allocate_ips(ctx, net, obj,
+                                  json_object_get(obj, "fixed_ips"));
+    }
+    json_object_set_new(obj, "status", json_string("DOWN"));
+    port_set_vif_type(obj);
+    json_decref(net);
+    return error;
+}
+
+int
+neutron_port_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
+                    const json_t *changes)
+{
+    const char *net_id = get_str(obj, "network_id");
+    json_t *net = NULL;
+    int error = 0;
+
+    if (json_object_get(changes, "mac_address")
+        && strcmp(get_str(old, "mac_address"),
+                  get_str(obj, "mac_address"))) {
+        error = port_release(ctx, old, false, true);
+        if (!error) {
+            error = mac_claim(ctx, net_id, get_str(obj, "id"), obj);
+        }
+    }
+    if (!error && json_object_get(changes, "fixed_ips")) {
+        error = port_release(ctx, old, true, false);
+        if (!error) {
+            error = load_ref(ctx, "networks", net_id, 404, &net);
+        }
+        if (!error) {
+            json_t *req = json_incref(json_object_get(obj, "fixed_ips"));
+            error = port_allocate_ips(ctx, net, obj, req);
+            json_decref(req);
+        }
+    }
+    port_set_vif_type(obj);
+    json_decref(net);
+    return error;
+}
+
+int
+neutron_port_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    return port_release(ctx, obj, true, true);
+}
+
+/* Agents. */
+
+int
+neutron_agent_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    char *key = xasprintf("idx/agent/%s", get_str(obj, "host"));
+    int error = delete_key(ctx, key);
+
+    free(key);
+    return error;
+}
+
+void
+neutron_agent_prefetch(struct res_ctx *ctx)
+{
+    struct store_txn *txn = store_begin(ctx->store);
+    struct store_kvs kvs;
+
+    ASSERT(!ctx->txn);
+    store_kvs_init(&kvs);
+    store_range(txn, "idx/agent/", &kvs);
+    store_abort(txn);
+    json_decref(ctx->heartbeats);
+    ctx->heartbeats = json_object();
+    for (size_t i = 0; i < kvs.n; i++) {
+        const char *host = kvs.kvs[i].key + strlen("idx/agent/");
+        long long when;
+
+        if (!store_heartbeat_get(ctx->store, host, &when)) {
+            json_object_set_new(ctx->heartbeats, host, json_integer(when));
+        }
+    }
+    store_kvs_destroy(&kvs);
+}
+
+/* Outside a transaction the heartbeat is read directly; inside one, from
+ * what neutron_agent_prefetch() read before it began. */
+static bool
+agent_heartbeat(struct res_ctx *ctx, const char *host, long long *whenp)
+{
+    if (!ctx->txn) {
+        return !store_heartbeat_get(ctx->store, host, whenp);
+    }
+    json_t *when = json_object_get(ctx->heartbeats, host);
+    *whenp = json_integer_value(when);
+    return when != NULL;
+}
+
+void
+neutron_agent_render(struct res_ctx *ctx, json_t *obj)
+{
+    long long when;
+    char ts[32];
+
+    if (agent_heartbeat(ctx, get_str(obj, "host"), &when)) {
+        resource_time_format(when, false, ts);
+        json_object_set_new(obj, "heartbeat_timestamp", json_string(ts));
+        json_object_set_new(obj, "alive",
+                            json_boolean(ctx->now - when
+                                         <= ctx->cfg->agent_down_time));
+    } else {
+        json_object_set_new(obj, "heartbeat_timestamp", json_null());
+        json_object_set_new(obj, "alive", json_false());
+    }
+}

@@ -1,0 +1,184 @@
+/*
+ * resource.h -- table-driven Neutron resources: one attribute table per
+ * resource drives validation, defaults, read-only checks, list filters and
+ * "fields=" (the role of Neutron's RESOURCE_ATTRIBUTE_MAP).
+ *
+ * A resource lives in the store under "<plural>/<id>" as its Neutron JSON
+ * representation (the inner object of a GET reply).  The generic CRUD
+ * functions below do the work every resource shares: check the request
+ * body against the table (unknown attribute, wrong type, attribute not
+ * allowed in POST/PUT, missing required attribute: 400), fill defaults,
+ * set the standard attributes (id, project_id/tenant_id, created_at,
+ * updated_at, revision_number), call the resource's hook for its own
+ * semantics (allocation, cross-object checks; see controller/neutron.h),
+ * and write the store.  Everything happens inside the caller's
+ * transaction 'ctx->txn'; on error the caller aborts it, so a failed
+ * request changes nothing.
+ *
+ * Error convention for this layer and the hooks: functions return 0, or
+ * an HTTP status (>= 400) after recording a Neutron error in the context
+ * with res_error().  Only the first recorded error is kept.
+ */
+#ifndef WEFT_CONTROLLER_RESOURCE_H
+#define WEFT_CONTROLLER_RESOURCE_H 1
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "controller/api.h"
+#include "lib/util.h"
+
+struct store;
+struct store_txn;
+
+/* Per-request context. */
+struct res_ctx {
+    struct store *store;
+    struct store_txn *txn;
+    const struct api_config *cfg;
+    const char *project_id;     /* Default project for creates. */
+    long long now;              /* Wall clock (s) for timestamps. */
+    json_t *heartbeats;         /* host -> last heartbeat, or NULL; see
+                                 * resource_def.prefetch. */
+
+    int status;                 /* First error: HTTP status, 0 if none. */
+    char *err_type;             /* e.g. "NetworkNotFound". */
+    char *err_msg;
+};
+
+void res_ctx_init(struct res_ctx *, struct store *, struct store_txn *,
+                  const struct api_config *, const char *project_id);
+void res_ctx_destroy(struct res_ctx *);
+
+/* Records an error (unless one is already recorded) and returns 'status'. */
+int res_error(struct res_ctx *, int status, const char *type,
+              const char *fmt, ...) PRINTF_FMT(4, 5);
+
+/* Forgets the recorded error (for a lookup whose failure is expected). */
+void res_error_clear(struct res_ctx *);
+
+/* Attribute types: what a JSON value must be. */
+enum attr_type {
+    AT_STRING,      /* String, at most 255 bytes. */
+    AT_BOOL,        /* true/false (also "true"/"false" strings, 0/1). */
+    AT_INT,         /* Integer. */
+    AT_UUID,        /* String "8-4-4-4-12" hex. */
+    AT_LIST,        /* Array. */
+    AT_DICT,        /* Object. */
+    AT_ANY,
+};
+
+enum attr_flags {
+    AF_POST = 1 << 0,           /* May be given in a create. */
+    AF_PUT = 1 << 1,            /* May be given in an update. */
+    AF_REQUIRED = 1 << 2,       /* Must be given in a create. */
+    AF_NULLABLE = 1 << 3,       /* null is a valid value. */
+    AF_HIDDEN = 1 << 4,         /* Never shown or filtered on. */
+};
+
+struct attr_def;
+/* Validates (and may normalize, by replacing '*valuep') a value that has
+ * already passed the type check.  Returns 0 or an HTTP status. */
+typedef int attr_validate_fn(struct res_ctx *, const struct attr_def *,
+                             json_t **valuep);
+
+struct attr_def {
+    const char *name;
+    enum attr_type type;
+    const char *default_json;   /* JSON text of the default, or NULL. */
+    unsigned int flags;         /* enum attr_flags. */
+    attr_validate_fn *validate; /* Extra validation, or NULL. */
+};
+
+/* One query parameter, URL-decoded. */
+struct res_param {
+    char *key;
+    char *value;
+};
+
+struct res_query {
+    struct res_param *params;
+    size_t n;
+};
+
+/* Parses a query string ("a=1&b=%20x") into 'q'.  Never fails. */
+void res_query_parse(struct res_query *q, const char *query);
+void res_query_destroy(struct res_query *);
+/* The value of the first parameter named 'key', or NULL. */
+const char *res_query_get(const struct res_query *, const char *key);
+
+struct resource_def {
+    const char *singular;       /* "network" */
+    const char *plural;         /* "networks" (also the store prefix) */
+    const char *type_name;      /* "Network", for "NetworkNotFound". */
+    const struct attr_def *attrs;
+    size_t n_attrs;
+    bool std_attrs;             /* Has timestamps and revision_number. */
+    bool allow_create;
+    bool allow_delete;
+
+    /* After defaults and the standard attributes are filled: checks and
+     * completes the new object 'obj', may write other keys. */
+    int (*create)(struct res_ctx *, json_t *obj);
+    /* 'obj' is 'old' with 'changes' applied; checks and completes it. */
+    int (*update)(struct res_ctx *, const json_t *old, json_t *obj,
+                  const json_t *changes);
+    /* Before 'obj' is deleted: checks and removes dependent keys. */
+    int (*remove)(struct res_ctx *, const json_t *obj);
+    /* Adds attributes computed at read time (agent liveness). */
+    void (*render)(struct res_ctx *, json_t *obj);
+    /* Called before the request's transaction begins, to read what render
+     * needs from outside the transaction (the store's heartbeats cannot be
+     * read while a transaction holds the store). */
+    void (*prefetch)(struct res_ctx *);
+};
+
+/* Every resource served under /v2.0/<plural>. */
+extern const struct resource_def *const resource_defs[];
+extern const size_t n_resource_defs;
+const struct resource_def *resource_find(const char *plural);
+const struct attr_def *resource_attr(const struct resource_def *,
+                                     const char *name);
+
+/* Records "<Type>NotFound" ("Network X could not be found.") with
+ * 'status' (404, or 400 when a body names a missing object). */
+int resource_not_found(struct res_ctx *, const struct resource_def *,
+                       const char *id, int status);
+
+/* Creates a resource from the body's inner object 'in'.  On success stores
+ * a new reference to the created object in '*outp'. */
+int resource_create(struct res_ctx *, const struct resource_def *,
+                    json_t *in, json_t **outp);
+/* Updates resource 'id' with the attributes of 'in'. */
+int resource_update(struct res_ctx *, const struct resource_def *,
+                    const char *id, json_t *in, json_t **outp);
+int resource_delete(struct res_ctx *, const struct resource_def *,
+                    const char *id);
+/* Reads resource 'id' (404 if absent) into a new reference '*outp',
+ * without render. */
+int resource_load(struct res_ctx *, const struct resource_def *,
+                  const char *id, json_t **outp);
+/* Writes 'obj' under "<plural>/<obj.id>". */
+int resource_save(struct res_ctx *, const struct resource_def *,
+                  const json_t *obj);
+/* Marks 'obj' updated: bumps revision_number and updated_at. */
+void resource_touch(struct res_ctx *, const struct resource_def *,
+                    json_t *obj);
+/* Builds the list reply array for 'q' (filters, fields, limit, marker);
+ * '*morep' is set true if 'limit' cut the list. */
+int resource_list(struct res_ctx *, const struct resource_def *,
+                  const struct res_query *q, json_t **outp, bool *morep);
+/* Applies render and the "fields" parameters of 'q' to 'obj'; returns a
+ * new reference. */
+json_t *resource_view(struct res_ctx *, const struct resource_def *,
+                      json_t *obj, const struct res_query *q);
+
+/* Fills 'buf' with a random (v4) UUID. */
+void resource_uuid_new(char buf[37]);
+bool resource_uuid_valid(const char *);
+/* Formats 'when' as "YYYY-MM-DDTHH:MM:SSZ" ('iso') or
+ * "YYYY-MM-DD HH:MM:SS" (!'iso'). */
+void resource_time_format(long long when, bool iso, char buf[32]);
+
+#endif /* WEFT_CONTROLLER_RESOURCE_H */

@@ -1,0 +1,221 @@
+#!/bin/bash
+# test-openstackclient.sh -- drives weft-controller with Debian's real
+# python3-openstackclient (auth type none) over HTTP on 127.0.0.1:
+# network/subnet/port create, list, show, set, delete, then restarts the
+# controller on the same SQLite store and checks that the objects survived.
+#
+# Prints "PASS name" / "FAIL name" lines and a final
+# "openstackclient: N passed, N failed"; exits 1 on any failure, 77 (skip)
+# if /usr/bin/openstack is missing.
+#
+#   tests/system/test-openstackclient.sh [path/to/weft-controller]
+
+set -u
+
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+CONTROLLER=${1:-$TOP/build/bin/weft-controller}
+OPENSTACK=/usr/bin/openstack
+
+if [ ! -x "$OPENSTACK" ]; then
+    echo "SKIP: $OPENSTACK not found (apt-get install python3-openstackclient)"
+    echo "openstackclient: SKIPPED"
+    exit 77
+fi
+if [ ! -x "$CONTROLLER" ]; then
+    echo "FAIL: $CONTROLLER not built (run make)"
+    echo "openstackclient: 0 passed, 1 failed"
+    exit 1
+fi
+
+TMP=$(mktemp -d /tmp/weft-osc.XXXXXX)
+STORE="sqlite:$TMP/weft.db"
+PID=
+passed=0
+failed=0
+
+cleanup() {
+    if [ -n "$PID" ]; then
+        kill "$PID" 2>/dev/null
+        wait "$PID" 2>/dev/null
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1${2:+: $2}"; failed=$((failed + 1)); }
+
+# check NAME EXPECTED ACTUAL
+check() {
+    if [ "$2" = "$3" ]; then
+        pass "$1"
+    else
+        fail "$1" "expected '$2', got '$3'"
+    fi
+}
+
+free_port() {
+    /usr/bin/python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+start_controller() {
+    "$CONTROLLER" --listen "127.0.0.1:$PORT" --store "$STORE" \
+        >>"$TMP/controller.log" 2>&1 &
+    PID=$!
+    for _ in $(seq 1 50); do
+        if /usr/bin/python3 - "$PORT" <<'EOF' 2>/dev/null
+import sys, urllib.request
+urllib.request.urlopen("http://127.0.0.1:%s/" % sys.argv[1], timeout=1)
+EOF
+        then
+            return 0
+        fi
+        if ! kill -0 "$PID" 2>/dev/null; then
+            break
+        fi
+        sleep 0.1
+    done
+    echo "controller did not start; log:"
+    cat "$TMP/controller.log"
+    return 1
+}
+
+stop_controller() {
+    kill -TERM "$PID"
+    local status=0
+    wait "$PID" || status=$?
+    PID=
+    return $status
+}
+
+PORT=$(free_port)
+os() {
+    "$OPENSTACK" --os-auth-type none \
+        --os-endpoint "http://127.0.0.1:$PORT" "$@" 2>>"$TMP/osc.err"
+}
+
+if ! start_controller; then
+    fail controller-start
+    echo "openstackclient: $passed passed, $failed failed"
+    exit 1
+fi
+pass controller-start
+
+# Networks.
+NET=$(os network create net1 -f value -c id)
+if [[ "$NET" =~ ^[0-9a-f-]{36}$ ]]; then pass network-create; else
+    fail network-create "$NET"; fi
+check network-create-dup-name-ok 36 \
+    "$(os network create net2 -f value -c id | tr -d '\n' | wc -c)"
+check network-show-mtu 1442 "$(os network show net1 -f value -c mtu)"
+check network-show-type geneve \
+    "$(os network show net1 -f value -c provider:network_type)"
+check network-list-count 2 "$(os network list -f value -c ID | wc -l)"
+os network set --name net1b --description blue net1 && pass network-set \
+    || fail network-set
+check network-show-renamed "blue net1b" \
+    "$(os network show "$NET" -f value -c name -c description | tr '\n' ' ' \
+       | sed 's/ $//')"
+check network-show-admin-state True \
+    "$(os network show net1b -f value -c admin_state_up)"
+os network set --disable net1b && \
+    check network-set-disable False \
+        "$(os network show net1b -f value -c admin_state_up)"
+
+# Subnets.
+SUB=$(os subnet create --network net1b --subnet-range 10.10.0.0/24 sub1 \
+      -f value -c id)
+if [[ "$SUB" =~ ^[0-9a-f-]{36}$ ]]; then pass subnet-create; else
+    fail subnet-create "$SUB"; fi
+check subnet-gateway 10.10.0.1 "$(os subnet show sub1 -f value -c gateway_ip)"
+check subnet-pool "[{'start': '10.10.0.2', 'end': '10.10.0.254'}]" \
+    "$(os subnet show sub1 -f value -c allocation_pools)"
+check network-subnets "['$SUB']" "$(os network show net1b -f value -c subnets)"
+if os subnet create --network net1b --subnet-range 10.10.0.128/25 bad \
+       -f value -c id >/dev/null; then
+    fail subnet-overlap-rejected
+else
+    pass subnet-overlap-rejected
+fi
+SUB6=$(os subnet create --network net1b --ip-version 6 \
+       --subnet-range fd00:10::/64 sub6 -f value -c id)
+check subnet6-cidr fd00:10::/64 "$(os subnet show sub6 -f value -c cidr)"
+os subnet set --name sub1b sub1 && pass subnet-set || fail subnet-set
+check subnet-list-count 2 "$(os subnet list -f value -c ID | wc -l)"
+check subnet-list-network 2 \
+    "$(os subnet list --network net1b -f value -c ID | wc -l)"
+
+# Ports.
+P1=$(os port create --network net1b p1 -f value -c id)
+if [[ "$P1" =~ ^[0-9a-f-]{36}$ ]]; then pass port-create; else
+    fail port-create "$P1"; fi
+check port-status DOWN "$(os port show p1 -f value -c status)"
+MAC=$(os port show p1 -f value -c mac_address)
+if [[ "$MAC" =~ ^fa:16:3e:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$ ]]; then
+    pass port-mac; else fail port-mac "$MAC"; fi
+P2=$(os port create --network net1b \
+     --fixed-ip subnet=sub1b,ip-address=10.10.0.50 --host hv1 \
+     --binding-profile interface_name=vm1-eth0 p2 -f value -c id)
+if [[ "$P2" =~ ^[0-9a-f-]{36}$ ]]; then pass port-create-fixed-ip; else
+    fail port-create-fixed-ip "$P2"; fi
+check port-fixed-ip "[{'subnet_id': '$SUB', 'ip_address': '10.10.0.50'}]" \
+    "$(os port show p2 -f value -c fixed_ips)"
+check port-host hv1 "$(os port show p2 -f value -c binding_host_id)"
+check port-profile "{'interface_name': 'vm1-eth0'}" \
+    "$(os port show p2 -f value -c binding_profile)"
+if os port create --network net1b \
+       --fixed-ip subnet=sub1b,ip-address=10.10.0.50 dup -f value -c id \
+       >/dev/null; then
+    fail port-duplicate-ip-rejected
+else
+    pass port-duplicate-ip-rejected
+fi
+check port-list-count 2 "$(os port list -f value -c ID | wc -l)"
+check port-list-network 2 \
+    "$(os port list --network net1b -f value -c ID | wc -l)"
+os port set --name p2b --fixed-ip subnet=sub1b,ip-address=10.10.0.60 \
+    --no-fixed-ip p2 && pass port-set || fail port-set
+check port-set-fixed-ip "[{'subnet_id': '$SUB', 'ip_address': '10.10.0.60'}]" \
+    "$(os port show p2b -f value -c fixed_ips)"
+P3=$(os port create --network net1b \
+     --fixed-ip subnet=sub1b,ip-address=10.10.0.50 p3 -f value -c id)
+if [[ "$P3" =~ ^[0-9a-f-]{36}$ ]]; then pass port-reuse-freed-ip; else
+    fail port-reuse-freed-ip "$P3"; fi
+if os network delete net1b; then
+    fail network-delete-in-use-rejected
+else
+    pass network-delete-in-use-rejected
+fi
+
+# Restart on the same store: everything is still there.
+if stop_controller; then pass controller-sigterm-exit; else
+    fail controller-sigterm-exit; fi
+if start_controller; then pass controller-restart; else
+    fail controller-restart; fi
+check restart-network "$NET" "$(os network show net1b -f value -c id)"
+check restart-subnet "$SUB" "$(os subnet show sub1b -f value -c id)"
+check restart-port "[{'subnet_id': '$SUB', 'ip_address': '10.10.0.60'}]" \
+    "$(os port show p2b -f value -c fixed_ips)"
+check restart-port-count 3 "$(os port list -f value -c ID | wc -l)"
+check restart-network-count 2 "$(os network list -f value -c ID | wc -l)"
+
+# Deletes.
+os port delete p1 p2b p3 && pass port-delete || fail port-delete
+check port-list-empty 0 "$(os port list -f value -c ID | wc -l)"
+os subnet delete sub6 && pass subnet-delete || fail subnet-delete
+os network delete net1b net2 && pass network-delete || fail network-delete
+check network-list-empty 0 "$(os network list -f value -c ID | wc -l)"
+check subnet-list-empty 0 "$(os subnet list -f value -c ID | wc -l)"
+
+if [ "$failed" -ne 0 ]; then
+    echo "--- openstack stderr:"
+    tail -20 "$TMP/osc.err"
+    echo "--- controller log:"
+    tail -20 "$TMP/controller.log"
+fi
+echo "openstackclient: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

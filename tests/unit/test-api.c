@@ -1,0 +1,1096 @@
+/*
+ * test-api.c -- the Neutron API through api_handle(), no sockets, over a
+ * "memory:" store.
+ *
+ * Every rejected request is checked twice: for its status and error type,
+ * and for leaving the store exactly as it was (same revision, same keys
+ * and values), which is what "one transaction per request" promises.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "controller/api.h"
+#include "controller/store.h"
+#include "lib/util.h"
+#include "tests/lib/unit.h"
+
+static struct store *store;
+static struct api *api;
+
+static void
+setup_cfg(const struct api_config *cfg)
+{
+    char *err = NULL;
+
+    store = store_open("memory:", &err);
+    ASSERT(store);
+    api = api_create(store, cfg);
+    ASSERT(api);
+}
+
+static void
+setup(void)
+{
+    setup_cfg(NULL);
+}
+
+static void
+teardown(void)
+{
+    api_destroy(api);
+    store_close(store);
+    api = NULL;
+    store = NULL;
+}
+
+/* Sends a request; returns the status and stores the parsed reply (or
+ * NULL) in '*replyp' if nonnull. */
+static int
+req(const char *method, const char *path, const char *query,
+    const char *body, json_t **replyp)
+{
+    char *reply = NULL;
+    int status = api_handle(api, method, path, query, body, &reply);
+
+    if (replyp) {
+        *replyp = reply ? json_loads(reply, 0, NULL) : NULL;
+    }
+    if (status == 204) {
+        CHECK(reply == NULL);
+    } else {
+        CHECK(reply != NULL);
+    }
+    free(reply);
+    return status;
+}
+
+/* Creates a resource, checks 201, returns its id (malloc'd). */
+static char *
+create(const char *plural, const char *body)
+{
+    json_t *reply;
+    char *id = NULL;
+    char singular[32];
+    int status;
+
+    snprintf(singular, sizeof singular, "%.*s", (int) strlen(plural) - 1,
+             plural);
+    char *path = xasprintf("/v2.0/%s", plural);
+    status = req("POST", path, NULL, body, &reply);
+    free(path);
+    CHECK_EQ(status, 201);
+    if (status != 201) {
+        fprintf(stderr, "  create %s %s failed\n", plural, body);
+    }
+    const char *s = json_string_value(json_object_get(
+                                          json_object_get(reply, singular),
+                                          "id"));
+    if (s) {
+        id = xstrdup(s);
+    }
+    json_decref(reply);
+    return id ? id : xstrdup("missing");
+}
+
+/* The whole store as one string, revision included. */
+static char *
+dump_store(void)
+{
+    struct store_kvs kvs;
+    int64_t rev;
+    size_t len = 0;
+    char *out;
+
+    store_kvs_init(&kvs);
+    CHECK_EQ(store_snapshot(store, &kvs, &rev), 0);
+    out = xasprintf("rev=%lld\n", (long long) rev);
+    len = strlen(out);
+    for (size_t i = 0; i < kvs.n; i++) {
+        char *line = xasprintf("%s=%s\n", kvs.kvs[i].key, kvs.kvs[i].value);
+        size_t l = strlen(line);
+        out = xrealloc(out, len + l + 1);
+        memcpy(out + len, line, l + 1);
+        len += l;
+        free(line);
+    }
+    store_kvs_destroy(&kvs);
+    return out;
+}
+
+/* Checks that the request fails with 'status' and 'type' and changes
+ * nothing in the store. */
+static void
+expect_error(const char *method, const char *path, const char *body,
+             int status, const char *type)
+{
+    char *before = dump_store();
+    int64_t rev = store_revision(store);
+    json_t *reply;
+    int got = req(method, path, NULL, body, &reply);
+    char *after = dump_store();
+    const char *t = json_string_value(
+        json_object_get(json_object_get(reply, "NeutronError"), "type"));
+
+    if (got != status || !t || (type && strcmp(t, type))) {
+        fprintf(stderr, "  %s %s %s: got %d %s, want %d %s\n", method, path,
+                body ? body : "", got, t ? t : "(none)", status,
+                type ? type : "");
+    }
+    CHECK_EQ(got, status);
+    CHECK(t != NULL);
+    if (type && t) {
+        CHECK_STREQ(t, type);
+    }
+    CHECK(json_is_string(json_object_get(
+                             json_object_get(reply, "NeutronError"),
+                             "message")));
+    CHECK_EQ(store_revision(store), rev);
+    CHECK_STREQ(before, after);
+    free(before);
+    free(after);
+    json_decref(reply);
+}
+
+static json_t *
+get_obj(const char *path, const char *singular)
+{
+    json_t *reply;
+    int status = req("GET", path, NULL, NULL, &reply);
+    json_t *obj;
+
+    CHECK_EQ(status, 200);
+    obj = json_incref(json_object_get(reply, singular));
+    json_decref(reply);
+    return obj;
+}
+
+static const char *
+sget(const json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? s : "";
+}
+
+static char *
+subnet_body(const char *net, const char *cidr, const char *extra)
+{
+    return xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": "
+                     "%d, \"cidr\": \"%s\"%s}}", net,
+                     strchr(cidr, ':') ? 6 : 4, cidr, extra ? extra : "");
+}
+
+static char *
+make_subnet(const char *net, const char *cidr, const char *extra)
+{
+    char *body = subnet_body(net, cidr, extra);
+    char *id = create("subnets", body);
+    free(body);
+    return id;
+}
+
+static char *
+make_port(const char *net, const char *extra)
+{
+    char *body = xasprintf("{\"port\": {\"network_id\": \"%s\"%s}}", net,
+                           extra ? extra : "");
+    char *id = create("ports", body);
+    free(body);
+    return id;
+}
+
+static void
+test_versions_and_extensions(void)
+{
+    json_t *r;
+
+    setup();
+    CHECK_EQ(req("GET", "/", NULL, NULL, &r), 200);
+    json_t *v = json_array_get(json_object_get(r, "versions"), 0);
+    CHECK_STREQ(sget(v, "id"), "v2.0");
+    CHECK_STREQ(sget(v, "status"), "CURRENT");
+    CHECK(json_array_size(json_object_get(v, "links")) == 1);
+    json_decref(r);
+
+    CHECK_EQ(req("GET", "/v2.0", NULL, NULL, &r), 200);
+    CHECK(json_array_size(json_object_get(r, "resources")) >= 3);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/", NULL, NULL, NULL), 200);
+
+    CHECK_EQ(req("GET", "/v2.0/extensions", NULL, NULL, &r), 200);
+    bool binding = false, weft = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get(r, "extensions"), i, e) {
+        binding |= !strcmp(sget(e, "alias"), "binding");
+        weft |= !strcmp(sget(e, "alias"), "weft");
+        CHECK(json_is_string(json_object_get(e, "updated")));
+        CHECK(json_is_array(json_object_get(e, "links")));
+    }
+    CHECK(binding && weft);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/extensions/provider", NULL, NULL, &r), 200);
+    CHECK_STREQ(sget(json_object_get(r, "extension"), "alias"), "provider");
+    json_decref(r);
+
+    expect_error("GET", "/v2.0/extensions/nonesuch", NULL, 404,
+                 "ExtensionNotFound");
+    expect_error("POST", "/", "{}", 405, "HTTPMethodNotAllowed");
+    expect_error("GET", "/v3", NULL, 404, "HTTPNotFound");
+    expect_error("GET", "/v2.0/widgets", NULL, 404, "HTTPNotFound");
+    expect_error("GET", "/v2.0/networks/a/b", NULL, 404, "HTTPNotFound");
+    expect_error("GET", "/a/b/c/d/e/f/g/h/i/j/k", NULL, 404, NULL);
+    teardown();
+}
+
+static void
+test_network_crud(void)
+{
+    json_t *r, *n;
+    char *id, *id2, *path;
+
+    setup();
+    id = create("networks", "{\"network\": {\"name\": \"net1\"}}");
+    n = get_obj(path = xasprintf("/v2.0/networks/%s", id), "network");
+    CHECK_STREQ(sget(n, "name"), "net1");
+    CHECK_STREQ(sget(n, "status"), "ACTIVE");
+    CHECK_STREQ(sget(n, "provider:network_type"), "geneve");
+    CHECK_EQ(json_integer_value(json_object_get(n, "mtu")), 1442);
+    CHECK_EQ(json_integer_value(json_object_get(n,
+                                                "provider:segmentation_id")),
+             1);
+    CHECK(json_is_true(json_object_get(n, "admin_state_up")));
+    CHECK(json_is_false(json_object_get(n, "shared")));
+    CHECK(json_is_false(json_object_get(n, "router:external")));
+    CHECK(json_is_true(json_object_get(n, "port_security_enabled")));
+    CHECK(json_is_null(json_object_get(n, "provider:physical_network")));
+    CHECK_STREQ(sget(n, "project_id"), API_DEFAULT_PROJECT);
+    CHECK_STREQ(sget(n, "tenant_id"), API_DEFAULT_PROJECT);
+    CHECK_EQ(json_integer_value(json_object_get(n, "revision_number")), 1);
+    CHECK_EQ(strlen(sget(n, "created_at")), 20);
+    CHECK(sget(n, "created_at")[19] == 'Z');
+    CHECK_EQ(json_array_size(json_object_get(n, "subnets")), 0);
+    json_decref(n);
+
+    /* Update. */
+    CHECK_EQ(req("PUT", path, NULL,
+                 "{\"network\": {\"name\": \"net1b\", "
+                 "\"admin_state_up\": false}}", &r), 200);
+    n = json_object_get(r, "network");
+    CHECK_STREQ(sget(n, "name"), "net1b");
+    CHECK(json_is_false(json_object_get(n, "admin_state_up")));
+    CHECK_EQ(json_integer_value(json_object_get(n, "revision_number")), 2);
+    json_decref(r);
+    expect_error("PUT", path, "{\"network\": {\"status\": \"DOWN\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"network\": {\"mtu\": 9000}}", 400,
+                 "InvalidInput");
+    expect_error("PUT", path, "{\"network\": {\"bogus\": 1}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", path, "{\"network\": {}}", 405,
+                 "HTTPMethodNotAllowed");
+    expect_error("PATCH", "/v2.0/networks", "{}", 405,
+                 "HTTPMethodNotAllowed");
+
+    /* Second network: next VNI; given VNI in use: 409. */
+    id2 = create("networks", "{\"network\": {\"name\": \"net2\"}}");
+    expect_error("GET", "/v2.0/networks/nonexistent", NULL, 404,
+                 "NetworkNotFound");
+    expect_error("POST", "/v2.0/networks",
+                 "{\"network\": {\"provider:segmentation_id\": 2}}", 409,
+                 "TunnelIdInUse");
+
+    /* Delete: 204, then 404; its VNI becomes free again. */
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    expect_error("GET", path, NULL, 404, "NetworkNotFound");
+    expect_error("DELETE", path, NULL, 404, "NetworkNotFound");
+    char *id3 = create("networks", "{\"network\": {}}");
+    free(path);
+    n = get_obj(path = xasprintf("/v2.0/networks/%s", id3), "network");
+    CHECK_EQ(json_integer_value(json_object_get(n,
+                                                "provider:segmentation_id")),
+             1);
+    json_decref(n);
+
+    /* Bulk create is all-or-nothing. */
+    CHECK_EQ(req("POST", "/v2.0/networks", NULL,
+                 "{\"networks\": [{\"name\": \"b1\"}, {\"name\": \"b2\"}]}",
+                 &r), 201);
+    CHECK_EQ(json_array_size(json_object_get(r, "networks")), 2);
+    json_decref(r);
+    expect_error("POST", "/v2.0/networks",
+                 "{\"networks\": [{\"name\": \"b3\"}, {\"name\": 7}]}", 400,
+                 "HTTPBadRequest");
+
+    free(path);
+    free(id);
+    free(id2);
+    free(id3);
+    teardown();
+
+    /* VXLAN and another physnet MTU. */
+    struct api_config cfg = { "vxlan", 9000, 30 };
+    setup_cfg(&cfg);
+    id = create("networks", "{\"network\": {}}");
+    n = get_obj(path = xasprintf("/v2.0/networks/%s", id), "network");
+    CHECK_EQ(json_integer_value(json_object_get(n, "mtu")), 8950);
+    CHECK_STREQ(sget(n, "provider:network_type"), "vxlan");
+    json_decref(n);
+    free(path);
+    free(id);
+    teardown();
+}
+
+static void
+test_bad_input_changes_nothing(void)
+{
+    char *net, *sub, *port, *b;
+
+    setup();
+    net = create("networks", "{\"network\": {\"name\": \"n\"}}");
+    sub = make_subnet(net, "10.0.0.0/24", NULL);
+    port = make_port(net, ", \"fixed_ips\": [{\"ip_address\": \"10.0.0.5\"}],"
+                     " \"mac_address\": \"fa:16:3e:00:00:01\"");
+
+    /* Malformed bodies. */
+    expect_error("POST", "/v2.0/networks", "{\"network\": ", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks", "[1, 2]", 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks", "{\"net\": {}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks", "{\"network\": 3}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks", NULL, 400, "HTTPBadRequest");
+    /* Wrong types, unknown and read-only attributes. */
+    expect_error("POST", "/v2.0/networks",
+                 "{\"network\": {\"admin_state_up\": \"maybe\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks", "{\"network\": {\"name\": 5}}",
+                 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks",
+                 "{\"network\": {\"colour\": \"red\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks",
+                 "{\"network\": {\"status\": \"DOWN\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks",
+                 "{\"network\": {\"project_id\": \"a\", \"tenant_id\": "
+                 "\"b\"}}", 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/networks",
+                 "{\"network\": {\"provider:network_type\": \"vlan\"}}", 400,
+                 "HTTPBadRequest");
+
+    /* Subnets. */
+    b = subnet_body(net, "10.0.0/24", NULL);
+    expect_error("POST", "/v2.0/subnets", b, 400, "InvalidInput");
+    free(b);
+    b = subnet_body(net, "10.1.0.0/33", NULL);
+    expect_error("POST", "/v2.0/subnets", b, 400, "InvalidInput");
+    free(b);
+    b = xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 6,"
+                  " \"cidr\": \"10.2.0.0/24\"}}", net);
+    expect_error("POST", "/v2.0/subnets", b, 400, "InvalidInput");
+    free(b);
+    b = xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": 5,"
+                  " \"cidr\": \"10.2.0.0/24\"}}", net);
+    expect_error("POST", "/v2.0/subnets", b, 400, "HTTPBadRequest");
+    free(b);
+    b = subnet_body("6b1f3a5e-0000-4000-8000-000000000000", "10.3.0.0/24",
+                    NULL);
+    expect_error("POST", "/v2.0/subnets", b, 404, "NetworkNotFound");
+    free(b);
+    b = subnet_body("not-a-uuid", "10.3.0.0/24", NULL);
+    expect_error("POST", "/v2.0/subnets", b, 400, "HTTPBadRequest");
+    free(b);
+    b = subnet_body(net, "10.0.0.128/25", NULL);
+    expect_error("POST", "/v2.0/subnets", b, 400, "InvalidInput");
+    free(b);
+    b = subnet_body(net, "10.4.0.0/24", ", \"gateway_ip\": \"10.5.0.1\"");
+    expect_error("POST", "/v2.0/subnets", b, 400, "InvalidInput");
+    free(b);
+    b = subnet_body(net, "10.4.0.0/24", ", \"gateway_ip\": \"bogus\"");
+    expect_error("POST", "/v2.0/subnets", b, 400, "HTTPBadRequest");
+    free(b);
+    b = subnet_body(net, "10.4.0.0/24", ", \"allocation_pools\": "
+                    "[{\"start\": \"10.4.0.10\", \"end\": \"10.4.1.20\"}]");
+    expect_error("POST", "/v2.0/subnets", b, 400,
+                 "OutOfBoundsAllocationPool");
+    free(b);
+    b = subnet_body(net, "10.4.0.0/24", ", \"allocation_pools\": "
+                    "[{\"start\": \"10.4.0.1\", \"end\": \"10.4.0.20\"}]");
+    expect_error("POST", "/v2.0/subnets", b, 409,
+                 "GatewayConflictWithAllocationPools");
+    free(b);
+    b = subnet_body(net, "10.4.0.0/24", ", \"allocation_pools\": "
+                    "[{\"start\": \"10.4.0.10\", \"end\": \"10.4.0.20\"},"
+                    " {\"start\": \"10.4.0.20\", \"end\": \"10.4.0.30\"}]");
+    expect_error("POST", "/v2.0/subnets", b, 400,
+                 "OverlappingAllocationPools");
+    free(b);
+    b = subnet_body(net, "10.4.0.0/24", ", \"allocation_pools\": "
+                    "[{\"start\": \"10.4.0.30\", \"end\": \"10.4.0.20\"}]");
+    expect_error("POST", "/v2.0/subnets", b, 400, "InvalidAllocationPool");
+    free(b);
+
+    /* Ports. */
+    expect_error("POST", "/v2.0/ports",
+                 "{\"port\": {\"network_id\": "
+                 "\"6b1f3a5e-0000-4000-8000-000000000000\"}}", 404,
+                 "NetworkNotFound");
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"ip_address\": \"10.0.0.5\"}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 409, "IpAddressAlreadyAllocated");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"subnet_id\": \"%s\", \"ip_address\": \"10.9.0.5\"}]}}",
+                  net, sub);
+    expect_error("POST", "/v2.0/ports", b, 400, "InvalidIpForSubnet");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"ip_address\": \"10.9.0.5\"}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 400, "InvalidIpForNetwork");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"ip_address\": \"10.0.0.300\"}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 400, "HTTPBadRequest");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"subnet_id\": \"6b1f3a5e-0000-4000-8000-00000000000f\""
+                  "}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 400, "SubnetNotFound");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"mac_address\": "
+                  "\"FA:16:3E:00:00:01\"}}", net);
+    expect_error("POST", "/v2.0/ports", b, 409, "MacAddressInUse");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"mac_address\": "
+                  "\"fa:16:3e:00:00\"}}", net);
+    expect_error("POST", "/v2.0/ports", b, 400, "HTTPBadRequest");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"mac_address\": "
+                  "\"01:00:5e:00:00:01\"}}", net);
+    expect_error("POST", "/v2.0/ports", b, 400, "HTTPBadRequest");
+    free(b);
+    /* Two requested IPs, the second a duplicate: the first is not kept. */
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"ip_address\": \"10.0.0.6\"}, "
+                  "{\"ip_address\": \"10.0.0.6\"}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 409, "IpAddressAlreadyAllocated");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"ip_address\": \"10.0.0.1\"}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 409, "IpAddressAlreadyAllocated");
+    free(b);
+    b = xasprintf("{\"port\": {\"network_id\": \"%s\", \"fixed_ips\": "
+                  "[{\"ip_address\": \"10.0.0.255\"}]}}", net);
+    expect_error("POST", "/v2.0/ports", b, 400, "InvalidIpForSubnet");
+    free(b);
+    char *path = xasprintf("/v2.0/ports/%s", port);
+    expect_error("PUT", path, "{\"port\": {\"network_id\": \"x\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"status\": \"ACTIVE\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"fixed_ips\": "
+                 "[{\"ip_address\": \"10.7.0.1\"}]}}", 400,
+                 "InvalidIpForNetwork");
+    free(path);
+
+    /* In use. */
+    path = xasprintf("/v2.0/networks/%s", net);
+    expect_error("DELETE", path, NULL, 409, "NetworkInUse");
+    free(path);
+    path = xasprintf("/v2.0/subnets/%s", sub);
+    expect_error("DELETE", path, NULL, 409, "SubnetInUse");
+    free(path);
+
+    free(net);
+    free(sub);
+    free(port);
+    teardown();
+}
+
+static void
+test_subnets(void)
+{
+    json_t *s, *n, *r;
+    char *net, *sub, *sub6, *sub3, *path;
+
+    setup();
+    net = create("networks", "{\"network\": {}}");
+    sub = make_subnet(net, "10.0.0.77/24", NULL);
+    s = get_obj(path = xasprintf("/v2.0/subnets/%s", sub), "subnet");
+    CHECK_STREQ(sget(s, "cidr"), "10.0.0.0/24");
+    CHECK_STREQ(sget(s, "gateway_ip"), "10.0.0.1");
+    json_t *pool = json_array_get(json_object_get(s, "allocation_pools"), 0);
+    CHECK_STREQ(sget(pool, "start"), "10.0.0.2");
+    CHECK_STREQ(sget(pool, "end"), "10.0.0.254");
+    CHECK(json_is_true(json_object_get(s, "enable_dhcp")));
+    CHECK(json_is_null(json_object_get(s, "ipv6_ra_mode")));
+    CHECK(json_is_null(json_object_get(s, "subnetpool_id")));
+    CHECK_STREQ(sget(s, "network_id"), net);
+    CHECK_STREQ(sget(s, "tenant_id"), API_DEFAULT_PROJECT);
+    json_decref(s);
+
+    sub6 = make_subnet(net, "fd00:1::/64", NULL);
+    sub3 = make_subnet(net, "10.1.0.0/24", ", \"gateway_ip\": null, "
+                       "\"dns_nameservers\": [\"8.8.8.8\"]");
+    char *p3 = xasprintf("/v2.0/subnets/%s", sub3);
+    s = get_obj(p3, "subnet");
+    CHECK(json_is_null(json_object_get(s, "gateway_ip")));
+    pool = json_array_get(json_object_get(s, "allocation_pools"), 0);
+    CHECK_STREQ(sget(pool, "start"), "10.1.0.1");
+    json_decref(s);
+    char *p6 = xasprintf("/v2.0/subnets/%s", sub6);
+    s = get_obj(p6, "subnet");
+    CHECK_EQ(json_integer_value(json_object_get(s, "ip_version")), 6);
+    CHECK_STREQ(sget(s, "gateway_ip"), "fd00:1::1");
+    json_decref(s);
+
+    char *pn = xasprintf("/v2.0/networks/%s", net);
+    n = get_obj(pn, "network");
+    CHECK_EQ(json_array_size(json_object_get(n, "subnets")), 3);
+    json_decref(n);
+
+    /* Update. */
+    CHECK_EQ(req("PUT", path, NULL, "{\"subnet\": {\"name\": \"s\", "
+                 "\"gateway_ip\": \"10.0.0.254\", \"allocation_pools\": "
+                 "[{\"start\": \"10.0.0.10\", \"end\": \"10.0.0.20\"}]}}",
+                 &r), 200);
+    CHECK_STREQ(sget(json_object_get(r, "subnet"), "gateway_ip"),
+                "10.0.0.254");
+    json_decref(r);
+    expect_error("PUT", path, "{\"subnet\": {\"gateway_ip\": "
+                 "\"10.0.0.15\"}}", 409,
+                 "GatewayConflictWithAllocationPools");
+    expect_error("PUT", path, "{\"subnet\": {\"cidr\": \"10.0.0.0/16\"}}",
+                 400, "HTTPBadRequest");
+
+    /* Delete unlinks it from the network. */
+    CHECK_EQ(req("DELETE", p3, NULL, NULL, NULL), 204);
+    n = get_obj(pn, "network");
+    CHECK_EQ(json_array_size(json_object_get(n, "subnets")), 2);
+    json_decref(n);
+
+    /* Network delete cascades. */
+    CHECK_EQ(req("DELETE", pn, NULL, NULL, NULL), 204);
+    expect_error("GET", path, NULL, 404, "SubnetNotFound");
+    expect_error("GET", p6, NULL, 404, "SubnetNotFound");
+
+    free(p3);
+    free(p6);
+    free(pn);
+    free(path);
+    free(net);
+    free(sub);
+    free(sub6);
+    free(sub3);
+    teardown();
+}
+
+static void
+test_port_allocation(void)
+{
+    enum { N_PORTS = 13 };      /* 10.0.0.2 .. 10.0.0.14 */
+    char *ids[N_PORTS];
+    char *net, *sub, *sub6, *path;
+    json_t *p, *r;
+
+    setup();
+    net = create("networks", "{\"network\": {}}");
+    sub = make_subnet(net, "10.0.0.0/28", NULL);
+    sub6 = make_subnet(net, "fd00::/64", NULL);
+
+    for (int i = 0; i < N_PORTS; i++) {
+        ids[i] = make_port(net, NULL);
+    }
+    /* Every IP and MAC distinct, every port has one v4 and one v6. */
+    CHECK_EQ(req("GET", "/v2.0/ports", NULL, NULL, &r), 200);
+    json_t *ports = json_object_get(r, "ports");
+    CHECK_EQ(json_array_size(ports), N_PORTS);
+    bool seen_ip[16] = { false };
+    for (size_t i = 0; i < json_array_size(ports); i++) {
+        json_t *port = json_array_get(ports, i);
+        json_t *fixed = json_object_get(port, "fixed_ips");
+        CHECK_EQ(json_array_size(fixed), 2);
+        const char *ip = sget(json_array_get(fixed, 0), "ip_address");
+        CHECK(!strncmp(ip, "10.0.0.", 7));
+        int last = atoi(ip + 7);
+        CHECK(last >= 2 && last <= 14);
+        if (last >= 2 && last <= 14) {
+            CHECK(!seen_ip[last]);
+            seen_ip[last] = true;
+        }
+        CHECK(strchr(sget(json_array_get(fixed, 1), "ip_address"), ':'));
+        const char *mac = sget(port, "mac_address");
+        CHECK(!strncmp(mac, "fa:16:3e:", 9));
+        for (size_t j = 0; j < i; j++) {
+            CHECK(strcmp(mac, sget(json_array_get(ports, j),
+                                   "mac_address")));
+            CHECK(strcmp(sget(json_array_get(
+                                  json_object_get(json_array_get(ports, j),
+                                                  "fixed_ips"), 1),
+                              "ip_address"),
+                         sget(json_array_get(fixed, 1), "ip_address")));
+        }
+        CHECK_STREQ(sget(port, "status"), "DOWN");
+        CHECK_STREQ(sget(port, "binding:vif_type"), "unbound");
+        CHECK_STREQ(sget(port, "binding:vnic_type"), "normal");
+        CHECK_STREQ(sget(port, "device_owner"), "");
+    }
+    json_decref(r);
+
+    /* Pool exhausted: 409, nothing changed. */
+    char *b = xasprintf("{\"port\": {\"network_id\": \"%s\"}}", net);
+    expect_error("POST", "/v2.0/ports", b, 409, "IpAddressGenerationFailure");
+    free(b);
+
+    /* Free one, get it back. */
+    path = xasprintf("/v2.0/ports/%s", ids[4]);
+    p = get_obj(path, "port");
+    char *freed = xstrdup(sget(json_array_get(json_object_get(p,
+                                                              "fixed_ips"),
+                                              0), "ip_address"));
+    json_decref(p);
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    free(ids[4]);
+    ids[4] = make_port(net, ", \"binding:host_id\": \"hv1\", "
+                       "\"binding:profile\": {\"interface_name\": \"v1\"}");
+    free(path);
+    path = xasprintf("/v2.0/ports/%s", ids[4]);
+    p = get_obj(path, "port");
+    CHECK_STREQ(sget(json_array_get(json_object_get(p, "fixed_ips"), 0),
+                     "ip_address"), freed);
+    CHECK_STREQ(sget(p, "binding:host_id"), "hv1");
+    CHECK_STREQ(sget(p, "binding:vif_type"), "other");
+    CHECK_STREQ(sget(json_object_get(p, "binding:profile"),
+                     "interface_name"), "v1");
+    json_decref(p);
+
+    /* Updating fixed_ips frees the old address: swap two ports' IPs
+     * through a free one is impossible (all used), so move ids[0] to the
+     * v6 subnet only and give its v4 address to a new port. */
+    char *p0 = xasprintf("/v2.0/ports/%s", ids[0]);
+    p = get_obj(p0, "port");
+    char *ip0 = xstrdup(sget(json_array_get(json_object_get(p, "fixed_ips"),
+                                            0), "ip_address"));
+    int rev0 = json_integer_value(json_object_get(p, "revision_number"));
+    json_decref(p);
+    b = xasprintf("{\"port\": {\"fixed_ips\": [{\"subnet_id\": \"%s\"}]}}",
+                  sub6);
+    CHECK_EQ(req("PUT", p0, NULL, b, &r), 200);
+    free(b);
+    p = json_object_get(r, "port");
+    CHECK_EQ(json_array_size(json_object_get(p, "fixed_ips")), 1);
+    CHECK_EQ(json_integer_value(json_object_get(p, "revision_number")),
+             rev0 + 1);
+    json_decref(r);
+    b = xasprintf(", \"fixed_ips\": [{\"ip_address\": \"%s\"}]", ip0);
+    char *newp = make_port(net, b);
+    free(b);
+
+    /* MAC update: unique, and the old MAC is released. */
+    CHECK_EQ(req("PUT", p0, NULL, "{\"port\": {\"mac_address\": "
+                 "\"fa:16:3e:aa:bb:cc\"}}", NULL), 200);
+    char *mp = make_port(net, ", \"mac_address\": \"fa:16:3e:aa:bb:cd\", "
+                         "\"fixed_ips\": []");
+    b = xasprintf("{\"port\": {\"mac_address\": \"fa:16:3e:aa:bb:cc\"}}");
+    char *pmp = xasprintf("/v2.0/ports/%s", mp);
+    expect_error("PUT", pmp, b, 409, "MacAddressInUse");
+    free(b);
+
+    /* Deleting the network with ports: 409; after the ports: 204. */
+    char *pn = xasprintf("/v2.0/networks/%s", net);
+    expect_error("DELETE", pn, NULL, 409, "NetworkInUse");
+    for (int i = 0; i < N_PORTS; i++) {
+        char *pi = xasprintf("/v2.0/ports/%s", ids[i]);
+        CHECK_EQ(req("DELETE", pi, NULL, NULL, NULL), 204);
+        free(pi);
+        free(ids[i]);
+    }
+    CHECK_EQ(req("DELETE", pmp, NULL, NULL, NULL), 204);
+    char *pnew = xasprintf("/v2.0/ports/%s", newp);
+    CHECK_EQ(req("DELETE", pnew, NULL, NULL, NULL), 204);
+    /* A DHCP port does not keep the network alive. */
+    free(make_port(net, ", \"device_owner\": \"network:dhcp\""));
+    CHECK_EQ(req("DELETE", pn, NULL, NULL, NULL), 204);
+
+    /* Nothing but the (empty) store is left: no leaked index keys. */
+    struct store_kvs kvs;
+    int64_t rev;
+    store_kvs_init(&kvs);
+    CHECK_EQ(store_snapshot(store, &kvs, &rev), 0);
+    for (size_t i = 0; i < kvs.n; i++) {
+        fprintf(stderr, "  left over: %s\n", kvs.kvs[i].key);
+    }
+    CHECK_EQ(kvs.n, 0);
+    store_kvs_destroy(&kvs);
+
+    free(pnew);
+    free(pn);
+    free(pmp);
+    free(mp);
+    free(newp);
+    free(ip0);
+    free(p0);
+    free(freed);
+    free(path);
+    free(net);
+    free(sub);
+    free(sub6);
+    teardown();
+}
+
+static void
+test_filters_and_fields(void)
+{
+    json_t *r, *list;
+    char *net_a, *net_b, *net_c, *sub, *port;
+
+    setup();
+    net_a = create("networks", "{\"network\": {\"name\": \"a\"}}");
+    net_b = create("networks", "{\"network\": {\"name\": \"b\", "
+                   "\"admin_state_up\": false}}");
+    net_c = create("networks", "{\"network\": {\"name\": \"c\"}}");
+
+    CHECK_EQ(req("GET", "/v2.0/networks", "name=a&name=b", NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "networks")), 2);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/networks", "name=a&admin_state_up=false",
+                 NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "networks")), 0);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/networks", "admin_state_up=False", NULL, &r),
+             200);
+    list = json_object_get(r, "networks");
+    CHECK_EQ(json_array_size(list), 1);
+    CHECK_STREQ(sget(json_array_get(list, 0), "name"), "b");
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/networks", "name=%61", NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "networks")), 1);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/networks", "provider:segmentation_id=3",
+                 NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "networks")), 1);
+    json_decref(r);
+
+    /* fields= keeps exactly what was asked. */
+    CHECK_EQ(req("GET", "/v2.0/networks", "fields=id&fields=name", NULL, &r),
+             200);
+    list = json_object_get(r, "networks");
+    CHECK_EQ(json_array_size(list), 3);
+    CHECK_EQ(json_object_size(json_array_get(list, 0)), 2);
+    CHECK(json_object_get(json_array_get(list, 0), "name") != NULL);
+    json_decref(r);
+    char *pa = xasprintf("/v2.0/networks/%s", net_a);
+    CHECK_EQ(req("GET", pa, "fields=mtu", NULL, &r), 200);
+    CHECK_EQ(json_object_size(json_object_get(r, "network")), 1);
+    json_decref(r);
+
+    /* limit/marker paginate in id order and link to the next page. */
+    CHECK_EQ(req("GET", "/v2.0/networks", "limit=2", NULL, &r), 200);
+    list = json_object_get(r, "networks");
+    CHECK_EQ(json_array_size(list), 2);
+    CHECK(json_is_array(json_object_get(r, "networks_links")));
+    char *q = xasprintf("limit=2&marker=%s",
+                        sget(json_array_get(list, 1), "id"));
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/networks", q, NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "networks")), 1);
+    CHECK(!json_object_get(r, "networks_links"));
+    json_decref(r);
+    free(q);
+    CHECK_EQ(req("GET", "/v2.0/networks", "limit=x", NULL, NULL), 400);
+
+    /* Ports by fixed IP and subnet. */
+    sub = make_subnet(net_a, "10.0.0.0/24", NULL);
+    port = make_port(net_a, ", \"name\": \"p\", \"fixed_ips\": "
+                     "[{\"ip_address\": \"10.0.0.5\"}]");
+    free(make_port(net_a, NULL));
+    CHECK_EQ(req("GET", "/v2.0/ports", "fixed_ips=ip_address%3D10.0.0.5",
+                 NULL, &r), 200);
+    list = json_object_get(r, "ports");
+    CHECK_EQ(json_array_size(list), 1);
+    CHECK_STREQ(sget(json_array_get(list, 0), "id"), port);
+    json_decref(r);
+    q = xasprintf("fixed_ips=subnet_id=%s", sub);
+    CHECK_EQ(req("GET", "/v2.0/ports", q, NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "ports")), 2);
+    json_decref(r);
+    free(q);
+    q = xasprintf("network_id=%s", net_b);
+    CHECK_EQ(req("GET", "/v2.0/ports", q, NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "ports")), 0);
+    json_decref(r);
+    free(q);
+    CHECK_EQ(req("GET", "/v2.0/subnets", "cidr=10.0.0.0/24", NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "subnets")), 1);
+    json_decref(r);
+
+    free(pa);
+    free(net_a);
+    free(net_b);
+    free(net_c);
+    free(sub);
+    free(port);
+    teardown();
+}
+
+static void
+test_snapshot_and_watch(void)
+{
+    json_t *r, *ev;
+    char *net, *q;
+    int64_t rev0, rev1;
+
+    setup();
+    rev0 = store_revision(store);
+    net = create("networks", "{\"network\": {\"name\": \"w\"}}");
+    free(make_subnet(net, "10.0.0.0/24", NULL));
+    free(make_port(net, NULL));
+    rev1 = store_revision(store);
+    CHECK(rev1 > rev0);
+
+    CHECK_EQ(req("GET", "/v2.0/weft/snapshot", NULL, NULL, &r), 200);
+    CHECK_EQ(json_integer_value(json_object_get(r, "revision")), rev1);
+    CHECK_STREQ(sget(json_object_get(r, "config"), "encap"), "geneve");
+    json_t *objs = json_object_get(r, "objects");
+    CHECK_EQ(json_array_size(objs), 3);
+    size_t i;
+    json_t *o;
+    bool saw_net = false;
+    json_array_foreach (objs, i, o) {
+        CHECK(strncmp(sget(o, "key"), "idx/", 4));
+        if (!strncmp(sget(o, "key"), "networks/", 9)) {
+            saw_net = true;
+            CHECK_STREQ(sget(json_object_get(o, "value"), "name"), "w");
+        }
+    }
+    CHECK(saw_net);
+    json_decref(r);
+
+    /* Everything since rev0, in order, without index keys. */
+    q = xasprintf("since=%lld&timeout=0", (long long) rev0);
+    CHECK_EQ(req("GET", "/v2.0/weft/watch", q, NULL, &r), 200);
+    free(q);
+    CHECK_EQ(json_integer_value(json_object_get(r, "revision")), rev1);
+    ev = json_object_get(r, "events");
+    CHECK(json_array_size(ev) >= 3);
+    json_int_t last = 0;
+    json_array_foreach (ev, i, o) {
+        json_int_t rv = json_integer_value(json_object_get(o, "revision"));
+        CHECK(rv >= last);
+        last = rv;
+        CHECK(strncmp(sget(o, "key"), "idx/", 4));
+    }
+    json_decref(r);
+
+    /* Nothing new: empty events at the current revision. */
+    q = xasprintf("since=%lld&timeout=0", (long long) rev1);
+    CHECK_EQ(req("GET", "/v2.0/weft/watch", q, NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "events")), 0);
+    CHECK_EQ(json_integer_value(json_object_get(r, "revision")), rev1);
+    json_decref(r);
+
+    /* A deletion is an event with a null value. */
+    char *pn = xasprintf("/v2.0/networks/%s", net);
+    CHECK_EQ(req("PUT", pn, NULL, "{\"network\": {\"name\": \"w2\"}}", NULL),
+             200);
+    CHECK_EQ(req("GET", "/v2.0/weft/watch", q, NULL, &r), 200);
+    ev = json_object_get(r, "events");
+    CHECK_EQ(json_array_size(ev), 1);
+    CHECK_STREQ(sget(json_object_get(json_array_get(ev, 0), "value"),
+                     "name"), "w2");
+    json_decref(r);
+    free(q);
+
+    /* Compacted history: 410 RevisionCompacted. */
+    for (int k = 0; k < 5; k++) {
+        CHECK_EQ(req("PUT", pn, NULL, k % 2
+                     ? "{\"network\": {\"name\": \"x\"}}"
+                     : "{\"network\": {\"name\": \"y\"}}", NULL), 200);
+    }
+    CHECK_EQ(store_compact(store, 1), 0);
+    q = xasprintf("since=%lld&timeout=0", (long long) rev0);
+    CHECK_EQ(req("GET", "/v2.0/weft/watch", q, NULL, &r), 410);
+    CHECK_STREQ(sget(json_object_get(r, "NeutronError"), "type"),
+                "RevisionCompacted");
+    json_decref(r);
+    free(q);
+    CHECK_EQ(req("GET", "/v2.0/weft/watch", "since=abc", NULL, NULL), 400);
+    expect_error("POST", "/v2.0/weft/watch", "{}", 405,
+                 "HTTPMethodNotAllowed");
+    expect_error("GET", "/v2.0/weft/nothing", NULL, 404, "HTTPNotFound");
+
+    free(pn);
+    free(net);
+    teardown();
+}
+
+static void
+test_agents(void)
+{
+    json_t *r, *a;
+    int64_t rev;
+    char *id, *path;
+
+    setup();
+    CHECK_EQ(req("POST", "/v2.0/weft/agents/report", NULL,
+                 "{\"agent\": {\"host\": \"hv1\", \"tunnel_ip\": "
+                 "\"198.18.0.11\", \"binary\": \"weft-agent\", "
+                 "\"agent_type\": \"Weft agent\"}}", &r), 200);
+    a = json_object_get(r, "agent");
+    CHECK(json_is_true(json_object_get(a, "alive")));
+    CHECK_STREQ(sget(a, "host"), "hv1");
+    CHECK_STREQ(sget(a, "agent_type"), "Weft agent");
+    CHECK_STREQ(sget(a, "binary"), "weft-agent");
+    CHECK_STREQ(sget(a, "topic"), "N/A");
+    CHECK_STREQ(sget(json_object_get(a, "configurations"), "tunnel_ip"),
+                "198.18.0.11");
+    CHECK_STREQ(sget(json_object_get(a, "configurations"), "encap"),
+                "geneve");
+    CHECK_EQ(strlen(sget(a, "heartbeat_timestamp")), 19);
+    id = xstrdup(sget(a, "id"));
+    json_decref(r);
+
+    /* A heartbeat with the same configuration creates no revision. */
+    rev = store_revision(store);
+    CHECK_EQ(req("POST", "/v2.0/weft/agents/report", NULL,
+                 "{\"agent\": {\"host\": \"hv1\", \"tunnel_ip\": "
+                 "\"198.18.0.11\"}}", &r), 200);
+    CHECK_STREQ(sget(json_object_get(r, "agent"), "id"), id);
+    json_decref(r);
+    CHECK_EQ(store_revision(store), rev);
+    /* A new tunnel IP does. */
+    CHECK_EQ(req("POST", "/v2.0/weft/agents/report", NULL,
+                 "{\"agent\": {\"host\": \"hv1\", \"tunnel_ip\": "
+                 "\"198.18.0.12\"}}", NULL), 200);
+    CHECK(store_revision(store) > rev);
+
+    CHECK_EQ(req("GET", "/v2.0/agents", "alive=true", NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "agents")), 1);
+    json_decref(r);
+    path = xasprintf("/v2.0/agents/%s", id);
+    a = get_obj(path, "agent");
+    CHECK(json_is_true(json_object_get(a, "alive")));
+    CHECK_STREQ(sget(json_object_get(a, "configurations"), "tunnel_ip"),
+                "198.18.0.12");
+    json_decref(a);
+    CHECK_EQ(req("PUT", path, NULL, "{\"agent\": {\"admin_state_up\": false,"
+                 " \"description\": \"d\"}}", &r), 200);
+    CHECK(json_is_false(json_object_get(json_object_get(r, "agent"),
+                                        "admin_state_up")));
+    json_decref(r);
+    expect_error("PUT", path, "{\"agent\": {\"host\": \"x\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/agents", "{\"agent\": {}}", 405,
+                 "HTTPMethodNotAllowed");
+    expect_error("POST", "/v2.0/weft/agents/report",
+                 "{\"agent\": {\"host\": \"hv2\"}}", 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/weft/agents/report",
+                 "{\"agent\": {\"host\": \"hv2\", \"tunnel_ip\": \"x\"}}",
+                 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/weft/agents/report", "{\"host\": 1}", 400,
+                 "HTTPBadRequest");
+
+    /* An agent that never reported to this store is not alive. */
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    expect_error("GET", path, NULL, 404, "AgentNotFound");
+    CHECK_EQ(req("POST", "/v2.0/weft/agents/report", NULL,
+                 "{\"agent\": {\"host\": \"hv1\", \"tunnel_ip\": "
+                 "\"198.18.0.11\"}}", &r), 200);
+    CHECK(strcmp(sget(json_object_get(r, "agent"), "id"), id));
+    json_decref(r);
+    free(path);
+    free(id);
+    teardown();
+}
+
+static void
+test_port_status(void)
+{
+    char *net, *port, *path;
+    int64_t rev;
+    json_t *p;
+
+    setup();
+    net = create("networks", "{\"network\": {}}");
+    port = make_port(net, ", \"binding:host_id\": \"hv1\"");
+    path = xasprintf("/v2.0/weft/ports/%s/status", port);
+    rev = store_revision(store);
+    /* A host the port is not bound to may not set its status (a moved
+     * port's old host reporting DOWN late): 409, nothing changes. */
+    expect_error("PUT", path, "{\"status\": \"ACTIVE\", \"host\": "
+                 "\"hv2\"}", 409, "PortBoundElsewhere");
+    CHECK_EQ(store_revision(store), rev);
+    CHECK_EQ(req("PUT", path, NULL, "{\"status\": \"ACTIVE\", \"host\": "
+                 "\"hv1\"}", NULL), 200);
+    CHECK_EQ(store_revision(store), rev + 1);
+    char *pp = xasprintf("/v2.0/ports/%s", port);
+    p = get_obj(pp, "port");
+    CHECK_STREQ(sget(p, "status"), "ACTIVE");
+    CHECK_EQ(json_integer_value(json_object_get(p, "revision_number")), 2);
+    json_decref(p);
+    /* Same status again: no new revision. */
+    CHECK_EQ(req("PUT", path, NULL, "{\"status\": \"ACTIVE\"}", NULL), 200);
+    CHECK_EQ(store_revision(store), rev + 1);
+    expect_error("PUT", path, "{\"status\": \"BUILD\"}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "nonsense", 400, "HTTPBadRequest");
+    expect_error("GET", path, NULL, 405, "HTTPMethodNotAllowed");
+    expect_error("PUT", "/v2.0/weft/ports/nope/status",
+                 "{\"status\": \"DOWN\"}", 404, "PortNotFound");
+    free(pp);
+    free(path);
+    free(port);
+    free(net);
+    teardown();
+}
+
+static void
+test_project(void)
+{
+    struct api_request r = {
+        .method = "POST", .path = "/v2.0/networks",
+        .body = "{\"network\": {}}", .project_id = "proj-x",
+    };
+    char *reply;
+    json_t *j;
+
+    setup();
+    r.body_len = strlen(r.body);
+    CHECK_EQ(api_handle_request(api, &r, &reply), 201);
+    j = json_loads(reply, 0, NULL);
+    CHECK_STREQ(sget(json_object_get(j, "network"), "project_id"), "proj-x");
+    CHECK_STREQ(sget(json_object_get(j, "network"), "tenant_id"), "proj-x");
+    json_decref(j);
+    free(reply);
+    char *id = create("networks", "{\"network\": {\"tenant_id\": \"t\"}}");
+    char *path = xasprintf("/v2.0/networks/%s", id);
+    j = get_obj(path, "network");
+    CHECK_STREQ(sget(j, "project_id"), "t");
+    json_decref(j);
+    CHECK_EQ(req("GET", "/v2.0/networks", "project_id=proj-x", NULL, &j),
+             200);
+    CHECK_EQ(json_array_size(json_object_get(j, "networks")), 1);
+    json_decref(j);
+    free(path);
+    free(id);
+    teardown();
+}
+
+int
+main(void)
+{
+    RUN(test_versions_and_extensions);
+    RUN(test_network_crud);
+    RUN(test_bad_input_changes_nothing);
+    RUN(test_subnets);
+    RUN(test_port_allocation);
+    RUN(test_filters_and_fields);
+    RUN(test_snapshot_and_watch);
+    RUN(test_agents);
+    RUN(test_port_status);
+    RUN(test_project);
+    return unit_finish();
+}
