@@ -1,0 +1,491 @@
+/*
+ * agent.c -- the agent's main-thread state and control commands, see
+ * agent.h.
+ */
+#include "agent/agent.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "agent/binding.h"
+#include "agent/ctl.h"
+#include "agent/linkmon.h"
+#include "agent/report.h"
+#include "agent/sync.h"
+#include "datapath/megaflow.h"
+#include "lib/log.h"
+#include "lib/poll-loop.h"
+#include "sim/sim.h"
+#include "sim/topology.h"
+
+/* Bound on sync items applied per agent_run(), so the datapath is served
+ * between large batches. */
+#define AGENT_MAX_ITEMS 16
+
+struct agent {
+    struct agent_options opts;  /* Strings point into 'strings'. */
+    char *strings[4];
+    enum dp_encap encap;
+
+    struct topology *topo;
+    struct dp *dp;
+    struct linkmon *linkmon;
+    struct binding *binding;
+    struct ctl_server *ctl;
+    struct sync *sync;
+    struct reporter *reporter;
+
+    long long revision;         /* Of the last applied sync item; -1. */
+    bool have_snapshot;
+};
+
+static const struct binding_ops agent_binding_ops;
+static dp_upcall_fn agent_upcall;
+static ctl_handler_fn agent_ctl_handler;
+static void agent_apply(struct agent *, struct sync_item *);
+static void agent_reconcile(struct agent *, struct tag_set *changed);
+
+bool
+agent_parse_encap(const char *s, enum dp_encap *encapp)
+{
+    if (!strcmp(s, "geneve")) {
+        *encapp = DP_ENCAP_GENEVE;
+    } else if (!strcmp(s, "vxlan")) {
+        *encapp = DP_ENCAP_VXLAN;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+const char *
+agent_encap_name(enum dp_encap encap)
+{
+    return encap == DP_ENCAP_VXLAN ? "vxlan" : "geneve";
+}
+
+struct agent *
+agent_create(const struct agent_options *opts, int *errorp)
+{
+    struct agent *a = xzalloc(sizeof *a);
+    struct dp_config cfg;
+    struct in_addr ip;
+    int error;
+
+    a->opts = *opts;
+    a->opts.controller = a->strings[0] = xstrdup(opts->controller);
+    a->opts.host = a->strings[1] = xstrdup(opts->host);
+    a->opts.tunnel_ip = a->strings[2] = xstrdup(opts->tunnel_ip);
+    a->opts.ctl_path = a->strings[3] = xstrdup(opts->ctl_path);
+    a->encap = opts->encap_override ? opts->encap : DP_ENCAP_GENEVE;
+    a->revision = -1;
+
+    if (inet_pton(AF_INET, opts->tunnel_ip, &ip) != 1) {
+        VLOG_ERR("%s: not an IPv4 address", opts->tunnel_ip);
+        error = EINVAL;
+        goto err;
+    }
+
+    a->topo = topology_create(opts->host);
+    if (!a->topo) {
+        VLOG_ERR("cannot create the topology");
+        error = ENOMEM;
+        goto err;
+    }
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.tunnel_ip = ip.s_addr;
+    cfg.encap = a->encap;
+    cfg.flow_idle_msec = opts->flow_idle_ms;
+    cfg.upcall = agent_upcall;
+    cfg.upcall_aux = a;
+    a->dp = dp_create(&cfg, &error);
+    if (!a->dp) {
+        VLOG_ERR("cannot create the datapath on %s: %s", opts->tunnel_ip,
+                 strerror(error));
+        goto err;
+    }
+
+    a->linkmon = linkmon_create(&error);
+    if (!a->linkmon) {
+        VLOG_ERR("cannot open the netlink socket: %s", strerror(error));
+        goto err;
+    }
+    a->binding = binding_create(opts->host, &agent_binding_ops, a);
+
+    a->ctl = ctl_create(opts->ctl_path, agent_ctl_handler, a, &error);
+    if (!a->ctl) {
+        VLOG_ERR("%s: cannot listen: %s", opts->ctl_path,
+                 error == EADDRINUSE ? "another agent is running there"
+                 : strerror(error));
+        goto err;
+    }
+
+    a->sync = sync_create(opts->controller);
+    a->reporter = reporter_create(opts->controller, opts->host,
+                                  opts->tunnel_ip, opts->report_interval_ms);
+    if (!a->sync || !a->reporter) {
+        VLOG_ERR("cannot start the controller threads");
+        error = ENOMEM;
+        goto err;
+    }
+    VLOG_INFO("agent for host %s started: tunnel_ip %s, controller %s, "
+              "control socket %s", opts->host, opts->tunnel_ip,
+              opts->controller, opts->ctl_path);
+    *errorp = 0;
+    return a;
+
+err:
+    agent_destroy(a);
+    *errorp = error;
+    return NULL;
+}
+
+void
+agent_destroy(struct agent *a)
+{
+    if (!a) {
+        return;
+    }
+    /* Threads first: they only touch their own state and queues. */
+    sync_destroy(a->sync);
+    reporter_destroy(a->reporter);
+    ctl_destroy(a->ctl);
+    binding_destroy(a->binding);
+    linkmon_destroy(a->linkmon);
+    dp_destroy(a->dp);
+    topology_destroy(a->topo);
+    for (size_t i = 0; i < ARRAY_SIZE(a->strings); i++) {
+        free(a->strings[i]);
+    }
+    free(a);
+}
+
+void
+agent_run(struct agent *a)
+{
+    struct sync_item *item;
+    size_t n_items = 0;
+
+    while (n_items < AGENT_MAX_ITEMS && (item = sync_pop(a->sync))) {
+        agent_apply(a, item);
+        sync_item_destroy(item);
+        n_items++;
+    }
+    if (n_items == AGENT_MAX_ITEMS) {
+        poll_immediate_wake();
+    }
+
+    if (linkmon_run(a->linkmon) && a->have_snapshot) {
+        struct tag_set changed;
+
+        tag_set_init(&changed);
+        agent_reconcile(a, &changed);
+        tag_set_destroy(&changed);
+    }
+
+    dp_run(a->dp);
+    ctl_run(a->ctl);
+}
+
+void
+agent_wait(struct agent *a)
+{
+    sync_wait(a->sync);
+    linkmon_wait(a->linkmon);
+    dp_wait(a->dp);
+    ctl_wait(a->ctl);
+}
+
+/* Applies one item from the sync thread. */
+static void
+agent_apply(struct agent *a, struct sync_item *item)
+{
+    struct tag_set changed;
+    size_t n_bad = 0;
+
+    tag_set_init(&changed);
+    if (item->type == SYNC_SNAPSHOT) {
+        enum dp_encap encap;
+
+        topology_clear(a->topo, &changed);
+        if (!a->opts.encap_override) {
+            if (item->encap[0] && !agent_parse_encap(item->encap, &encap)) {
+                VLOG_WARN("controller asks for unknown encapsulation "
+                          "\"%s\"; keeping %s", item->encap,
+                          agent_encap_name(a->encap));
+            } else if (item->encap[0] && encap != a->encap) {
+                VLOG_INFO("encapsulation: %s", item->encap);
+                a->encap = encap;
+                dp_set_encap(a->dp, encap);
+            }
+        }
+    }
+    for (size_t i = 0; i < item->n; i++) {
+        const struct sync_object *obj = &item->objs[i];
+        if (topology_update(a->topo, obj->key, obj->json, &changed)) {
+            n_bad++;
+            VLOG_WARN("%s: cannot parse object; keeping the old one",
+                      obj->key);
+        }
+    }
+    a->revision = item->revision;
+    a->have_snapshot = true;
+
+    agent_reconcile(a, &changed);
+    if (item->type == SYNC_SNAPSHOT) {
+        dp_flush(a->dp);
+        VLOG_INFO("topology loaded at revision %lld: %zu networks, %zu "
+                  "ports, %zu hosts, %zu bound here", item->revision,
+                  topology_n_networks(a->topo), topology_n_ports(a->topo),
+                  topology_n_hosts(a->topo), binding_count(a->binding));
+    }
+    tag_set_destroy(&changed);
+}
+
+/* Reconciles bindings and invalidates the flows tagged in 'changed' (plus
+ * whatever the reconciliation changes). */
+static void
+agent_reconcile(struct agent *a, struct tag_set *changed)
+{
+    binding_reconcile(a->binding, changed);
+    if (changed->n || changed->all) {
+        dp_invalidate(a->dp, changed);
+    }
+}
+
+/* The datapath's upcall: simulate over the topology. */
+static int
+agent_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
+             struct dp_actions *acts, struct flow_tags *tags)
+{
+    struct agent *a = aux;
+    return sim_run(a->topo, key, wc, acts, tags, NULL);
+}
+
+/* Binding operations over the real topology, linkmon, dp and reporter. */
+
+static void
+agent_for_each_local_port(void *aux,
+                          void (*cb)(const struct topo_port_info *, void *),
+                          void *cb_aux)
+{
+    struct agent *a = aux;
+    topology_for_each_local_port(a->topo, cb, cb_aux);
+}
+
+static bool
+agent_get_port(void *aux, const char *port_id, struct topo_port_info *out)
+{
+    struct agent *a = aux;
+    return topology_get_port(a->topo, port_id, out);
+}
+
+static void
+agent_bind(void *aux, const char *port_id, uint32_t port_no,
+           struct tag_set *changed)
+{
+    struct agent *a = aux;
+    topology_bind(a->topo, port_id, port_no, changed);
+}
+
+static void
+agent_unbind(void *aux, const char *port_id, struct tag_set *changed)
+{
+    struct agent *a = aux;
+    topology_unbind(a->topo, port_id, changed);
+}
+
+static bool
+agent_link_up(void *aux, const char *ifname, int *ifindexp)
+{
+    struct agent *a = aux;
+    return linkmon_is_up(a->linkmon, ifname, ifindexp);
+}
+
+static int
+agent_port_add(void *aux, const char *ifname, uint32_t *port_nop)
+{
+    struct agent *a = aux;
+    return dp_port_add(a->dp, ifname, port_nop);
+}
+
+static void
+agent_port_del(void *aux, uint32_t port_no)
+{
+    struct agent *a = aux;
+    dp_port_del(a->dp, port_no);
+}
+
+static void
+agent_port_status(void *aux, const char *port_id, const char *status)
+{
+    struct agent *a = aux;
+    reporter_port_status(a->reporter, port_id, status);
+}
+
+static const struct binding_ops agent_binding_ops = {
+    .for_each_local_port = agent_for_each_local_port,
+    .get_port = agent_get_port,
+    .bind = agent_bind,
+    .unbind = agent_unbind,
+    .link_up = agent_link_up,
+    .port_add = agent_port_add,
+    .port_del = agent_port_del,
+    .port_status = agent_port_status,
+};
+
+/* Control commands. */
+
+struct agent_flows_ctx {
+    json_t *array;
+    long long now;
+};
+
+static void
+agent_flow_cb(const struct megaflow *mf, void *ctx_)
+{
+    struct agent_flows_ctx *ctx = ctx_;
+    char match[1024], actions[1024];
+    json_t *tags = json_array();
+
+    flow_key_format(&mf->key, &mf->mask, match, sizeof match);
+    dp_actions_format(&mf->actions, actions, sizeof actions);
+    for (size_t i = 0; i < mf->tags.n && i < FLOW_TAGS_MAX; i++) {
+        char tag[24];
+        snprintf(tag, sizeof tag, "0x%016"PRIx64, mf->tags.tags[i]);
+        json_array_append_new(tags, json_string(tag));
+    }
+    if (mf->tags.overflow) {
+        json_array_append_new(tags, json_string("overflow"));
+    }
+    json_array_append_new(ctx->array, json_pack(
+        "{s:s, s:s, s:o, s:I, s:I, s:I, s:I}",
+        "match", match, "actions", actions, "tags", tags,
+        "packets", (json_int_t) mf->n_packets,
+        "bytes", (json_int_t) mf->n_bytes,
+        "idle_ms", (json_int_t) MAX(0, ctx->now - mf->used_msec),
+        "age_ms", (json_int_t) MAX(0, ctx->now - mf->created_msec)));
+}
+
+static json_t *
+agent_ctl_flows(struct agent *a)
+{
+    struct agent_flows_ctx ctx = { json_array(), time_msec() };
+
+    dp_for_each_flow(a->dp, agent_flow_cb, &ctx);
+    return json_pack("{s:o}", "flows", ctx.array);
+}
+
+static json_t *
+agent_ctl_counters(struct agent *a)
+{
+    struct dp_port_stats *ps;
+    struct dp_stats st;
+    json_t *ports, *drops;
+    size_t n;
+
+    n = dp_get_port_stats(a->dp, NULL, 0);
+    ps = xcalloc(n ? n : 1, sizeof *ps);
+    n = MIN(n, dp_get_port_stats(a->dp, ps, n));
+    ports = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const char *port_id = binding_port_id(a->binding, ps[i].port_no);
+        char name[sizeof ps[i].name + 1];
+
+        str_copy(name, ps[i].name, sizeof name);
+        json_array_append_new(ports, json_pack(
+            "{s:I, s:s, s:s?, s:I, s:I, s:I, s:I, s:I}",
+            "port_no", (json_int_t) ps[i].port_no,
+            "name", name,
+            "port_id", port_id,
+            "rx_packets", (json_int_t) ps[i].rx_packets,
+            "rx_bytes", (json_int_t) ps[i].rx_bytes,
+            "tx_packets", (json_int_t) ps[i].tx_packets,
+            "tx_bytes", (json_int_t) ps[i].tx_bytes,
+            "tx_errors", (json_int_t) ps[i].tx_errors));
+    }
+    free(ps);
+
+    dp_get_stats(a->dp, &st);
+    drops = json_object();
+    for (int r = 0; r < N_DROP_REASONS; r++) {
+        if (r != DROP_NONE) {
+            json_object_set_new(drops, drop_reason_name(r),
+                                json_integer(st.drops[r]));
+        }
+    }
+    return json_pack(
+        "{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "ports", ports, "drops", drops, "datapath",
+        "emc_hits", (json_int_t) st.emc_hits,
+        "emc_misses", (json_int_t) st.emc_misses,
+        "megaflow_hits", (json_int_t) st.mf_hits,
+        "upcalls", (json_int_t) st.upcalls,
+        "tunnel_rx", (json_int_t) st.tunnel_rx,
+        "tunnel_tx", (json_int_t) st.tunnel_tx,
+        "megaflows", (json_int_t) st.n_megaflows);
+}
+
+static json_t *
+agent_ctl_status(struct agent *a)
+{
+    return json_pack(
+        "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}",
+        "host", a->opts.host,
+        "tunnel_ip", a->opts.tunnel_ip,
+        "encap", agent_encap_name(a->encap),
+        "controller", a->opts.controller,
+        "connected", sync_is_connected(a->sync),
+        "revision", (json_int_t) a->revision,
+        "networks", (json_int_t) topology_n_networks(a->topo),
+        "ports", (json_int_t) topology_n_ports(a->topo),
+        "hosts", (json_int_t) topology_n_hosts(a->topo),
+        "bound_ports", (json_int_t) binding_count(a->binding),
+        "registered", reporter_is_registered(a->reporter));
+}
+
+static json_t *
+agent_ctl_flush(struct agent *a)
+{
+    struct dp_stats st;
+
+    dp_get_stats(a->dp, &st);
+    dp_flush(a->dp);
+    VLOG_INFO("flushed %zu flows on request", st.n_megaflows);
+    return json_pack("{s:I}", "flushed", (json_int_t) st.n_megaflows);
+}
+
+static char *
+agent_ctl_handler(void *aux, const char *command)
+{
+    struct agent *a = aux;
+    char *text, *line;
+    json_t *reply;
+
+    if (!strcmp(command, "flows")) {
+        reply = agent_ctl_flows(a);
+    } else if (!strcmp(command, "counters")) {
+        reply = agent_ctl_counters(a);
+    } else if (!strcmp(command, "status")) {
+        reply = agent_ctl_status(a);
+    } else if (!strcmp(command, "flush")) {
+        reply = agent_ctl_flush(a);
+    } else {
+        char *msg = xasprintf("unknown command \"%.64s\" (try flows, "
+                              "counters, status, flush)", command);
+        reply = json_pack("{s:s}", "error", msg);
+        free(msg);
+    }
+    text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+    json_decref(reply);
+    if (!text) {
+        return xstrdup("{\"error\": \"internal error\"}\n");
+    }
+    line = xasprintf("%s\n", text);
+    free(text);
+    return line;
+}
