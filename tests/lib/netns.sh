@@ -1,0 +1,548 @@
+# netns.sh -- sourced bash library for Weft system tests, the demo and the
+# netns benchmarks.  It builds the test hosts of DESIGN.md ("Test hosts"):
+#
+#   fabric namespace   Linux bridge br0, 198.18.0.1/15 (the underlay; the
+#                      controller listens here on 198.18.0.1:9696)
+#   host namespaces    one per hypervisor, eth0 = veth to the fabric bridge,
+#                      underlay address 198.18.0.x/15, runs weft-agent
+#   VM namespaces      eth0 = veth whose other end (the tap name of the
+#                      binding convention) lives in the host namespace
+#
+# Every name this library creates starts with $W_PREFIX ("weft-<pid>-"), so
+# concurrent runs never collide.  Interface names are created directly inside
+# our own namespaces (never in the root namespace), so they only need to be
+# unique per namespace and stay far below the 15-character limit.
+#
+# A cleanup trap runs on every exit path (normal exit, failure, Ctrl-C,
+# SIGTERM from timeout(1)): it kills the processes this run started -- only
+# those, by recorded PID -- deletes every namespace it created and removes
+# its temporary directory (kept, with its logs, if WEFT_KEEP=1).
+#
+# Usage:
+#   . "$(dirname "$0")/../lib/netns.sh"
+#   netns_init              # root + ip netns checks (exit 77), trap, run dir
+#   topo_fabric; topo_host hv1 198.18.0.11; start_controller; start_agent hv1
+#   ...
+#   check "VMs ping" vm_exec a1 ping -c 3 -W 1 10.0.0.12
+#   finish                  # prints the summary, exits 0 or 1
+#
+# Exit codes follow automake: 0 pass, 1 fail, 77 skip.
+
+W_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WEFT_BIN=${WEFT_BIN:-$W_ROOT/build/bin}
+W_PREFIX="weft-$$-"
+W_FABRIC="${W_PREFIX}fab"
+W_CTRL_IP=198.18.0.1
+W_CTRL_PORT=9696
+W_URL="http://$W_CTRL_IP:$W_CTRL_PORT"
+W_ENCAP=${W_ENCAP:-geneve}
+W_RUNDIR=""
+W_PIDS=()
+W_NS=()
+W_CTRL_PID=""
+W_PASSED=0
+W_FAILED=0
+W_NAME=$(basename "$0" .sh)
+declare -A W_HOST_IP=()
+declare -A W_AGENT_PID=()
+declare -A W_VM_HOST=()
+
+# ---------------------------------------------------------------- reporting
+
+w_log() { echo "[$W_NAME] $*"; }
+
+pass() { W_PASSED=$((W_PASSED + 1)); echo "PASS: $W_NAME: $*"; }
+fail() { W_FAILED=$((W_FAILED + 1)); echo "FAIL: $W_NAME: $*"; }
+
+# skip REASON: prints a loud SKIP line and exits 77 (cleanup still runs).
+skip() {
+    echo "SKIP: $W_NAME: $*"
+    exit 77
+}
+
+# die MSG: a setup step failed; counts as a failure and exits 1.
+die() {
+    fail "$*"
+    exit 1
+}
+
+# check DESC CMD...: runs CMD; PASS or FAIL line.  Returns CMD's status.
+check() {
+    local desc=$1; shift
+    if "$@"; then pass "$desc"; return 0; fi
+    fail "$desc"; return 1
+}
+
+# check_not DESC CMD...: PASS if CMD fails.
+check_not() {
+    local desc=$1; shift
+    if "$@"; then fail "$desc"; return 1; fi
+    pass "$desc"; return 0
+}
+
+# finish: summary line, exit 0 if nothing failed (and something passed).
+finish() {
+    echo "$W_NAME: $W_PASSED passed, $W_FAILED failed"
+    if [ "$W_FAILED" -ne 0 ] || [ "$W_PASSED" -eq 0 ]; then
+        exit 1
+    fi
+    exit 0
+}
+
+# ---------------------------------------------------------------- lifecycle
+
+w_cleanup() {
+    local rc=$? pid i ns
+    trap - EXIT INT TERM HUP
+    set +e
+    # Kill our processes, newest first: TERM, short grace, then KILL.
+    for ((i = ${#W_PIDS[@]} - 1; i >= 0; i--)); do
+        pid=${W_PIDS[i]}
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for ((i = 0; i < 30; i++)); do
+        local alive=0
+        for pid in "${W_PIDS[@]}"; do
+            kill -0 "$pid" 2>/dev/null && alive=1
+        done
+        [ $alive = 0 ] && break
+        sleep 0.1
+    done
+    for pid in "${W_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null
+    done
+    for pid in "${W_PIDS[@]}"; do
+        wait "$pid" 2>/dev/null
+    done
+    for ((i = ${#W_NS[@]} - 1; i >= 0; i--)); do
+        ns=${W_NS[i]}
+        ip netns del "$ns" 2>/dev/null
+    done
+    if [ -n "$W_RUNDIR" ] && [ -d "$W_RUNDIR" ]; then
+        if [ "$rc" -ne 0 ] && [ "$rc" -ne 77 ]; then
+            local f
+            for f in "$W_RUNDIR"/*.log; do
+                [ -s "$f" ] || continue
+                echo "----- last lines of $(basename "$f") -----"
+                tail -n 25 "$f"
+            done
+        fi
+        if [ "${WEFT_KEEP:-0}" = 1 ]; then
+            echo "[$W_NAME] kept run directory $W_RUNDIR"
+        else
+            rm -rf "$W_RUNDIR"
+        fi
+    fi
+    exit "$rc"
+}
+
+w_on_signal() {
+    echo "[$W_NAME] interrupted by signal $1"
+    exit 130
+}
+
+# netns_init: checks root and `ip netns` support (else SKIP, exit 77),
+# creates the run directory and installs the cleanup trap.
+netns_init() {
+    trap w_cleanup EXIT
+    trap 'w_on_signal INT' INT
+    trap 'w_on_signal TERM' TERM
+    trap 'w_on_signal HUP' HUP
+    if [ "$(id -u)" -ne 0 ]; then
+        skip "needs root (network namespaces); run as root"
+    fi
+    local tool
+    for tool in ip curl jq timeout; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            skip "$tool not installed (make deps)"
+    done
+    if ! ip netns add "${W_PREFIX}probe" 2>/dev/null; then
+        skip "'ip netns add' does not work here (no netns support)"
+    fi
+    ip netns del "${W_PREFIX}probe"
+    W_RUNDIR=$(mktemp -d "/tmp/${W_PREFIX}XXXX")
+    chmod 755 "$W_RUNDIR"
+}
+
+# need_bins NAME...: SKIP unless every build/bin/NAME exists.
+need_bins() {
+    local b
+    for b in "$@"; do
+        [ -x "$WEFT_BIN/$b" ] || skip "$WEFT_BIN/$b not built (run make)"
+    done
+}
+
+# bg NS LOGNAME CMD...: starts CMD in namespace NS in the background, output
+# appended to $W_RUNDIR/LOGNAME.log, records its PID for cleanup; sets
+# W_LAST_PID.
+bg() {
+    local ns=$1 logname=$2; shift 2
+    ip netns exec "$ns" "$@" >>"$W_RUNDIR/$logname.log" 2>&1 &
+    W_LAST_PID=$!
+    W_PIDS+=("$W_LAST_PID")
+}
+
+# stop_pid PID: TERM, wait up to 3 s, then KILL; reaps it.
+stop_pid() {
+    local pid=$1 i
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for ((i = 0; i < 30; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# wait_for CMD TIMEOUT: polls the shell command string CMD every 0.2 s until
+# it succeeds (returns 0) or TIMEOUT seconds passed (returns 1).
+wait_for() {
+    local cmd=$1 timeout=${2:-10} deadline
+    deadline=$(($(date +%s%N) / 1000000 + timeout * 1000))
+    while :; do
+        if eval "$cmd" >/dev/null 2>&1; then return 0; fi
+        if [ $(($(date +%s%N) / 1000000)) -ge $deadline ]; then return 1; fi
+        sleep 0.2
+    done
+}
+
+# ---------------------------------------------------------------- topology
+
+w_ns_add() {
+    local ns=$1
+    ip netns add "$ns" || die "cannot create namespace $ns"
+    W_NS+=("$ns")
+    ip -n "$ns" link set lo up
+    # No IPv6: keeps router solicitations, MLD and DAD out of the tests.
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+        net.ipv6.conf.default.disable_ipv6=1 >/dev/null 2>&1 || true
+}
+
+# host_ns NAME / vm_ns NAME: namespace names.
+host_ns() { echo "${W_PREFIX}$1"; }
+vm_ns() { echo "${W_PREFIX}$1"; }
+
+# topo_fabric: the underlay namespace with bridge br0 = 198.18.0.1/15.
+topo_fabric() {
+    w_ns_add "$W_FABRIC"
+    ip -n "$W_FABRIC" link add br0 type bridge
+    ip -n "$W_FABRIC" link set br0 type bridge stp_state 0 forward_delay 0 \
+        2>/dev/null || true
+    ip -n "$W_FABRIC" addr add "$W_CTRL_IP/15" dev br0
+    ip -n "$W_FABRIC" link set br0 up
+}
+
+# topo_host NAME IP: hypervisor namespace NAME, eth0 = IP/15 on the fabric
+# (its fabric-side end is "p-NAME" on br0), MTU 1500.
+topo_host() {
+    local name=$1 ip=$2 ns
+    ns=$(host_ns "$name")
+    w_ns_add "$ns"
+    ip link add eth0 netns "$ns" mtu 1500 type veth \
+        peer name "p-$name" netns "$W_FABRIC" mtu 1500 \
+        || die "cannot create fabric veth for $name"
+    ip -n "$W_FABRIC" link set "p-$name" master br0
+    ip -n "$W_FABRIC" link set "p-$name" up
+    ip -n "$ns" addr add "$ip/15" dev eth0
+    ip -n "$ns" link set eth0 up
+    W_HOST_IP[$name]=$ip
+}
+
+# topo_vm NAME HOST IFNAME IP/PREFIX MAC MTU: VM namespace NAME whose eth0
+# has MAC, MTU and IP/PREFIX; the other end, IFNAME, is up in HOST's
+# namespace.  No default route (the tests are L2).  Offloads are left at
+# the kernel's defaults on purpose (see DESIGN.md "Traps").
+topo_vm() {
+    local name=$1 host=$2 ifname=$3 cidr=$4 mac=$5 mtu=${6:-1500} ns hns
+    ns=$(vm_ns "$name")
+    hns=$(host_ns "$host")
+    w_ns_add "$ns"
+    ip link add eth0 netns "$ns" type veth peer name "$ifname" netns "$hns" \
+        || die "cannot create veth for VM $name"
+    ip -n "$ns" link set eth0 address "$mac" mtu "$mtu"
+    ip -n "$ns" addr add "$cidr" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$hns" link set "$ifname" mtu "$mtu" up
+    W_VM_HOST[$name]=$host
+}
+
+# vm_exec NAME CMD...: runs CMD in VM NAME's namespace.
+vm_exec() { local n=$1; shift; ip netns exec "$(vm_ns "$n")" "$@"; }
+# host_exec NAME CMD...: runs CMD in host NAME's namespace.
+host_exec() { local n=$1; shift; ip netns exec "$(host_ns "$n")" "$@"; }
+# fab_exec CMD...: runs CMD in the fabric namespace.
+fab_exec() { ip netns exec "$W_FABRIC" "$@"; }
+
+# vm_mac NAME: the MAC of VM NAME's eth0.
+vm_mac() { vm_exec "$1" cat /sys/class/net/eth0/address; }
+
+# ---------------------------------------------------------------- daemons
+
+# start_controller [ARGS...]: weft-controller in the fabric namespace on
+# 198.18.0.1:9696, sqlite store in the run directory (WEFT_STORE overrides),
+# encapsulation $W_ENCAP.  Waits until the API answers.
+start_controller() {
+    local store=${WEFT_STORE:-sqlite:$W_RUNDIR/weft.db}
+    bg "$W_FABRIC" controller "$WEFT_BIN/weft-controller" \
+        --listen "$W_CTRL_IP:$W_CTRL_PORT" --store "$store" \
+        --encap "$W_ENCAP" --agent-down-time "${W_AGENT_DOWN:-6}" "$@"
+    W_CTRL_PID=$W_LAST_PID
+    if ! wait_for "api_up" 15; then
+        die "controller did not answer on $W_URL within 15 s"
+    fi
+}
+
+api_up() {
+    fab_exec curl -s -o /dev/null -m 2 -w '%{http_code}' \
+        "$W_URL/v2.0/networks" | grep -q '^200$'
+}
+
+# stop_controller: stops the controller started by start_controller.
+stop_controller() {
+    stop_pid "$W_CTRL_PID"
+    W_CTRL_PID=""
+}
+
+# start_agent HOST [ARGS...]: weft-agent for HOST in its namespace, control
+# socket $W_RUNDIR/HOST.ctl, log $W_RUNDIR/agent-HOST.log.  Waits until the
+# control socket answers `status`.
+start_agent() {
+    local host=$1; shift
+    local sock="$W_RUNDIR/$host.ctl"
+    rm -f "$sock"
+    bg "$(host_ns "$host")" "agent-$host" "$WEFT_BIN/weft-agent" \
+        --controller "$W_URL" --host "$host" \
+        --tunnel-ip "${W_HOST_IP[$host]}" --ctl "$sock" \
+        --report-interval 1 "$@"
+    W_AGENT_PID[$host]=$W_LAST_PID
+    if ! wait_for "ctl $host status" 15; then
+        die "agent $host: control socket did not answer within 15 s"
+    fi
+}
+
+# stop_agent HOST
+stop_agent() {
+    stop_pid "${W_AGENT_PID[$1]:-}"
+    W_AGENT_PID[$1]=""
+}
+
+# ctl HOST COMMAND: one command on HOST's agent control socket; prints the
+# JSON reply.  Fails if the socket does not answer within 5 s.
+ctl() {
+    local sock="$W_RUNDIR/$1.ctl"
+    [ -S "$sock" ] || return 1
+    timeout 5 /usr/bin/python3 - "$sock" "$2" <<'PY'
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(4)
+s.connect(sys.argv[1])
+s.sendall((sys.argv[2] + "\n").encode())
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+sys.stdout.write(data.decode())
+sys.exit(0 if data else 1)
+PY
+}
+
+# weftctl ARGS...: build/bin/weftctl against the controller (run from the
+# fabric namespace).  For a host's socket: weftctl_host HOST ARGS...
+weftctl() { fab_exec "$WEFT_BIN/weftctl" --url "$W_URL" "$@"; }
+weftctl_host() {
+    local h=$1; shift
+    "$WEFT_BIN/weftctl" --socket "$W_RUNDIR/$h.ctl" "$@"
+}
+
+# ---------------------------------------------------------------- API
+
+# api METHOD PATH [BODY]: Neutron API call from the fabric namespace.
+# Prints the response body; the HTTP status goes to $W_RUNDIR/api.code
+# (read it with api_code).  Returns 0 for 2xx, 1 otherwise.
+api() {
+    local method=$1 path=$2 body=${3-} code
+    local args=(-s -m 10 -X "$method" -o "$W_RUNDIR/api.body"
+                -w '%{http_code}' -H 'Content-Type: application/json')
+    [ -n "$body" ] && args+=(--data-binary "$body")
+    code=$(fab_exec curl "${args[@]}" "$W_URL$path" 2>/dev/null) || code=000
+    echo "$code" >"$W_RUNDIR/api.code"
+    cat "$W_RUNDIR/api.body" 2>/dev/null
+    rm -f "$W_RUNDIR/api.body"
+    [[ $code == 2?? ]]
+}
+api_code() { cat "$W_RUNDIR/api.code"; }
+
+# create_network NAME PROJECT [EXTRA_JSON_FIELDS]: prints the network id.
+create_network() {
+    local extra=${3:+, $3}
+    api POST /v2.0/networks \
+        "{\"network\": {\"name\": \"$1\", \"project_id\": \"$2\"$extra}}" |
+        jq -er .network.id
+}
+
+# create_subnet NETWORK_ID CIDR [PROJECT]: prints the subnet id.
+create_subnet() {
+    local proj=${3:+, \"project_id\": \"$3\"}
+    api POST /v2.0/subnets \
+        "{\"subnet\": {\"network_id\": \"$1\", \"cidr\": \"$2\", \"ip_version\": 4$proj}}" |
+        jq -er .subnet.id
+}
+
+# create_port NETWORK_ID HOST IP [PROJECT]: prints the port id.
+create_port() {
+    local proj=${4:+, \"project_id\": \"$4\"}
+    api POST /v2.0/ports \
+        "{\"port\": {\"network_id\": \"$1\", \"binding:host_id\": \"$2\", \"fixed_ips\": [{\"ip_address\": \"$3\"}]$proj}}" |
+        jq -er .port.id
+}
+
+# port_field ID JQ_FIELD: one field of GET /v2.0/ports/ID.
+port_field() { api GET "/v2.0/ports/$1" | jq -er ".port.$2"; }
+net_field() { api GET "/v2.0/networks/$1" | jq -er ".network[\"$2\"]"; }
+
+# port_ifname ID: the binding convention's interface name ("tap" + 11).
+port_ifname() { echo "tap${1:0:11}"; }
+
+# port_is STATUS ID
+port_is() { [ "$(port_field "$2" status 2>/dev/null)" = "$1" ]; }
+
+# wait_port_active ID [TIMEOUT]
+wait_port_active() { wait_for "port_is ACTIVE $1" "${2:-15}"; }
+
+# vm_for_port VM HOST PORT_ID PREFIXLEN: creates VM namespace VM for PORT_ID
+# with the API's MAC, first fixed IP and network MTU, on HOST.
+vm_for_port() {
+    local vm=$1 host=$2 port=$3 plen=${4:-24} json mac ip net mtu
+    json=$(api GET "/v2.0/ports/$port") || die "GET port $port failed"
+    mac=$(jq -er .port.mac_address <<<"$json") || die "port $port: no MAC"
+    ip=$(jq -er '.port.fixed_ips[0].ip_address' <<<"$json") ||
+        die "port $port: no IP"
+    net=$(jq -er .port.network_id <<<"$json")
+    mtu=$(net_field "$net" mtu 2>/dev/null) || mtu=1450
+    [[ $mtu =~ ^[0-9]+$ ]] || mtu=1450
+    topo_vm "$vm" "$host" "$(port_ifname "$port")" "$ip/$plen" "$mac" "$mtu"
+}
+
+# ---------------------------------------------------------------- traffic
+
+# ping_ok VM IP [COUNT]: true if VM gets at least one reply (bounded).
+ping_ok() {
+    vm_exec "$1" timeout 20 ping -n -q -c "${3:-3}" -i 0.3 -W 1 "$2" \
+        >/dev/null 2>&1
+}
+
+# ping_count VM IP COUNT: prints how many of COUNT pings were answered.
+ping_count() {
+    vm_exec "$1" timeout 30 ping -n -q -c "$3" -i 0.2 -W 1 "$2" 2>/dev/null |
+        sed -n 's/.* \([0-9]*\) received.*/\1/p' | grep . || echo 0
+}
+
+# ping_all VM IP COUNT: true if all COUNT pings were answered.
+ping_all() { [ "$(ping_count "$1" "$2" "$3")" = "$3" ]; }
+
+# ping_wait VM IP [TIMEOUT]: retries single pings until one is answered.
+ping_wait() {
+    wait_for "vm_exec $1 ping -n -q -c 1 -W 1 $2" "${3:-15}"
+}
+
+# tcp_transfer SRC_VM DST_VM DST_IP [MB] [PORT]: sends MB megabytes of
+# random data over one TCP connection with nc and compares sha256 sums.
+tcp_transfer() {
+    local src=$1 dst=$2 ip=$3 mb=${4:-4} port=${5:-5001}
+    local in="$W_RUNDIR/tx-$src.bin" out="$W_RUNDIR/rx-$dst-$port.bin" pid
+    head -c "$((mb * 1024 * 1024))" /dev/urandom >"$in"
+    rm -f "$out"
+    vm_exec "$dst" timeout 30 nc -l -p "$port" >"$out" 2>/dev/null </dev/null &
+    pid=$!
+    W_PIDS+=("$pid")
+    wait_for "vm_exec $dst ss -Hltn 'sport = :$port' | grep -q LISTEN" 5
+    vm_exec "$src" timeout 25 nc -N -w 5 "$ip" "$port" <"$in" \
+        >/dev/null 2>&1
+    wait "$pid" 2>/dev/null
+    local a b
+    a=$(sha256sum <"$in" | cut -d' ' -f1)
+    b=$(sha256sum <"$out" 2>/dev/null | cut -d' ' -f1)
+    rm -f "$in" "$out"
+    [ -n "$b" ] && [ "$a" = "$b" ]
+}
+
+# ---------------------------------------------------------------- shortcuts
+
+# topo_std N: fabric, hosts hv1..hvN (198.18.0.11..), controller, agents.
+topo_std() {
+    local i
+    topo_fabric
+    for ((i = 1; i <= $1; i++)); do
+        topo_host "hv$i" "198.18.0.$((10 + i))"
+    done
+    start_controller
+    for ((i = 1; i <= $1; i++)); do
+        start_agent "hv$i"
+    done
+}
+
+# tenant_net NAME PROJECT CIDR: network + subnet; prints the network id.
+tenant_net() {
+    local net
+    net=$(create_network "$1" "$2") || return 1
+    create_subnet "$net" "$3" "$2" >/dev/null || return 1
+    echo "$net"
+}
+
+# vm_port VM HOST NET IP PROJECT: creates the port (bound to HOST), the VM
+# namespace for it, and waits until the port is ACTIVE.  Sets W_PORT[VM].
+declare -A W_PORT=()
+vm_port() {
+    local vm=$1 host=$2 net=$3 ip=$4 proj=$5 port
+    port=$(create_port "$net" "$host" "$ip" "$proj") ||
+        die "create port $ip on $host: $(cat "$W_RUNDIR/api.code")"
+    W_PORT[$vm]=$port
+    vm_for_port "$vm" "$host" "$port"
+    wait_port_active "$port" 20 || fail "port of $vm did not become ACTIVE"
+}
+
+# capture NS NAME FILTER...: tcpdump on NS's eth0 (or $CAP_IF) into
+# $W_RUNDIR/NAME.pcap in the background, bounded to 60 s; waits until it
+# listens.  Stop it with capture_stop NAME, which prints the pcap path.
+declare -A W_CAP_PID=()
+capture() {
+    local ns=$1 name=$2; shift 2
+    : >"$W_RUNDIR/tcpdump-$name.log"
+    # --immediate-mode: without it libpcap hands packets over in ring
+    # blocks, and those still in the ring when we stop it are lost.
+    bg "$ns" "tcpdump-$name" timeout 60 tcpdump -i "${CAP_IF:-eth0}" -n -U \
+        --immediate-mode -s 256 -w "$W_RUNDIR/$name.pcap" "$@"
+    W_CAP_PID[$name]=$W_LAST_PID
+    wait_for "grep -q 'listening on' '$W_RUNDIR/tcpdump-$name.log'" 5
+}
+capture_stop() {
+    sleep 0.3
+    stop_pid "${W_CAP_PID[$1]}"
+    echo "$W_RUNDIR/$1.pcap"
+}
+# pcap_count PCAP [FILTER...]: number of packets in PCAP matching FILTER.
+pcap_count() {
+    local f=$1; shift
+    tcpdump -n -r "$f" --count "$@" 2>/dev/null |
+        sed -n 's/^\([0-9]*\) packets\{0,1\}.*/\1/p' | grep . || echo 0
+}
+
+# tx_csum_off NS IFNAME: turns transmit checksum offload off on IFNAME in
+# namespace NS (ethtool -K IF tx off, via the SIOCETHTOOL ioctl, so ethtool
+# is not needed).  A real NIC fills in checksums a kernel VXLAN device left
+# partial; a veth does not, so a kernel VTEP on veths needs this to emit
+# correct inner checksums.
+tx_csum_off() {
+    ip netns exec "$1" /usr/bin/python3 - "$2" <<'PY'
+import ctypes, fcntl, socket, struct, sys
+ETHTOOL_STXCSUM, SIOCETHTOOL = 0x17, 0x8946
+val = ctypes.create_string_buffer(struct.pack("II", ETHTOOL_STXCSUM, 0))
+ifr = struct.pack("16sP", sys.argv[1].encode(), ctypes.addressof(val))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
+PY
+}
