@@ -419,7 +419,7 @@ agent_ctl_counters(struct agent *a)
         }
     }
     return json_pack(
-        "{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+        "{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
         "ports", ports, "drops", drops, "datapath",
         "emc_hits", (json_int_t) st.emc_hits,
         "emc_misses", (json_int_t) st.emc_misses,
@@ -427,6 +427,9 @@ agent_ctl_counters(struct agent *a)
         "upcalls", (json_int_t) st.upcalls,
         "tunnel_rx", (json_int_t) st.tunnel_rx,
         "tunnel_tx", (json_int_t) st.tunnel_tx,
+        "tunnel_tx_datagrams", (json_int_t) st.tunnel_tx_datagrams,
+        "gro_frames", (json_int_t) st.gro_frames,
+        "gro_segments", (json_int_t) st.gro_segs,
         "megaflows", (json_int_t) st.n_megaflows);
 }
 

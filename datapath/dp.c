@@ -336,6 +336,7 @@ dp_get_stats(const struct dp *dp, struct dp_stats *s)
     s->upcalls = dp->upcalls;
     s->tunnel_rx = dp->tunnel_rx;
     s->tunnel_tx = dp->tunnel_tx;
+    s->tunnel_tx_datagrams = tunnel_tx_datagrams(dp->tunnel);
     s->gro_frames = dp->gro_frames;
     s->gro_segs = dp->gro_segs;
     s->n_megaflows = mf_count(dp->mf);
@@ -370,13 +371,14 @@ dp_for_each_flow(const struct dp *dp,
 
 static void dp_process(struct dp *, struct dp_packet *, size_t n,
                        long long now);
-static void dp_run_port(struct dp *, struct dp_port *);
-static void dp_run_tunnel(struct dp *, enum dp_encap);
+static size_t dp_run_port(struct dp *, struct dp_port *);
+static size_t dp_run_tunnel(struct dp *, enum dp_encap);
 
-void
+size_t
 dp_run(struct dp *dp)
 {
     struct epoll_event evs[DP_EPOLL_EVENTS];
+    size_t n_rx = 0;
     long long now;
     int n;
 
@@ -385,12 +387,13 @@ dp_run(struct dp *dp)
         uint64_t id = evs[i].data.u64;
 
         if (id >= DP_ID_TUNNEL_BASE) {
-            dp_run_tunnel(dp, (enum dp_encap) (id - DP_ID_TUNNEL_BASE));
+            n_rx += dp_run_tunnel(dp,
+                                  (enum dp_encap) (id - DP_ID_TUNNEL_BASE));
         } else {
             struct dp_port *p = dp_port_lookup(dp, (uint32_t) id);
 
             if (p) {
-                dp_run_port(dp, p);
+                n_rx += dp_run_port(dp, p);
             }
         }
     }
@@ -404,6 +407,7 @@ dp_run(struct dp *dp)
         }
         dp->next_expire = now + dp->expire_interval;
     }
+    return n_rx;
 }
 
 void
@@ -415,9 +419,11 @@ dp_wait(struct dp *dp)
     }
 }
 
-static void
+static size_t
 dp_run_port(struct dp *dp, struct dp_port *p)
 {
+    size_t n_rx = 0;
+
     for (int b = 0; b < DP_RX_BATCHES; b++) {
         struct port_rx rx[DP_BATCH];
         size_t n_pkts = 0;
@@ -430,6 +436,7 @@ dp_run_port(struct dp *dp, struct dp_port *p)
         if (n <= 0) {
             break;
         }
+        n_rx += (size_t) n;
 
         for (int i = 0; i < n; i++) {
             struct dp_packet *pkt = &dp->pkts[n_pkts];
@@ -458,11 +465,14 @@ dp_run_port(struct dp *dp, struct dp_port *p)
             break;
         }
     }
+    return n_rx;
 }
 
-static void
+static size_t
 dp_run_tunnel(struct dp *dp, enum dp_encap encap)
 {
+    size_t n_rx = 0;
+
     for (int b = 0; b < DP_RX_BATCHES; b++) {
         struct tunnel_rx_counts counts;
         struct tunnel_pkt *tp;
@@ -473,6 +483,7 @@ dp_run_tunnel(struct dp *dp, enum dp_encap encap)
         dp_drop(dp, DROP_TUNNEL_MALFORMED, counts.malformed);
         dp_drop(dp, DROP_RX_TRUNCATED, counts.truncated);
         dp->tunnel_rx += n;
+        n_rx += n;
         ASSERT(n <= DP_TUN_PKTS);
 
         /* The whole receive is one batch, so that the segments of every
@@ -496,6 +507,7 @@ dp_run_tunnel(struct dp *dp, enum dp_encap encap)
             break;
         }
     }
+    return n_rx;
 }
 
 /* Every dropped packet passes here. */

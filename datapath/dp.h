@@ -104,8 +104,9 @@ void dp_invalidate(struct dp *, const struct tag_set *changed);
 void dp_flush(struct dp *);
 
 /* Does bounded work on whatever I/O is ready, expires idle flows.  Never
- * blocks. */
-void dp_run(struct dp *);
+ * blocks.  Returns the number of frames received (ports and tunnel), so
+ * that the caller can tell an active datapath from an idle one. */
+size_t dp_run(struct dp *);
 /* Registers the datapath's file descriptors and timers with the poll
  * loop. */
 void dp_wait(struct dp *);
@@ -122,6 +123,8 @@ struct dp_stats {
     uint64_t emc_hits, emc_misses;
     uint64_t mf_hits, upcalls;
     uint64_t tunnel_rx, tunnel_tx;
+    uint64_t tunnel_tx_datagrams;   /* UDP datagrams for tunnel_tx packets
+                                     * (fewer with UDP GSO batching). */
     size_t n_megaflows;
     uint64_t gro_frames;        /* Coalesced frames delivered locally... */
     uint64_t gro_segs;          /* ...made of this many tunnel packets. */

@@ -43,6 +43,7 @@ struct tunnel {
     int fds[2];                 /* Indexed by enum dp_encap. */
     uint16_t ports[2];          /* Host order. */
     bool gso_disabled;
+    uint64_t tx_datagrams;      /* Messages sent (tunnel_tx_datagrams()). */
 
     /* Receive. */
     uint8_t *rxbuf;             /* TUNNEL_RX_BATCH * TUNNEL_RX_BUF. */
@@ -342,13 +343,54 @@ txmsg_add_seg(struct tunnel *t, struct tunnel_txmsg *m, const void *p,
     m->n_segs++;
 }
 
+/* Tries to append a 'len'-byte frame for ('encap', 'dst', 'vni') to the
+ * last queued message as one more UDP GSO segment.  That is allowed when
+ * the message goes to the same place with the same tunnel header, every
+ * segment so far has the first one's length and the new one is no longer
+ * (only the last segment of a GSO message may be shorter), and the
+ * message stays within the segment and datagram limits.  Small frames of
+ * one burst -- 64-byte UDP floods, runs of TCP ACKs -- then cross the
+ * kernel's UDP, IP, veth and bridge layers once per burst instead of once
+ * per frame, and reach the peer as one GRO datagram. */
+static bool
+txmsg_try_append(struct tunnel *t, enum dp_encap encap, be32 dst,
+                 uint32_t vni, const void *frame, size_t len)
+{
+    uint8_t hdr[TUNNEL_HDR_LEN];
+    struct tunnel_txmsg *m;
+    size_t first, last, seg;
+
+    if (t->gso_disabled || !t->n_msgs) {
+        return false;
+    }
+    m = &t->msgs[t->n_msgs - 1];
+    if (m->dst != dst || m->encap != encap
+        || m->n_segs >= TUNNEL_GSO_MAX_SEGS) {
+        return false;
+    }
+    first = t->iovs[m->iov_ofs + 1].iov_len;
+    last = t->iovs[t->n_iovs - 1].iov_len;
+    seg = TUNNEL_HDR_LEN + first;
+    if (last != first || len > first || !len
+        || (m->n_segs + 1) * seg > TUNNEL_UDP_MAX) {
+        return false;
+    }
+    tunnel_build_header(encap, vni, hdr);
+    if (memcmp(hdr, m->hdr, sizeof hdr)) {
+        return false;
+    }
+    txmsg_add_seg(t, m, frame, len);
+    m->gso_size = seg;
+    return true;
+}
+
 void
 tunnel_queue(struct tunnel *t, enum dp_encap encap, be32 dst, uint32_t vni,
              const void *frame, size_t len)
 {
-    struct tunnel_txmsg *m = txmsg_new(t, encap, dst, vni);
-
-    txmsg_add_seg(t, m, frame, len);
+    if (!txmsg_try_append(t, encap, dst, vni, frame, len)) {
+        txmsg_add_seg(t, txmsg_new(t, encap, dst, vni), frame, len);
+    }
 }
 
 void
@@ -452,6 +494,12 @@ send_unsegmented(struct tunnel *t, const struct tunnel_txmsg *m,
     }
 }
 
+uint64_t
+tunnel_tx_datagrams(const struct tunnel *t)
+{
+    return t->tx_datagrams;
+}
+
 void
 tunnel_flush(struct tunnel *t, uint64_t *n_sent, uint64_t *n_failed)
 {
@@ -478,6 +526,7 @@ tunnel_flush(struct tunnel *t, uint64_t *n_sent, uint64_t *n_failed)
             for (int k = 0; k < r; k++) {
                 *n_sent += t->msgs[i + k].n_segs;
             }
+            t->tx_datagrams += (uint64_t) r;
             i += (size_t) r;
             continue;
         }

@@ -109,6 +109,10 @@ void tunnel_queue_segs(struct tunnel *, enum dp_encap, be32 dst,
  * '*n_failed'. */
 void tunnel_flush(struct tunnel *, uint64_t *n_sent, uint64_t *n_failed);
 
+/* Datagrams (sendmsg messages) sent so far: with UDP GSO one datagram
+ * carries many tunnel packets. */
+uint64_t tunnel_tx_datagrams(const struct tunnel *);
+
 /* True once UDP_SEGMENT was refused and segments go out one by one. */
 bool tunnel_gso_disabled(const struct tunnel *);
 

@@ -82,8 +82,11 @@ CAP_IF=br0 capture "$W_FABRIC" interop udp port 4789
 check "TCP vm3 -> vm1 intact (kernel VTEP <-> Weft)" \
     tcp_transfer vm3 vm1 10.0.0.11 2 5002
 f=$(capture_stop interop)
-big=$(tcpdump -n -r "$f" 'ip[2:2] > 1500 or ip[6:2] & 0x3fff != 0' \
-    2>/dev/null | wc -l)
-check "no oversized or fragmented tunnel packets to the kernel VTEP" \
-    [ "$big" = 0 ]
+# No IP fragments.  (Size is not checked here: Weft sends bursts with UDP
+# GSO, which a veth capture shows as one datagram larger than the MTU; the
+# kernel refuses a GSO send whose segments would not fit the device MTU,
+# and a real NIC puts MTU-sized segments on the wire.  The kernel VTEP
+# taking every one of them is what the TCP transfer above shows.)
+frags=$(tcpdump -n -r "$f" 'ip[6:2] & 0x3fff != 0' 2>/dev/null | wc -l)
+check "no fragmented tunnel packets to the kernel VTEP" [ "$frags" = 0 ]
 finish

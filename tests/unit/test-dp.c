@@ -438,6 +438,46 @@ test_tunnel_vxlan(void)
     tunnel_round_trip(DP_ENCAP_VXLAN);
 }
 
+/* A burst of small frames to one host leaves as few UDP GSO datagrams,
+ * and arrives complete and in order; a frame of another size in the
+ * middle starts a new datagram. */
+static void
+test_small_frame_batching(void)
+{
+    uint8_t frame[256], out[256];
+    size_t lens[21];
+    struct dp_stats sa, sb;
+    struct env e;
+
+    if (!env_init(&e, 0)) {
+        UNIT_SKIP("loopback tunnel sockets unavailable");
+    }
+    for (int i = 0; i < 21; i++) {
+        /* Frame 10 is larger; the rest are equal. */
+        lens[i] = udp_frame(frame, sizeof frame, &mac_b1, 0x0a000001 + i,
+                            i == 10 ? 100 : 22);
+        CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, lens[i]), 0);
+    }
+    for (int i = 0; i < 21; i++) {
+        size_t n = wait_frame(&e, e.b, e.b1, NULL, out, sizeof out);
+        struct flow_key k;
+
+        CHECK_EQ(n, lens[i]);
+        flow_key_extract(out, n, 0, &k, NULL);
+        CHECK_EQ(ntohl(k.nw_src.ip4), 0x0a000001 + (uint32_t) i);
+    }
+    dp_get_stats(e.a, &sa);
+    dp_get_stats(e.b, &sb);
+    CHECK_EQ(sa.tunnel_tx, 21);
+    CHECK_EQ(sb.tunnel_rx, 21);
+    /* 0-9 share a datagram; 10 is longer, so it starts a second one
+     * which 11 (shorter: only a last segment may be) joins and closes;
+     * 12-20 share the third. */
+    CHECK_EQ(sa.tunnel_tx_datagrams, 3);
+    CHECK_EQ(drops(e.b, DROP_TUNNEL_MALFORMED), 0);
+    env_destroy(&e);
+}
+
 static void
 test_broadcast(void)
 {
@@ -1711,6 +1751,7 @@ main(void)
     RUN(test_cache_hits);
     RUN(test_tunnel_geneve);
     RUN(test_tunnel_vxlan);
+    RUN(test_small_frame_batching);
     RUN(test_broadcast);
     RUN(test_arp_reply);
     RUN(test_drops);
