@@ -129,14 +129,17 @@ void
 ctl_run(struct ctl_server *s)
 {
     long long now = time_msec();
+    bool listening = poll_fd_ready(s->fd);
 
     for (size_t i = 0; i < CTL_MAX_CLIENTS; i++) {
         struct ctl_client *c = &s->clients[i];
 
         if (c->fd < 0) {
-            int fd = accept4(s->fd, NULL, NULL,
-                             SOCK_NONBLOCK | SOCK_CLOEXEC);
+            int fd = listening ? accept4(s->fd, NULL, NULL,
+                                         SOCK_NONBLOCK | SOCK_CLOEXEC)
+                               : -1;
             if (fd < 0) {
+                listening = false;
                 continue;
             }
             memset(c, 0, sizeof *c);

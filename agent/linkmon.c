@@ -98,7 +98,7 @@ linkmon_run(struct linkmon *lm)
 {
     uint8_t buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
 
-    for (int i = 0; i < LINKMON_MAX_RECV; i++) {
+    for (int i = 0; i < LINKMON_MAX_RECV && poll_fd_ready(lm->fd); i++) {
         ssize_t n = recv(lm->fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n < 0) {
             if (errno == ENOBUFS) {

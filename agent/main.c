@@ -72,7 +72,8 @@ main(int argc, char *argv[])
     }
 
     for (;;) {
-        ssize_t n = read(sfd, &si, sizeof si);
+        ssize_t n = poll_fd_ready(sfd) ? read(sfd, &si, sizeof si) : 0;
+
         if (n == sizeof si && si.ssi_signo != SIGHUP) {
             VLOG_INFO("%s: exiting", strsignal(si.ssi_signo));
             break;

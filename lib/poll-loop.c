@@ -2,14 +2,21 @@
 #include "lib/poll-loop.h"
 
 #include <errno.h>
+#include <string.h>
 
 struct poll_loop {
     struct pollfd *fds;
     size_t n, allocated;
     long long deadline;         /* time_msec(), or LLONG_MAX. */
+
+    /* The set passed to the last poll(2), with its revents. */
+    struct pollfd *last;
+    size_t n_last, last_allocated;
+    bool last_valid;
 };
 
-static __thread struct poll_loop loop = { NULL, 0, 0, -1 };
+static __thread struct poll_loop loop = { NULL, 0, 0, -1, NULL, 0, 0,
+                                          false };
 
 static void
 ensure_init(void)
@@ -72,9 +79,35 @@ poll_block(void)
         long long left = loop.deadline - time_msec();
         timeout = left <= 0 ? 0 : left > 1000000 ? 1000000 : (int) left;
     }
-    if (poll(loop.fds, loop.n, timeout) < 0 && errno != EINTR) {
-        /* Nothing useful to do: the callers re-check their state. */
+    if (poll(loop.fds, loop.n, timeout) < 0) {
+        /* EINTR or worse: let every run function look. */
+        loop.last_valid = false;
+    } else {
+        if (loop.n > loop.last_allocated) {
+            loop.last_allocated = loop.allocated;
+            loop.last = xrealloc(loop.last,
+                                 loop.last_allocated * sizeof *loop.last);
+        }
+        if (loop.n) {
+            memcpy(loop.last, loop.fds, loop.n * sizeof *loop.fds);
+        }
+        loop.n_last = loop.n;
+        loop.last_valid = true;
     }
     loop.n = 0;
     loop.deadline = __LONG_LONG_MAX__;
+}
+
+bool
+poll_fd_ready(int fd)
+{
+    if (!loop.last_valid) {
+        return true;
+    }
+    for (size_t i = 0; i < loop.n_last; i++) {
+        if (loop.last[i].fd == fd) {
+            return loop.last[i].revents != 0;
+        }
+    }
+    return true;
 }

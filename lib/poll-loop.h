@@ -27,4 +27,10 @@ void poll_timer_wait_until(long long when_msec);  /* time_msec() based. */
 void poll_immediate_wake(void);
 void poll_block(void);
 
+/* Whether the last poll_block() reported 'fd' readable, writable or in
+ * error -- or did not watch 'fd' at all (then the answer is true, so that
+ * a run function that skips work on a quiet fd can never miss any).  Lets
+ * run functions avoid a system call per wake-up on every idle socket. */
+bool poll_fd_ready(int fd);
+
 #endif /* WEFT_POLL_LOOP_H */

@@ -307,7 +307,8 @@ stop_controller() {
 
 # start_agent HOST [ARGS...]: weft-agent for HOST in its namespace, control
 # socket $W_RUNDIR/HOST.ctl, log $W_RUNDIR/agent-HOST.log.  Waits until the
-# control socket answers `status`.
+# control socket answers `status`.  $WEFT_AGENT_OPTS (word-split) adds
+# options to every agent, e.g. WEFT_AGENT_OPTS="--poll-us 0".
 start_agent() {
     local host=$1; shift
     local sock="$W_RUNDIR/$host.ctl"
@@ -315,7 +316,7 @@ start_agent() {
     bg "$(host_ns "$host")" "agent-$host" "$WEFT_BIN/weft-agent" \
         --controller "$W_URL" --host "$host" \
         --tunnel-ip "${W_HOST_IP[$host]}" --ctl "$sock" \
-        --report-interval 1 "$@"
+        --report-interval 1 ${WEFT_AGENT_OPTS:-} "$@"
     W_AGENT_PID[$host]=$W_LAST_PID
     if ! wait_for "ctl $host status" 15; then
         die "agent $host: control socket did not answer within 15 s"
