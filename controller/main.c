@@ -20,6 +20,7 @@
 
 #include "controller/api.h"
 #include "controller/http.h"
+#include "controller/resource.h"
 #include "controller/store.h"
 #include "lib/log.h"
 #include "lib/util.h"
@@ -37,7 +38,9 @@ usage(int status)
            "  --encap geneve|vxlan       default geneve\n"
            "  --global-physnet-mtu N     underlay MTU, default 1500\n"
            "  --agent-down-time S        default 30\n"
-           "  --log-level LEVEL          dbg, info, warn, err\n");
+           "  --log-level LEVEL          dbg, info, warn, err\n"
+           "  --print-api-reference      print the resource attribute\n"
+           "                             tables (Markdown) and exit\n");
     exit(status);
 }
 
@@ -92,7 +95,7 @@ int
 main(int argc, char *argv[])
 {
     enum { OPT_LISTEN = 256, OPT_STORE, OPT_ENCAP, OPT_MTU, OPT_DOWN,
-           OPT_LOG };
+           OPT_LOG, OPT_REFERENCE };
     static const struct option options[] = {
         { "listen", required_argument, NULL, OPT_LISTEN },
         { "store", required_argument, NULL, OPT_STORE },
@@ -100,6 +103,7 @@ main(int argc, char *argv[])
         { "global-physnet-mtu", required_argument, NULL, OPT_MTU },
         { "agent-down-time", required_argument, NULL, OPT_DOWN },
         { "log-level", required_argument, NULL, OPT_LOG },
+        { "print-api-reference", no_argument, NULL, OPT_REFERENCE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -150,6 +154,9 @@ main(int argc, char *argv[])
                 return EXIT_FAILURE;
             }
             break;
+        case OPT_REFERENCE:
+            resource_print_reference(stdout);
+            return EXIT_SUCCESS;
         case 'h':
             usage(EXIT_SUCCESS);
         default:

@@ -971,3 +971,44 @@ resource_list(struct res_ctx *ctx, const struct resource_def *def,
     *outp = list;
     return 0;
 }
+
+static const char *
+attr_type_name(enum attr_type type)
+{
+    switch (type) {
+    case AT_STRING: return "string";
+    case AT_BOOL: return "boolean";
+    case AT_INT: return "integer";
+    case AT_UUID: return "UUID";
+    case AT_LIST: return "list";
+    case AT_DICT: return "object";
+    case AT_ANY: return "any";
+    }
+    return "?";
+}
+
+void
+resource_print_reference(FILE *out)
+{
+    for (size_t i = 0; i < n_resource_defs; i++) {
+        const struct resource_def *def = resource_defs[i];
+
+        fprintf(out, "### %s (`/v2.0/%s`)\n\n", def->plural, def->plural);
+        fprintf(out, "| attribute | type | create | update | default |\n");
+        fprintf(out, "|---|---|---|---|---|\n");
+        for (size_t j = 0; j < def->n_attrs; j++) {
+            const struct attr_def *a = &def->attrs[j];
+            const char *create = (a->flags & AF_REQUIRED ? "required"
+                                  : a->flags & AF_POST ? "optional" : "-");
+
+            fprintf(out, "| `%s` | %s%s | %s | %s | %s%s%s |\n", a->name,
+                    attr_type_name(a->type),
+                    a->flags & AF_NULLABLE ? " or null" : "", create,
+                    a->flags & AF_PUT ? "yes" : "-",
+                    a->default_json ? "`" : "",
+                    a->default_json ? a->default_json : "computed",
+                    a->default_json ? "`" : "");
+        }
+        fprintf(out, "\n");
+    }
+}

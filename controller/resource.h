@@ -137,6 +137,13 @@ struct resource_def {
 /* Every resource served under /v2.0/<plural>. */
 extern const struct resource_def *const resource_defs[];
 extern const size_t n_resource_defs;
+
+/* Writes the attribute reference of every resource, as Markdown tables,
+ * to 'out'.  docs/api.md embeds this output between its "BEGIN
+ * GENERATED" and "END GENERATED" markers (weft-controller
+ * --print-api-reference; a unit test checks the two agree), so the tables
+ * that validate requests are also the documentation. */
+void resource_print_reference(FILE *out);
 const struct resource_def *resource_find(const char *plural);
 const struct attr_def *resource_attr(const struct resource_def *,
                                      const char *name);
