@@ -27,37 +27,6 @@
 #include "lib/csum.h"
 #include "lib/packet.h"
 
-#define TCP_FIN 0x01
-#define TCP_PSH 0x08
-#define TCP_CWR 0x80
-
-static inline be16
-get16(const uint8_t *p)
-{
-    be16 v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static inline be32
-get32(const uint8_t *p)
-{
-    be32 v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
-static inline void
-put16(uint8_t *p, be16 v)
-{
-    memcpy(p, &v, 2);
-}
-
-static inline void
-put32(uint8_t *p, be32 v)
-{
-    memcpy(p, &v, 4);
-}
 
 int
 offload_complete_csum(void *frame, size_t len,

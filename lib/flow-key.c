@@ -52,22 +52,6 @@
 #define ETH_TYPE_8023     0x05ff
 #define VLAN_CFI          0x1000
 
-static inline be16
-get16(const uint8_t *p)
-{
-    be16 v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static inline be32
-get32(const uint8_t *p)
-{
-    be32 v;
-    memcpy(&v, p, 4);
-    return v;
-}
-
 /* Parses the L4 header of protocol 'proto' at 'l4' ('l4_len' bytes up to
  * the end of the L3 payload, 'l4_ofs' from the frame start). */
 static inline void

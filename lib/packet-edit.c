@@ -11,26 +11,6 @@
 #include "lib/csum.h"
 #include "lib/flow-key.h"
 
-static inline be16
-get16(const uint8_t *p)
-{
-    be16 v;
-    memcpy(&v, p, 2);
-    return v;
-}
-
-static inline void
-put16(uint8_t *p, be16 v)
-{
-    memcpy(p, &v, 2);
-}
-
-static inline void
-put32(uint8_t *p, be32 v)
-{
-    memcpy(p, &v, 4);
-}
-
 int
 packet_arp_reply(void *frame, size_t len, const struct eth_addr *mac)
 {

@@ -159,6 +159,46 @@ BUILD_ASSERT_DECL(sizeof(struct vxlan_header) == 8);
  * the frame, so a network's MTU = underlay MTU - overhead - 14). */
 #define TUNNEL_OUTER_LEN (20 + 8 + 8)
 
+/* TCP flag bits (tcp_flags). */
+#define TCP_FIN 0x01
+#define TCP_SYN 0x02
+#define TCP_RST 0x04
+#define TCP_PSH 0x08
+#define TCP_ACK 0x10
+#define TCP_URG 0x20
+#define TCP_ECE 0x40
+#define TCP_CWR 0x80
+
+/* Loads and stores of wire fields at any alignment, in wire order (no
+ * byte swapping: the types say the value is big-endian). */
+static inline be16
+get16(const uint8_t *p)
+{
+    be16 v;
+    __builtin_memcpy(&v, p, 2);
+    return v;
+}
+
+static inline be32
+get32(const uint8_t *p)
+{
+    be32 v;
+    __builtin_memcpy(&v, p, 4);
+    return v;
+}
+
+static inline void
+put16(uint8_t *p, be16 v)
+{
+    __builtin_memcpy(p, &v, 2);
+}
+
+static inline void
+put32(uint8_t *p, be32 v)
+{
+    __builtin_memcpy(p, &v, 4);
+}
+
 static inline bool
 eth_addr_is_multicast(const struct eth_addr *a)
 {
