@@ -62,7 +62,8 @@ struct megaflow *mf_insert(struct mf_table *, const struct flow_key *key,
                            const struct flow_tags *tags);
 
 /* Returns the highest-priority megaflow matching 'key', or NULL. */
-struct megaflow *mf_lookup(const struct mf_table *, const struct flow_key *key);
+struct megaflow *mf_lookup(const struct mf_table *,
+                           const struct flow_key *key);
 
 /* Unlinks 'flow', marks it dead and drops the table's reference. */
 void mf_remove(struct mf_table *, struct megaflow *flow);

@@ -96,7 +96,8 @@ test_linkmon(void)
     ifindex2 = -1;
     CHECK(!linkmon_is_up(lm, "wgt1", &ifindex2));
     CHECK_EQ(ifindex2, -1);
-    CHECK(sh("ip link add wgt1 type veth peer name wgp1 && ip link set wgt1 up"));
+    CHECK(sh("ip link add wgt1 type veth peer name wgp1 "
+             "&& ip link set wgt1 up"));
     CHECK(wait_change(lm));
     for (int i = 0; i < 5; i++) {
         linkmon_run(lm);
