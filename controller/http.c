@@ -207,8 +207,11 @@ http_start(struct api *api, const char *listen, char **errp)
     }
     srv = xzalloc(sizeof *srv);
     srv->api = api;
+    /* poll(2), not select(2): select cannot watch a descriptor numbered
+     * FD_SETSIZE or above, which a controller with many agents and
+     * long-polling watchers reaches. */
     flags = (MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD
-             | MHD_USE_ERROR_LOG);
+             | MHD_USE_POLL | MHD_USE_ERROR_LOG);
     if (ss.ss_family == AF_INET6) {
         flags |= MHD_USE_IPv6;
     }
