@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "datapath/megaflow.h"
+#include "lib/random.h"
 #include "sim/sim.h"
 #include "sim/topology.h"
 
@@ -33,10 +34,7 @@ static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
 static uint32_t
 rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t) (rng_state >> 11);
+    return (uint32_t) random_next(&rng_state);
 }
 
 struct bench_port {

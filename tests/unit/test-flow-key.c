@@ -13,6 +13,7 @@
 
 #include "lib/packet-edit.h"
 #include "tests/lib/unit.h"
+#include "lib/random.h"
 
 static const struct eth_addr mac1 = {{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x01 }};
 static const struct eth_addr mac2 = {{ 0x02, 0x00, 0x00, 0x00, 0x00, 0x02 }};
@@ -709,10 +710,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 static uint32_t
 rng(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t) ((rng_state * 2685821657736338717ULL) >> 32);
+    return (uint32_t) (random_next(&rng_state) >> 32);
 }
 
 static void

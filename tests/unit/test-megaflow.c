@@ -15,23 +15,20 @@
 #include <string.h>
 
 #include "tests/lib/unit.h"
+#include "lib/random.h"
 
-/* Deterministic xorshift64*. */
 static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t
 rnd(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dULL;
+    return random_next(&rng_state);
 }
 
 static uint32_t
 rnd_n(uint32_t n)
 {
-    return rnd() % n;
+    return random_range(&rng_state, n);
 }
 
 /* A key whose fields come from small domains, so that random packets often

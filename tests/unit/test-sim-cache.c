@@ -24,6 +24,7 @@
 #include "sim/sim.h"
 #include "sim/topology.h"
 #include "tests/lib/unit.h"
+#include "lib/random.h"
 
 #define N_HOSTS 14              /* h0 (local) .. h13; h13 never has an
                                  * agent.  Enough that some floods go to
@@ -38,16 +39,13 @@ static uint64_t rng_state;
 static uint32_t
 rnd(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return (uint32_t) (rng_state >> 11);
+    return (uint32_t) random_next(&rng_state);
 }
 
 static uint32_t
 rnd_n(uint32_t n)
 {
-    return rnd() % n;
+    return random_range(&rng_state, n);
 }
 
 static bool
