@@ -213,15 +213,7 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
                                               86400000, 1);
             break;
         case OPT_LOG_LEVEL:
-            if (!strcmp(optarg, "dbg") || !strcmp(optarg, "debug")) {
-                *levelp = LOG_DBG;
-            } else if (!strcmp(optarg, "info")) {
-                *levelp = LOG_INFO;
-            } else if (!strcmp(optarg, "warn")) {
-                *levelp = LOG_WARN;
-            } else if (!strcmp(optarg, "err")) {
-                *levelp = LOG_ERR;
-            } else {
+            if (!log_level_from_string(optarg, levelp)) {
                 bad_option("--log-level: \"%s\" is not dbg, info, warn "
                            "or err", optarg);
             }

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +22,26 @@ void
 log_set_level(enum log_level min_level)
 {
     log_min = min_level;
+}
+
+bool
+log_level_from_string(const char *s, enum log_level *levelp)
+{
+    static const struct {
+        const char *name;
+        enum log_level level;
+    } map[] = {
+        { "dbg", LOG_DBG }, { "debug", LOG_DBG }, { "info", LOG_INFO },
+        { "warn", LOG_WARN }, { "err", LOG_ERR }, { "error", LOG_ERR },
+    };
+
+    for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+        if (!strcasecmp(s, map[i].name)) {
+            *levelp = map[i].level;
+            return true;
+        }
+    }
+    return false;
 }
 
 bool

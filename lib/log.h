@@ -14,6 +14,9 @@ enum log_level { LOG_DBG, LOG_INFO, LOG_WARN, LOG_ERR };
 
 void log_init(const char *program, enum log_level min_level);
 void log_set_level(enum log_level min_level);
+/* Parses a level name for a --log-level option: "dbg"/"debug", "info",
+ * "warn", "err"/"error" (any case).  Returns false for anything else. */
+bool log_level_from_string(const char *s, enum log_level *levelp);
 bool log_enabled(enum log_level level);
 void log_msg(enum log_level level, const char *fmt, ...) PRINTF_FMT(2, 3);
 
