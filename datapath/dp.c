@@ -63,8 +63,7 @@
 #define DP_EPOLL_EVENTS 64
 #define DP_GRO_MAX 8                /* Flows coalesced at once. */
 #define DP_TUN_PKTS (TUNNEL_RX_BATCH * TUNNEL_RX_SEGS_MAX)
-#define DP_SLOT_STRIDE ((PORT_SLOT_SIZE + CACHE_LINE - 1) \
-                        & ~(size_t) (CACHE_LINE - 1))
+#define DP_SLOT_STRIDE ROUND_UP(PORT_SLOT_SIZE, CACHE_LINE)
 
 /* epoll ids of the tunnel sockets (port numbers are small). */
 #define DP_ID_TUNNEL_BASE 0xffffff00u
@@ -135,6 +134,8 @@ struct dp {
 
     /* Per-batch memory. */
     uint8_t *rx_slots;          /* DP_BATCH * DP_SLOT_STRIDE. */
+    struct port_rx rx[DP_BATCH];    /* rx[i].slot set once, in
+                                     * dp_create(). */
     struct dp_packet pkts[DP_BATCH];
     struct dp_packet *tun_pkts;     /* DP_TUN_PKTS: one tunnel_recv(). */
     uint8_t *scratch;           /* DP_SCRATCH_SIZE. */
@@ -146,11 +147,9 @@ struct dp {
     struct dp_gro gro[DP_GRO_MAX];
     size_t n_gro;
 
-    /* Statistics. */
-    uint64_t drops[N_DROP_REASONS];
-    uint64_t emc_hits, emc_misses, mf_hits, upcalls;
-    uint64_t tunnel_rx, tunnel_tx;
-    uint64_t gro_frames, gro_segs;
+    /* Statistics, apart from the fields dp_get_stats() asks the tunnel
+     * and the megaflow table for. */
+    struct dp_stats stats;
 };
 
 static const struct virtio_net_hdr zero_vh;
@@ -203,6 +202,9 @@ dp_create(const struct dp_config *cfg, int *errorp)
     dp->mf = mf_create();
     dp->emc = emc_create();
     dp->rx_slots = xmalloc(DP_BATCH * DP_SLOT_STRIDE);
+    for (size_t i = 0; i < DP_BATCH; i++) {
+        dp->rx[i].slot = dp->rx_slots + i * DP_SLOT_STRIDE;
+    }
     dp->scratch = xmalloc(DP_SCRATCH_SIZE);
     dp->tun_pkts = xmalloc(DP_TUN_PKTS * sizeof *dp->tun_pkts);
     return dp;
@@ -328,17 +330,8 @@ dp_dummy_drain(struct dp *dp, uint32_t port_no, struct virtio_net_hdr *vh,
 void
 dp_get_stats(const struct dp *dp, struct dp_stats *s)
 {
-    memset(s, 0, sizeof *s);
-    memcpy(s->drops, dp->drops, sizeof s->drops);
-    s->emc_hits = dp->emc_hits;
-    s->emc_misses = dp->emc_misses;
-    s->mf_hits = dp->mf_hits;
-    s->upcalls = dp->upcalls;
-    s->tunnel_rx = dp->tunnel_rx;
-    s->tunnel_tx = dp->tunnel_tx;
+    *s = dp->stats;
     s->tunnel_tx_datagrams = tunnel_tx_datagrams(dp->tunnel);
-    s->gro_frames = dp->gro_frames;
-    s->gro_segs = dp->gro_segs;
     s->n_megaflows = mf_count(dp->mf);
 }
 
@@ -425,13 +418,10 @@ dp_run_port(struct dp *dp, struct dp_port *p)
     size_t n_rx = 0;
 
     for (int b = 0; b < DP_RX_BATCHES; b++) {
-        struct port_rx rx[DP_BATCH];
+        struct port_rx *rx = dp->rx;
         size_t n_pkts = 0;
         int n;
 
-        for (int i = 0; i < DP_BATCH; i++) {
-            rx[i].slot = dp->rx_slots + (size_t) i * DP_SLOT_STRIDE;
-        }
         n = p->port->class->recv_batch(p->port, rx, DP_BATCH);
         if (n <= 0) {
             break;
@@ -482,7 +472,7 @@ dp_run_tunnel(struct dp *dp, enum dp_encap encap)
         n = tunnel_recv(dp->tunnel, encap, &tp, &counts);
         dp_drop(dp, DROP_TUNNEL_MALFORMED, counts.malformed);
         dp_drop(dp, DROP_RX_TRUNCATED, counts.truncated);
-        dp->tunnel_rx += n;
+        dp->stats.tunnel_rx += n;
         n_rx += n;
         ASSERT(n <= DP_TUN_PKTS);
 
@@ -517,7 +507,14 @@ dp_drop(struct dp *dp, enum drop_reason reason, uint64_t n)
     if ((unsigned) reason >= N_DROP_REASONS) {
         reason = DROP_SIM_ERROR;
     }
-    dp->drops[reason] += n;
+    dp->stats.drops[reason] += n;
+}
+
+/* Scratch allocations are cache-line aligned. */
+static size_t
+dp_scratch_round(size_t size)
+{
+    return ROUND_UP(size, CACHE_LINE);
 }
 
 /* Returns 'size' bytes of scratch memory valid until the next
@@ -528,7 +525,7 @@ dp_scratch_alloc(struct dp *dp, size_t size)
 {
     uint8_t *p;
 
-    size = (size + 63) & ~(size_t) 63;
+    size = dp_scratch_round(size);
     if (size > DP_SCRATCH_SIZE) {
         return NULL;
     }
@@ -578,7 +575,7 @@ dp_flush_tunnel(struct dp *dp)
 {
     uint64_t n_failed = 0;
 
-    tunnel_flush(dp->tunnel, &dp->tunnel_tx, &n_failed);
+    tunnel_flush(dp->tunnel, &dp->stats.tunnel_tx, &n_failed);
     dp_drop(dp, DROP_TX_ERROR, n_failed);
 }
 
@@ -658,8 +655,8 @@ dp_gro_close(struct dp *dp, size_t i)
         tx = dp_txq_push(dp, p, ctx->n_segs, ctx->orig_bytes);
         tx->iovs = ctx->iov;
         tx->n_iovs = ctx->n_iov;
-        dp->gro_frames++;
-        dp->gro_segs += ctx->n_segs;
+        dp->stats.gro_frames++;
+        dp->stats.gro_segs += ctx->n_segs;
     }
     memmove(&dp->gro[i], &dp->gro[i + 1],
             (dp->n_gro - i - 1) * sizeof dp->gro[0]);
@@ -715,12 +712,12 @@ dp_output(struct dp *dp, uint32_t port_no, const struct virtio_net_hdr *vh,
 static void
 dp_gro_output(struct dp *dp, struct dp_packet *pkt, uint32_t port_no)
 {
+    struct dp_port *p = dp_port_lookup(dp, port_no);
     struct dp_gro *g = NULL;
     struct gro_seg seg;
     size_t i;
 
-    if (!dp_port_lookup(dp, port_no)
-        || !gro_parse(pkt->frame, pkt->len, &seg)) {
+    if (!p || !gro_parse(pkt->frame, pkt->len, &seg)) {
         dp_output(dp, port_no, &pkt->vh, pkt->frame, pkt->len);
         return;
     }
@@ -737,15 +734,15 @@ dp_gro_output(struct dp *dp, struct dp_packet *pkt, uint32_t port_no)
             struct dp_gro_buf *buf = NULL;
 
             if (!g->ctx.iov) {
-                size_t need = (sizeof *buf + 63) & ~(size_t) 63;
-
-                if (dp->scratch_used + need > DP_SCRATCH_SIZE) {
+                if (dp->scratch_used + dp_scratch_round(sizeof *buf)
+                    > DP_SCRATCH_SIZE) {
                     /* The flush sends what the contexts hold; start
                      * over with this segment. */
                     dp_flush_tx(dp);
                     goto open;
                 }
-                buf = (struct dp_gro_buf *) dp_scratch_alloc(dp, need);
+                buf = (struct dp_gro_buf *) dp_scratch_alloc(dp,
+                                                             sizeof *buf);
             }
             gro_append(&g->ctx, &seg, buf ? buf->iov : NULL,
                        buf ? buf->hdrs : NULL);
@@ -761,8 +758,7 @@ open:
     if (seg.psh) {
         /* Could only ever be alone.  Its own flow has no context any
          * more, so it overtakes no segment of its flow. */
-        dp_output__(dp, dp_port_lookup(dp, port_no), &pkt->vh, pkt->frame,
-                    pkt->len);
+        dp_output__(dp, p, &pkt->vh, pkt->frame, pkt->len);
         return;
     }
     if (dp->n_gro == DP_GRO_MAX) {
@@ -814,7 +810,7 @@ dp_tunnel_output(struct dp *dp, struct dp_packet *pkt, uint32_t vni,
         if (n_segs) {
             size_t end = dp->seg_offsets[n_segs - 1]
                          + dp->seg_lens[n_segs - 1];
-            dp->scratch_used += (end + 63) & ~(size_t) 63;
+            dp->scratch_used += dp_scratch_round(end);
         }
         tunnel_queue_segs(dp->tunnel, dp->encap, remote, vni, out,
                           dp->seg_offsets, dp->seg_lens, n_segs);
@@ -920,7 +916,7 @@ dp_upcall(struct dp *dp, struct dp_packet *pkt, const struct flow_key *key,
     struct flow_wc wc;
     int error;
 
-    dp->upcalls++;
+    dp->stats.upcalls++;
     flow_wc_init_catchall(&wc);
     dp_actions_init(&acts);
     flow_tags_init(&tags);
@@ -970,21 +966,21 @@ dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
 
         if (last_flow && flow_key_equal(&key, &last_key)) {
             flow = last_flow;
-            dp->emc_hits++;
+            dp->stats.emc_hits++;
         } else {
             hash = flow_key_hash(&key, 0);
             flow = emc_lookup(dp->emc, &key, hash);
             if (flow) {
-                dp->emc_hits++;
+                dp->stats.emc_hits++;
             } else {
-                dp->emc_misses++;
+                dp->stats.emc_misses++;
                 flow = mf_lookup(dp->mf, &key);
                 if (!flow) {
                     last_flow = NULL;
                     dp_upcall(dp, pkt, &key, hash, now);
                     continue;
                 }
-                dp->mf_hits++;
+                dp->stats.mf_hits++;
                 emc_insert(dp->emc, &key, hash, flow);
             }
             last_flow = flow;

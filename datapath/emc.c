@@ -37,23 +37,10 @@ struct emc {
 };
 
 static inline bool
-emc_key_equal(const struct flow_key *a_, const struct flow_key *b_)
-{
-    const uint64_t *a = (const uint64_t *) a_;
-    const uint64_t *b = (const uint64_t *) b_;
-    uint64_t diff = 0;
-
-    for (size_t i = 0; i < FLOW_KEY_U64S; i++) {
-        diff |= a[i] ^ b[i];
-    }
-    return !diff;
-}
-
-static inline bool
 emc_entry_matches(const struct emc_entry *e, const struct flow_key *key,
                   uint32_t hash)
 {
-    return e->hash == hash && e->flow && emc_key_equal(&e->key, key);
+    return e->hash == hash && e->flow && flow_key_equal(&e->key, key);
 }
 
 static void

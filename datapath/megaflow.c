@@ -99,6 +99,10 @@ static void mf_table_resort(struct mf_table *, struct mf_subtable *);
 static void mf_table_rank(struct mf_table *);
 static void mf_unlink(struct megaflow *);
 static void mf_vec_push(struct mf_vec *, struct megaflow *);
+static size_t mf_remove_matching(struct mf_table *,
+                                 bool (*pred)(const struct megaflow *,
+                                              const void *aux),
+                                 const void *aux);
 
 /* Hash of 'key' masked by 'st''s mask, over the nonzero mask words only.
  * 'masked' receives those masked words (in words[] order). */
@@ -266,15 +270,59 @@ mf_remove(struct mf_table *table, struct megaflow *flow)
     megaflow_unref(flow);
 }
 
+/* The tags of one mf_invalidate() call, for mf_tags_hit(). */
+struct mf_changed {
+    const struct tag_set *changed;
+    uint64_t *set;              /* For many tags, an open-addressed set of
+                                 * them (0 is the empty marker), or NULL. */
+    size_t set_mask;
+    bool has_zero;              /* A zero tag is in 'changed'. */
+};
+
+/* Whether 'f' carries any tag of 'aux' (a struct mf_changed). */
+static bool
+mf_tags_hit(const struct megaflow *f, const void *aux)
+{
+    const struct mf_changed *c = aux;
+
+    if (f->tags.overflow) {
+        return true;
+    }
+    if (!c->set) {
+        for (size_t k = 0; k < c->changed->n; k++) {
+            if (flow_tags_contains(&f->tags, c->changed->tags[k])) {
+                return true;
+            }
+        }
+        return false;
+    }
+    for (size_t k = 0; k < f->tags.n; k++) {
+        uint64_t tag = f->tags.tags[k];
+
+        if (!tag) {
+            if (c->has_zero) {
+                return true;
+            }
+            continue;
+        }
+        for (size_t s = hash_add64(0, tag) & c->set_mask; c->set[s];
+             s = (s + 1) & c->set_mask) {
+            if (c->set[s] == tag) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 size_t
 mf_invalidate(struct mf_table *table, const struct tag_set *changed)
 {
-    struct mf_vec victims = { NULL, 0, 0 };
-    uint64_t *set = NULL;
-    size_t set_mask = 0;
+    struct mf_changed c = { changed, NULL, 0, false };
+    size_t n;
 
     if (changed->all) {
-        size_t n = table->n_flows;
+        n = table->n_flows;
         mf_flush(table);
         return n;
     }
@@ -282,94 +330,49 @@ mf_invalidate(struct mf_table *table, const struct tag_set *changed)
         return 0;
     }
 
-    /* For many changed tags, an open-addressed set of them (0 is the empty
-     * marker; a zero tag is checked separately). */
-    bool has_zero = false;
     if (changed->n > 8) {
         size_t n_set = 16;
+
         while (n_set < changed->n * 4) {
             n_set *= 2;
         }
-        set = xcalloc(n_set, sizeof *set);
-        set_mask = n_set - 1;
+        c.set = xcalloc(n_set, sizeof *c.set);
+        c.set_mask = n_set - 1;
         for (size_t i = 0; i < changed->n; i++) {
             uint64_t tag = changed->tags[i];
+            size_t j;
+
             if (!tag) {
-                has_zero = true;
+                c.has_zero = true;
                 continue;
             }
-            size_t j = hash_add64(0, tag) & set_mask;
-            while (set[j] && set[j] != tag) {
-                j = (j + 1) & set_mask;
+            j = hash_add64(0, tag) & c.set_mask;
+            while (c.set[j] && c.set[j] != tag) {
+                j = (j + 1) & c.set_mask;
             }
-            set[j] = tag;
+            c.set[j] = tag;
         }
     }
+    n = mf_remove_matching(table, mf_tags_hit, &c);
+    free(c.set);
+    return n;
+}
 
-    for (size_t i = 0; i < table->n_subtables; i++) {
-        const struct mf_subtable *st = table->subtables[i];
-
-        for (size_t j = 0; j <= st->slot_mask; j++) {
-            for (struct megaflow *f = st->slots[j].flow; f; f = f->next) {
-                bool hit = f->tags.overflow;
-
-                if (!hit && !set) {
-                    for (size_t k = 0; k < changed->n && !hit; k++) {
-                        hit = flow_tags_contains(&f->tags, changed->tags[k]);
-                    }
-                }
-                for (size_t k = 0; set && !hit && k < f->tags.n; k++) {
-                    uint64_t tag = f->tags.tags[k];
-                    if (!tag) {
-                        hit = has_zero;
-                        continue;
-                    }
-                    for (size_t s = hash_add64(0, tag) & set_mask; set[s];
-                         s = (s + 1) & set_mask) {
-                        if (set[s] == tag) {
-                            hit = true;
-                            break;
-                        }
-                    }
-                }
-                if (hit) {
-                    mf_vec_push(&victims, f);
-                }
-            }
-        }
-    }
-
-    for (size_t i = 0; i < victims.n; i++) {
-        mf_remove(table, victims.flows[i]);
-    }
-    free(victims.flows);
-    free(set);
-    return victims.n;
+/* Whether 'f' was last used before the time '*aux' (a long long). */
+static bool
+mf_idle(const struct megaflow *f, const void *aux)
+{
+    return f->used_msec < *(const long long *) aux;
 }
 
 size_t
 mf_expire(struct mf_table *table, long long now, long long idle_msec)
 {
-    struct mf_vec victims = { NULL, 0, 0 };
     long long limit = now - idle_msec;
+    size_t n = mf_remove_matching(table, mf_idle, &limit);
 
-    for (size_t i = 0; i < table->n_subtables; i++) {
-        const struct mf_subtable *st = table->subtables[i];
-
-        for (size_t j = 0; j <= st->slot_mask; j++) {
-            for (struct megaflow *f = st->slots[j].flow; f; f = f->next) {
-                if (f->used_msec < limit) {
-                    mf_vec_push(&victims, f);
-                }
-            }
-        }
-    }
-    for (size_t i = 0; i < victims.n; i++) {
-        mf_remove(table, victims.flows[i]);
-    }
-    free(victims.flows);
     mf_table_rank(table);
-    return victims.n;
+    return n;
 }
 
 void
@@ -708,6 +711,33 @@ mf_unlink(struct megaflow *flow)
     if (st->slot_mask + 1 > MF_MIN_SLOTS && st->n_keys * 8 < st->slot_mask) {
         mf_subtable_resize(st, (st->slot_mask + 1) / 2);
     }
+}
+
+/* Removes every megaflow for which 'pred' returns true (collected first:
+ * removal reshapes the subtables being walked).  Returns how many. */
+static size_t
+mf_remove_matching(struct mf_table *table,
+                   bool (*pred)(const struct megaflow *, const void *aux),
+                   const void *aux)
+{
+    struct mf_vec victims = { NULL, 0, 0 };
+
+    for (size_t i = 0; i < table->n_subtables; i++) {
+        const struct mf_subtable *st = table->subtables[i];
+
+        for (size_t j = 0; j <= st->slot_mask; j++) {
+            for (struct megaflow *f = st->slots[j].flow; f; f = f->next) {
+                if (pred(f, aux)) {
+                    mf_vec_push(&victims, f);
+                }
+            }
+        }
+    }
+    for (size_t i = 0; i < victims.n; i++) {
+        mf_remove(table, victims.flows[i]);
+    }
+    free(victims.flows);
+    return victims.n;
 }
 
 static void

@@ -11,12 +11,13 @@
  * Validation (everything -> EINVAL): gso_size > 0; hdr_len <= len (Linux
  * fills hdr_len with the length of the skb's linear part, so it is only a
  * bound, not the header length; we find the real header length by parsing);
- * Ethernet with at most two VLAN tags, then IPv4 (version, ihl >= 5,
- * protocol TCP, not a fragment, ihl <= tot_len <= frame) or IPv6 (version,
- * next header TCP directly, payload length within the frame) as the GSO
- * type says; a TCP data offset of 20..60 bytes inside the IP payload; and,
- * if NEEDS_CSUM is set, csum_start at the TCP header and csum_offset 16.
- * Bytes after the IP packet's end (Ethernet padding) are not copied.
+ * the headers as flow_key_extract() parses them (VLAN tags, IP lengths,
+ * TCP data offset: one parser for the whole datapath), with IPv4 or IPv6
+ * as the GSO type says, protocol TCP, not a fragment, and for IPv6 TCP as
+ * the first next header; and, if NEEDS_CSUM is set, csum_start at the TCP
+ * header and csum_offset 16.  Bytes after the IP packet's end (Ethernet
+ * padding) are not copied.  The parse is once per TSO frame, not per
+ * segment.
  */
 #include "datapath/offload.h"
 
@@ -25,8 +26,8 @@
 #include <string.h>
 
 #include "lib/csum.h"
+#include "lib/flow-key.h"
 #include "lib/packet.h"
-
 
 int
 offload_complete_csum(void *frame, size_t len,
@@ -64,62 +65,27 @@ static int
 tso_parse(const uint8_t *p, size_t len, bool v6,
           const struct virtio_net_hdr *vh, struct tso_layout *t)
 {
-    size_t ofs = ETH_HDR_LEN, thlen;
-    be16 type;
+    struct packet_layout lo;
+    struct flow_key key;
+    size_t thlen;
 
-    if (len < ETH_HDR_LEN || vh->hdr_len > len) {
+    if (vh->hdr_len > len) {
         return EINVAL;
     }
-    type = get16(p + 12);
-    /* Tags as flow_key_extract() accepts them: an 802.1Q or 802.1ad outer
-     * tag, optionally followed by one 802.1Q tag. */
-    for (int tags = 0; tags < 2 && (type == htons(ETH_TYPE_VLAN)
-                                    || (!tags
-                                        && type == htons(ETH_TYPE_QINQ)));
-         tags++) {
-        if (len - ofs < VLAN_HDR_LEN) {
-            return EINVAL;
-        }
-        type = get16(p + ofs + 2);
-        ofs += VLAN_HDR_LEN;
-    }
-    t->l3 = ofs;
-
-    if (!v6) {
-        const uint8_t *ip = p + ofs;
-        size_t ihl, tot_len;
-
-        if (type != htons(ETH_TYPE_IP) || len - ofs < 20
-            || ip[0] >> 4 != 4 || ip[9] != IPPROTO_TCP_
-            || get16(ip + 6) & htons(IP_MF | IP_FRAG_OFF_MASK)) {
-            return EINVAL;
-        }
-        ihl = (size_t) (ip[0] & 0xf) * 4;
-        tot_len = ntohs(get16(ip + 2));
-        if (ihl < 20 || tot_len < ihl || tot_len > len - ofs) {
-            return EINVAL;
-        }
-        t->l4 = ofs + ihl;
-        t->end = ofs + tot_len;
-    } else {
-        const uint8_t *ip = p + ofs;
-
-        if (type != htons(ETH_TYPE_IPV6) || len - ofs < 40
-            || ip[0] >> 4 != 6 || ip[6] != IPPROTO_TCP_
-            || ntohs(get16(ip + 4)) > len - ofs - 40) {
-            return EINVAL;
-        }
-        t->l4 = ofs + 40;
-        t->end = t->l4 + ntohs(get16(ip + 4));
-    }
-
-    if (t->end - t->l4 < 20) {
+    /* flow_key_extract() validated every layer it reports: l4_ofs is set
+     * for TCP only with a data offset of 20..60 bytes inside the IP
+     * payload, and l4_len ends where the IP packet does. */
+    flow_key_extract(p, len, 0, &key, &lo);
+    if (key.eth_type != htons(v6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP)
+        || key.nw_proto != IPPROTO_TCP_ || key.nw_frag
+        || lo.l4_ofs == UINT16_MAX
+        || (v6 && lo.l4_ofs != lo.l3_ofs + sizeof(struct ipv6_header))) {
         return EINVAL;
     }
+    t->l3 = lo.l3_ofs;
+    t->l4 = lo.l4_ofs;
+    t->end = (size_t) lo.l4_ofs + lo.l4_len;
     thlen = (size_t) (p[t->l4 + 12] >> 4) * 4;
-    if (thlen < 20 || thlen > t->end - t->l4) {
-        return EINVAL;
-    }
     t->hdrs = t->l4 + thlen;
 
     if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM

@@ -25,6 +25,7 @@
 
 struct tunnel_txmsg {
     be32 dst;
+    uint32_t vni;
     uint8_t encap;              /* enum dp_encap. */
     uint16_t gso_size;          /* Encapsulated segment size, 0 = single. */
     uint16_t n_segs;
@@ -164,25 +165,26 @@ tunnel_gso_disabled(const struct tunnel *t)
     return t->gso_disabled;
 }
 
+/* Geneve and VXLAN both carry the 24-bit VNI in bytes 4..6. */
+#define TUNNEL_VNI_OFS 4
+BUILD_ASSERT_DECL(offsetof(struct geneve_header, vni) == TUNNEL_VNI_OFS);
+BUILD_ASSERT_DECL(offsetof(struct vxlan_header, vni) == TUNNEL_VNI_OFS);
+
 void
 tunnel_build_header(enum dp_encap encap, uint32_t vni, uint8_t *hdr)
 {
+    uint8_t *v = hdr + TUNNEL_VNI_OFS;
+
     memset(hdr, 0, TUNNEL_HDR_LEN);
     if (encap == DP_ENCAP_GENEVE) {
-        struct geneve_header *g = (struct geneve_header *) hdr;
-
-        g->proto_type = htons(GENEVE_PROTO_TEB);
-        g->vni[0] = vni >> 16;
-        g->vni[1] = vni >> 8;
-        g->vni[2] = vni;
+        put16(hdr + offsetof(struct geneve_header, proto_type),
+              htons(GENEVE_PROTO_TEB));
     } else {
-        struct vxlan_header *v = (struct vxlan_header *) hdr;
-
-        v->flags = VXLAN_FLAG_I;
-        v->vni[0] = vni >> 16;
-        v->vni[1] = vni >> 8;
-        v->vni[2] = vni;
+        hdr[offsetof(struct vxlan_header, flags)] = VXLAN_FLAG_I;
     }
+    v[0] = vni >> 16;
+    v[1] = vni >> 8;
+    v[2] = vni;
 }
 
 bool
@@ -204,7 +206,6 @@ tunnel_parse(enum dp_encap encap, const uint8_t *p, size_t len,
             || TUNNEL_HDR_LEN + opt_len > len) {
             return false;
         }
-        *vnip = ((uint32_t) g.vni[0] << 16) | (g.vni[1] << 8) | g.vni[2];
         *hdr_lenp = TUNNEL_HDR_LEN + opt_len;
     } else {
         struct vxlan_header v;
@@ -213,9 +214,10 @@ tunnel_parse(enum dp_encap encap, const uint8_t *p, size_t len,
         if (!(v.flags & VXLAN_FLAG_I)) {
             return false;
         }
-        *vnip = ((uint32_t) v.vni[0] << 16) | (v.vni[1] << 8) | v.vni[2];
         *hdr_lenp = TUNNEL_HDR_LEN;
     }
+    p += TUNNEL_VNI_OFS;
+    *vnip = (uint32_t) p[0] << 16 | (uint32_t) p[1] << 8 | p[2];
     return true;
 }
 
@@ -322,6 +324,7 @@ txmsg_new(struct tunnel *t, enum dp_encap encap, be32 dst, uint32_t vni)
     ASSERT(t->n_msgs < TUNNEL_TX_MSGS);
     m = &t->msgs[t->n_msgs++];
     m->dst = dst;
+    m->vni = vni;
     m->encap = encap;
     m->gso_size = 0;
     m->n_segs = 0;
@@ -345,7 +348,8 @@ txmsg_add_seg(struct tunnel *t, struct tunnel_txmsg *m, const void *p,
 
 /* Tries to append a 'len'-byte frame for ('encap', 'dst', 'vni') to the
  * last queued message as one more UDP GSO segment.  That is allowed when
- * the message goes to the same place with the same tunnel header, every
+ * the message goes to the same place with the same encapsulation and VNI
+ * (hence the same tunnel header, which is built once per message), every
  * segment so far has the first one's length and the new one is no longer
  * (only the last segment of a GSO message may be shorter), and the
  * message stays within the segment and datagram limits.  Small frames of
@@ -356,7 +360,6 @@ static bool
 txmsg_try_append(struct tunnel *t, enum dp_encap encap, be32 dst,
                  uint32_t vni, const void *frame, size_t len)
 {
-    uint8_t hdr[TUNNEL_HDR_LEN];
     struct tunnel_txmsg *m;
     size_t first, last, seg;
 
@@ -364,7 +367,7 @@ txmsg_try_append(struct tunnel *t, enum dp_encap encap, be32 dst,
         return false;
     }
     m = &t->msgs[t->n_msgs - 1];
-    if (m->dst != dst || m->encap != encap
+    if (m->dst != dst || m->encap != encap || m->vni != vni
         || m->n_segs >= TUNNEL_GSO_MAX_SEGS) {
         return false;
     }
@@ -373,10 +376,6 @@ txmsg_try_append(struct tunnel *t, enum dp_encap encap, be32 dst,
     seg = TUNNEL_HDR_LEN + first;
     if (last != first || len > first || !len
         || (m->n_segs + 1) * seg > TUNNEL_UDP_MAX) {
-        return false;
-    }
-    tunnel_build_header(encap, vni, hdr);
-    if (memcmp(hdr, m->hdr, sizeof hdr)) {
         return false;
     }
     txmsg_add_seg(t, m, frame, len);
@@ -429,15 +428,23 @@ tunnel_queue_segs(struct tunnel *t, enum dp_encap encap, be32 dst,
     }
 }
 
+/* The peer's socket address for message 'm'. */
 static void
-fill_msghdr(struct tunnel *t, const struct tunnel_txmsg *m,
-            struct sockaddr_in *sin, struct tunnel_cmsg *ctl,
-            struct msghdr *mh)
+txmsg_sockaddr(const struct tunnel *t, const struct tunnel_txmsg *m,
+               struct sockaddr_in *sin)
 {
     memset(sin, 0, sizeof *sin);
     sin->sin_family = AF_INET;
     sin->sin_addr.s_addr = m->dst;
     sin->sin_port = htons(t->ports[m->encap]);
+}
+
+static void
+fill_msghdr(struct tunnel *t, const struct tunnel_txmsg *m,
+            struct sockaddr_in *sin, struct tunnel_cmsg *ctl,
+            struct msghdr *mh)
+{
+    txmsg_sockaddr(t, m, sin);
 
     memset(mh, 0, sizeof *mh);
     mh->msg_name = sin;
@@ -470,10 +477,7 @@ send_unsegmented(struct tunnel *t, const struct tunnel_txmsg *m,
     size_t done = 0;
 
     ASSERT(n <= TUNNEL_GSO_MAX_SEGS);
-    memset(&sin, 0, sizeof sin);
-    sin.sin_family = AF_INET;
-    sin.sin_addr.s_addr = m->dst;
-    sin.sin_port = htons(t->ports[m->encap]);
+    txmsg_sockaddr(t, m, &sin);
     for (size_t i = 0; i < n; i++) {
         memset(&mm[i], 0, sizeof mm[i]);
         mm[i].msg_hdr.msg_name = &sin;

@@ -10,15 +10,8 @@
 #include "lib/csum.h"
 
 #include <arpa/inet.h>
-#include <string.h>
 
-static inline uint32_t
-load32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
+#include "lib/packet.h"
 
 static inline uint32_t
 fold64(uint64_t s)
@@ -35,31 +28,28 @@ csum_partial(const void *data, size_t len, uint32_t initial)
     uint64_t s0 = initial, s1 = 0, s2 = 0, s3 = 0;
 
     while (len >= 32) {
-        s0 += (uint64_t) load32(p) + load32(p + 4);
-        s1 += (uint64_t) load32(p + 8) + load32(p + 12);
-        s2 += (uint64_t) load32(p + 16) + load32(p + 20);
-        s3 += (uint64_t) load32(p + 24) + load32(p + 28);
+        s0 += (uint64_t) get32(p) + get32(p + 4);
+        s1 += (uint64_t) get32(p + 8) + get32(p + 12);
+        s2 += (uint64_t) get32(p + 16) + get32(p + 20);
+        s3 += (uint64_t) get32(p + 24) + get32(p + 28);
         p += 32;
         len -= 32;
     }
     while (len >= 4) {
-        s0 += load32(p);
+        s0 += get32(p);
         p += 4;
         len -= 4;
     }
     if (len >= 2) {
-        uint16_t w;
-        memcpy(&w, p, 2);
-        s1 += w;
+        s1 += get16(p);
         p += 2;
         len -= 2;
     }
     if (len) {
         /* The odd byte is the first byte of a zero-padded 16-bit word, in
          * memory order. */
-        uint16_t w = 0;
-        memcpy(&w, p, 1);
-        s2 += w;
+        uint8_t w[2] = { *p, 0 };
+        s2 += get16(w);
     }
     return fold64(s0 + s1 + s2 + s3);
 }
@@ -68,9 +58,8 @@ be16
 csum_ipv4_header(const void *hdr, size_t hdr_len)
 {
     const uint8_t *p = hdr;
-    be16 field;
+    be16 field = get16(p + 10);
 
-    memcpy(&field, p + 10, 2);
     /* Sum everything, then cancel the checksum field by adding its
      * one's complement. */
     return csum_fold(csum_add16(csum_partial(p, hdr_len, 0),

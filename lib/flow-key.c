@@ -294,19 +294,6 @@ flow_key_hash(const struct flow_key *key, uint32_t basis)
     return hash_words64((const uint64_t *) key, FLOW_KEY_U64S, basis);
 }
 
-bool
-flow_key_equal(const struct flow_key *a, const struct flow_key *b)
-{
-    const uint64_t *x = (const uint64_t *) a;
-    const uint64_t *y = (const uint64_t *) b;
-    uint64_t diff = 0;
-
-    for (size_t i = 0; i < FLOW_KEY_U64S; i++) {
-        diff |= x[i] ^ y[i];
-    }
-    return !diff;
-}
-
 /* Formatting. */
 
 struct fbuf {

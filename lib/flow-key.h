@@ -108,8 +108,20 @@ bool flow_key_extract(const void *frame, size_t len, uint32_t in_port,
 /* Hash of the whole key, with 'basis'. */
 uint32_t flow_key_hash(const struct flow_key *key, uint32_t basis);
 
-/* True if 'a' and 'b' are bitwise equal. */
-bool flow_key_equal(const struct flow_key *a, const struct flow_key *b);
+/* True if 'a' and 'b' are bitwise equal.  Inline: the datapath compares
+ * keys per packet (exact-match cache, runs of equal keys in a batch). */
+static inline bool
+flow_key_equal(const struct flow_key *a, const struct flow_key *b)
+{
+    const uint64_t *x = (const uint64_t *) a;
+    const uint64_t *y = (const uint64_t *) b;
+    uint64_t diff = 0;
+
+    for (size_t i = 0; i < FLOW_KEY_U64S; i++) {
+        diff |= x[i] ^ y[i];
+    }
+    return !diff;
+}
 
 /* Writes a human-readable one-line form of 'key' into 'buf' of 'size'
  * bytes, e.g. "in_port=3,eth_dst=..,eth_type=0x0800,nw_src=10.0.0.1,..".

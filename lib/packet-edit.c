@@ -15,49 +15,28 @@ int
 packet_arp_reply(void *frame, size_t len, const struct eth_addr *mac)
 {
     uint8_t *p = frame;
-    size_t ofs = ETH_HDR_LEN;
-    uint8_t old_sha[ETH_ADDR_LEN], old_spa[4], old_tpa[4];
+    struct packet_layout lo;
+    struct flow_key key;
     uint8_t *arp;
-    be16 type;
 
-    if (len < ETH_HDR_LEN) {
+    /* The extractor decides what an Ethernet/IPv4 ARP request is (the
+     * VLAN tags it accepts, all 28 ARP bytes present): nw_proto holds the
+     * opcode only if the ARP layer parsed.  The key also keeps the old
+     * addresses that the rewrite below overwrites. */
+    flow_key_extract(frame, len, 0, &key, &lo);
+    if (key.eth_type != htons(ETH_TYPE_ARP) || lo.l3_ofs == UINT16_MAX
+        || key.nw_proto != ARP_OP_REQUEST) {
         return EINVAL;
     }
-    type = get16(p + 12);
-    /* Tags as flow_key_extract() accepts them: an 802.1Q or 802.1ad outer
-     * tag, optionally followed by one 802.1Q tag. */
-    for (int tags = 0; tags < 2 && (type == htons(ETH_TYPE_VLAN)
-                                    || (!tags
-                                        && type == htons(ETH_TYPE_QINQ)));
-         tags++) {
-        if (len - ofs < VLAN_HDR_LEN) {
-            return EINVAL;
-        }
-        type = get16(p + ofs + 2);
-        ofs += VLAN_HDR_LEN;
-    }
-    if (type != htons(ETH_TYPE_ARP)
-        || len - ofs < sizeof(struct arp_eth_header)) {
-        return EINVAL;
-    }
-    arp = p + ofs;
-    if (get16(arp) != htons(1) || get16(arp + 2) != htons(ETH_TYPE_IP)
-        || arp[4] != ETH_ADDR_LEN || arp[5] != 4
-        || get16(arp + 6) != htons(ARP_OP_REQUEST)) {
-        return EINVAL;
-    }
+    arp = p + lo.l3_ofs;
 
-    memcpy(old_sha, arp + 8, ETH_ADDR_LEN);
-    memcpy(old_spa, arp + 14, 4);
-    memcpy(old_tpa, arp + 24, 4);
-
-    memcpy(p, old_sha, ETH_ADDR_LEN);
+    memcpy(p, &key.arp_sha, ETH_ADDR_LEN);
     memcpy(p + ETH_ADDR_LEN, mac, ETH_ADDR_LEN);
     put16(arp + 6, htons(ARP_OP_REPLY));
     memcpy(arp + 8, mac, ETH_ADDR_LEN);
-    memcpy(arp + 14, old_tpa, 4);
-    memcpy(arp + 18, old_sha, ETH_ADDR_LEN);
-    memcpy(arp + 24, old_spa, 4);
+    put32(arp + 14, key.nw_dst.ip4);
+    memcpy(arp + 18, &key.arp_sha, ETH_ADDR_LEN);
+    put32(arp + 24, key.nw_src.ip4);
     return 0;
 }
 

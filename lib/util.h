@@ -33,6 +33,7 @@ typedef uint64_t be64;          /* Big-endian (network order) 64 bits. */
 #define CACHE_ALIGNED __attribute__((aligned(CACHE_LINE)))
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define ROUND_UP(x, y) (((x) + (y) - 1) / (y) * (y))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
 #define CONTAINER_OF(ptr, type, member) \

@@ -212,6 +212,14 @@ env_destroy(struct env *e)
     dp_destroy(e->b);
 }
 
+/* Runs 'INIT' (an env_init*() call) or skips the current test. */
+#define ENV_INIT_OR_SKIP(INIT)                                          \
+    do {                                                                \
+        if (!(INIT)) {                                                  \
+            UNIT_SKIP("loopback tunnel sockets unavailable");           \
+        }                                                               \
+    } while (0)
+
 /* Runs both datapaths once, then sleeps in poll for at most 10 ms. */
 static void
 pump_once(struct env *e)
@@ -252,6 +260,37 @@ settle(struct env *e)
     }
 }
 
+/* Injects 'frame' ('len' bytes, no virtio-net header) on A1, then waits
+ * like wait_frame() for a frame on 'port' of 'dp' and returns its
+ * length. */
+static size_t
+inject_wait(struct env *e, const void *frame, size_t len, struct dp *dp,
+            uint32_t port, void *out, size_t size)
+{
+    CHECK_EQ(dp_dummy_inject(e->a, e->a1, NULL, frame, len), 0);
+    return wait_frame(e, dp, port, NULL, out, size);
+}
+
+/* The virtio-net header Linux gives an untagged TCP/IPv4 frame without
+ * IP options whose checksum is pending (CHECKSUM_PARTIAL), and which, if
+ * 'mss' is nonzero, is a TSO frame to be cut into 'mss'-byte segments. */
+static struct virtio_net_hdr
+tcp4_offload_vh(uint16_t mss)
+{
+    struct virtio_net_hdr vh;
+
+    memset(&vh, 0, sizeof vh);
+    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vh.csum_start = ETH_HDR_LEN + 20;
+    vh.csum_offset = 16;
+    if (mss) {
+        vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
+        vh.gso_size = mss;
+        vh.hdr_len = ETH_HDR_LEN + 40;
+    }
+    return vh;
+}
+
 static size_t
 udp_frame(uint8_t *buf, size_t size, const struct eth_addr *dst,
           uint32_t src_ip, size_t payload)
@@ -282,9 +321,7 @@ test_local_output(void)
     struct env e;
     size_t len, n;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = udp_frame(frame, sizeof frame, &mac_a2, 0x0a000001, 30);
     CHECK(len > 0);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
@@ -320,13 +357,10 @@ test_cache_hits(void)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = udp_frame(frame, sizeof frame, &mac_a2, 0x0a000001, 10);
     for (int i = 0; i < 3; i++) {
-        CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-        CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+        CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     }
     dp_get_stats(e.a, &s);
     CHECK_EQ(s.upcalls, 1);
@@ -337,8 +371,7 @@ test_cache_hits(void)
     /* Another source IP: same megaflow (the upcall never read it), new
      * exact-match entry. */
     len = udp_frame(frame, sizeof frame, &mac_a2, 0x0a000077, 10);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     dp_get_stats(e.a, &s);
     CHECK_EQ(s.upcalls, 1);
     CHECK_EQ(s.mf_hits, 1);
@@ -359,16 +392,14 @@ test_cache_hits(void)
     tag_set_destroy(&changed);
     dp_get_stats(e.a, &s);
     CHECK_EQ(s.n_megaflows, 0);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     dp_get_stats(e.a, &s);
     CHECK_EQ(s.upcalls, 2);
     CHECK_EQ(s.n_megaflows, 1);
 
     /* dp_flush: the same. */
     dp_flush(e.a);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     dp_get_stats(e.a, &s);
     CHECK_EQ(s.upcalls, 3);
 
@@ -394,9 +425,7 @@ tunnel_round_trip(enum dp_encap encap)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     dp_set_encap(e.a, encap);
     len = udp_frame(frame, sizeof frame, &mac_b1, 0x0a000001, 1000);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
@@ -414,8 +443,7 @@ tunnel_round_trip(enum dp_encap encap)
     CHECK(mac_eq(&e.hb.last_key.eth_dst, &mac_b1));
 
     /* Second packet: both sides hit their caches. */
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.b, e.b1, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.b, e.b1, out, sizeof out), len);
     dp_get_stats(e.a, &sa);
     dp_get_stats(e.b, &sb);
     CHECK_EQ(sa.tunnel_tx, 2);
@@ -449,9 +477,7 @@ test_small_frame_batching(void)
     struct dp_stats sa, sb;
     struct env e;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     for (int i = 0; i < 21; i++) {
         /* Frame 10 is larger; the rest are equal. */
         lens[i] = udp_frame(frame, sizeof frame, &mac_b1, 0x0a000001 + i,
@@ -485,12 +511,9 @@ test_broadcast(void)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = udp_frame(frame, sizeof frame, &mac_bcast, 0x0a000001, 20);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     CHECK(!memcmp(out, frame, len));
     CHECK_EQ(wait_frame(&e, e.b, e.b1, NULL, out, sizeof out), len);
     CHECK(!memcmp(out, frame, len));
@@ -510,16 +533,13 @@ test_arp_reply(void)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = packet_build_arp(frame, sizeof frame, &(struct packet_spec) {
         .eth_src = mac_a1, .eth_dst = mac_bcast,
         .ip4_src = htonl(0x0a000001), .ip4_dst = htonl(0x0a0000fe),
     });
     CHECK(len >= ETH_HDR_LEN + sizeof arp);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a1, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a1, out, sizeof out), len);
     memcpy(&eth, out, sizeof eth);
     memcpy(&arp, out + ETH_HDR_LEN, sizeof arp);
     CHECK(mac_eq(&eth.eth_dst, &mac_a1));
@@ -544,9 +564,7 @@ test_drops(void)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = udp_frame(frame, sizeof frame, &mac_unknown, 0x0a000001, 10);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
@@ -576,12 +594,9 @@ test_port_del(void)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = udp_frame(frame, sizeof frame, &mac_a2, 0x0a000001, 10);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     dp_port_del(e.a, e.a2);
     dp_port_del(e.a, 12345);                    /* No such port: no-op. */
     dp_get_stats(e.a, &s);
@@ -610,12 +625,9 @@ test_expiry(void)
     size_t len;
     int i;
 
-    if (!env_init(&e, 20)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 20));
     len = udp_frame(frame, sizeof frame, &mac_a2, 0x0a000001, 10);
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     dp_get_stats(e.a, &s);
     CHECK_EQ(s.n_megaflows, 1);
 
@@ -632,8 +644,7 @@ test_expiry(void)
     }
     CHECK_EQ(s.n_megaflows, 0);
 
-    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
-    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(inject_wait(&e, frame, len, e.a, e.a2, out, sizeof out), len);
     CHECK_EQ(e.ha.n_upcalls, 2);
     env_destroy(&e);
 }
@@ -661,9 +672,7 @@ test_malformed_tunnel(void)
     size_t flen;
     int fd;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     fd = socket(AF_INET, SOCK_DGRAM, 0);
     CHECK(fd >= 0);
     flen = udp_frame(frame, sizeof frame, &mac_b1, 0x0a000001, 10);
@@ -775,9 +784,7 @@ test_tso_to_tunnel(void)
     struct env e;
 
     /* Receive coalescing off: B shows the segments. */
-    if (!env_init__(&e, 0, true)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init__(&e, 0, true));
     for (size_t i = 0; i < PAYLOAD; i++) {
         payload[i] = (uint8_t) (i * 7 + 3);
     }
@@ -790,13 +797,7 @@ test_tso_to_tunnel(void)
     });
     CHECK_EQ(len, ETH_HDR_LEN + 20 + 20 + PAYLOAD);
 
-    memset(&vh, 0, sizeof vh);
-    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-    vh.gso_size = MSS;
-    vh.hdr_len = ETH_HDR_LEN + 40;
-    vh.csum_start = ETH_HDR_LEN + 20;
-    vh.csum_offset = 16;
+    vh = tcp4_offload_vh(MSS);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
 
     while (ofs < PAYLOAD && n_segs < 10) {
@@ -837,9 +838,7 @@ test_partial_csum_to_tunnel(void)
     struct env e;
     size_t len;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = packet_build_tcp4(frame, sizeof frame, &(struct packet_spec) {
         .eth_src = mac_a1, .eth_dst = mac_bcast,
         .ip4_src = htonl(0x0a000001), .ip4_dst = htonl(0x0a000003),
@@ -847,10 +846,7 @@ test_partial_csum_to_tunnel(void)
         .csum_mode = PACKET_CSUM_PARTIAL, .payload_len = 300,
     });
     CHECK(packet_verify_csums(frame, len) != 0);
-    memset(&vh, 0, sizeof vh);
-    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    vh.csum_start = ETH_HDR_LEN + 20;
-    vh.csum_offset = 16;
+    vh = tcp4_offload_vh(0);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
 
     /* Broadcast: the local copy leaves after the tunnel copy completed the
@@ -883,9 +879,7 @@ test_tso_burst(void)
     int n_rx = 0;
     struct env e;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     len = packet_build_tcp4(frame, sizeof frame, &(struct packet_spec) {
         .eth_src = mac_a1, .eth_dst = mac_b1,
         .ip4_src = htonl(0x0a000001), .ip4_dst = htonl(0x0a000003),
@@ -893,13 +887,7 @@ test_tso_burst(void)
         .csum_mode = PACKET_CSUM_PARTIAL, .payload_len = PAYLOAD,
     });
     CHECK(len > PAYLOAD);
-    memset(&vh, 0, sizeof vh);
-    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-    vh.gso_size = MSS;
-    vh.hdr_len = ETH_HDR_LEN + 40;
-    vh.csum_start = ETH_HDR_LEN + 20;
-    vh.csum_offset = 16;
+    vh = tcp4_offload_vh(MSS);
     for (int i = 0; i < N_FRAMES; i++) {
         CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
     }
@@ -973,9 +961,7 @@ test_gro_tso_round_trip(void)
     size_t len, n, n_segs = 0, ofs = 0;
     struct env e;
 
-    if (!env_init(&e, 0)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
     for (size_t i = 0; i < PAYLOAD; i++) {
         payload[i] = (uint8_t) (i * 13 + 5);
     }
@@ -988,13 +974,7 @@ test_gro_tso_round_trip(void)
         .payload = payload, .payload_len = PAYLOAD,
     });
     CHECK_EQ(len, ETH_HDR_LEN + 40 + PAYLOAD);
-    memset(&vh, 0, sizeof vh);
-    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
-    vh.gso_type = VIRTIO_NET_HDR_GSO_TCPV4;
-    vh.gso_size = MSS;
-    vh.hdr_len = ETH_HDR_LEN + 40;
-    vh.csum_start = ETH_HDR_LEN + 20;
-    vh.csum_offset = 16;
+    vh = tcp4_offload_vh(MSS);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
 
     /* One frame, byte for byte the VM's TSO frame (same IP id, the
@@ -1149,8 +1129,9 @@ check_gro_single(const struct gro_out *out, const struct gro_in *in)
     CHECK_EQ(out->vh.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 }
 
-/* Checks that 'out' is the IPv4 segments in[0..n-1] coalesced, and that
- * segmenting it again yields valid segments with their payload. */
+/* Checks that 'out' is the IPv4 segments in[0..n-1] coalesced (PSH set if
+ * any segment had it), and that segmenting it again yields valid segments
+ * with their payload. */
 static void
 check_gro_merged(const struct gro_out *out, const struct gro_in *in,
                  size_t n)
@@ -1161,10 +1142,12 @@ check_gro_merged(const struct gro_out *out, const struct gro_in *in,
     uint8_t got[sizeof gro_pattern];
     struct tcp_header tcp;
     struct ip_header ip;
+    uint8_t flags = TCP_ACK;
     be16 pseudo;
 
     for (size_t i = 0; i < n; i++) {
         payload += in[i].payload ? in[i].payload : GRO_MSS;
+        flags |= in[i].flags & TCP_PSH;
     }
     CHECK_EQ(out->len, ETH_HDR_LEN + 40 + payload);
     CHECK_EQ(out->vh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
@@ -1178,6 +1161,7 @@ check_gro_merged(const struct gro_out *out, const struct gro_in *in,
     CHECK(csum_ipv4_header_ok(&ip, sizeof ip));
     CHECK_EQ(ntohs(ip.ip_id), in[0].ip_id);
     CHECK_EQ(ntohl(tcp.tcp_seq), GRO_SEQ0 + in[0].seq);
+    CHECK_EQ(tcp.tcp_flags, flags);
     pseudo = (be16) ~csum_fold(csum_pseudo_ipv4(ip.ip_src, ip.ip_dst,
                                                 IPPROTO_TCP_,
                                                 (uint16_t) (out->len - 34)));
@@ -1195,205 +1179,190 @@ check_gro_merged(const struct gro_out *out, const struct gro_in *in,
 }
 
 static bool
-gro_env_init(struct env *e)
+gro_env_init(struct env *e, bool no_gro)
 {
     for (size_t i = 0; i < sizeof gro_pattern; i++) {
         gro_pattern[i] = (uint8_t) (i * 31 + i / 256);
     }
-    return env_init(e, 0);
+    return env_init__(e, 0, no_gro);
 }
 
+/* One coalescing scenario: 'in' reaches host B in one receive batch, and
+ * B1 gets out[0..n_out-1] in this order, out[j] being the inputs
+ * in[idx[0..n-1]] coalesced into one frame (n > 1) or delivered as is
+ * (n == 1).  n_out 0 means every input is delivered as is, in order. */
+struct gro_case {
+    const char *what;
+    struct gro_in in[6];
+    size_t n_in;
+    struct {
+        uint8_t idx[3];
+        uint8_t n;
+    } out[4];
+    size_t n_out;
+};
+
+/* Runs each case on fresh hosts (B with coalescing off if 'no_gro') and
+ * checks every frame B1 gets, and that the statistics count every input
+ * as sent and the coalesced frames and their segments. */
 static void
-test_gro_mixed_flows(void)
+run_gro_cases(const struct gro_case *cases, size_t n_cases, bool no_gro)
 {
-    /* Two flows interleaved, each in order: two frames, each flow's
-     * segments in order. */
-    static const struct gro_in in[] = {
-        { .sport = 1, .seq = 0, .ip_id = 10 },
-        { .sport = 2, .seq = 0 },
-        { .sport = 1, .seq = 1000, .ip_id = 11 },
-        { .sport = 2, .seq = 1000 },
-        { .sport = 1, .seq = 2000, .ip_id = 12 },
-    };
-    static const struct gro_in x[] = { in[0], in[2], in[4] };
-    static const struct gro_in y[] = { in[1], in[3] };
-    static struct gro_out out[GRO_MAX_OUT];
-    struct dp_port_stats ps[2];
-    struct dp_stats s;
-    struct env e;
-
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    CHECK_EQ(gro_run(&e, in, ARRAY_SIZE(in), out), 2);
-    check_gro_merged(&out[0], x, 3);
-    check_gro_merged(&out[1], y, 2);
-    dp_get_stats(e.b, &s);
-    CHECK_EQ(s.gro_frames, 2);
-    CHECK_EQ(s.gro_segs, 5);
-    CHECK_EQ(dp_get_port_stats(e.b, ps, 2), 1);
-    CHECK_EQ(ps[0].tx_packets, 5);
-    env_destroy(&e);
-
-    /* A lone PSH segment of another flow goes out at once without
-     * breaking up the first flow; a UDP frame to the same port does
-     * (conservatively) close it first. */
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    {
-        static const struct gro_in in2[] = {
-            { .sport = 1, .seq = 0 },
-            { .sport = 2, .seq = 0, .flags = 0x18 },
-            { .sport = 1, .seq = 1000 },
-            { .sport = 0, .seq = 0 },
-            { .sport = 1, .seq = 2000 },
-            { .sport = 1, .seq = 3000 },
-        };
-        const struct gro_in x2[] = { in2[0], in2[2] };
-
-        CHECK_EQ(gro_run(&e, in2, ARRAY_SIZE(in2), out), 4);
-        check_gro_single(&out[0], &in2[1]);
-        check_gro_merged(&out[1], x2, 2);
-        check_gro_single(&out[2], &in2[3]);
-        check_gro_merged(&out[3], in2 + 4, 2);
-    }
-    env_destroy(&e);
-}
-
-static void
-test_gro_not_merged(void)
-{
-    static const struct {
-        const char *what;
-        struct gro_in in[4];
-        size_t n;
-    } cases[] = {
-        { "out of order", {
-            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 2000 },
-            { .sport = 1, .seq = 1000 } }, 3 },
-        { "gap", {
-            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1001 } }, 2 },
-        { "FIN", {
-            { .sport = 1, .seq = 0 },
-            { .sport = 1, .seq = 1000, .flags = 0x11 } }, 2 },
-        { "SYN", {
-            { .sport = 1, .seq = 0, .flags = 0x02 },
-            { .sport = 1, .seq = 1000 } }, 2 },
-        { "RST", {
-            { .sport = 1, .seq = 0 },
-            { .sport = 1, .seq = 1000, .flags = 0x14 } }, 2 },
-        { "URG", {
-            { .sport = 1, .seq = 0 },
-            { .sport = 1, .seq = 1000, .flags = 0x30 } }, 2 },
-        { "CWR", {
-            { .sport = 1, .seq = 0 },
-            { .sport = 1, .seq = 1000, .flags = 0x90 } }, 2 },
-        { "UDP", {
-            { .seq = 0 }, { .seq = 1000 }, { .seq = 2000 } }, 3 },
-        { "bad checksum", {
-            { .sport = 1, .seq = 0 },
-            { .sport = 1, .seq = 1000, .bad_csum = true },
-            { .sport = 1, .seq = 2000 } }, 3 },
-        { "window changed", {
-            { .sport = 1, .seq = 0 },
-            { .sport = 1, .seq = 1000, .window = 1234 } }, 2 },
-        { "longer than the first", {
-            { .sport = 1, .seq = 0, .payload = 500 },
-            { .sport = 1, .seq = 500 } }, 2 },
-        { "DF differs", {
-            { .sport = 1, .seq = 0, .ip_id = 1 },
-            { .sport = 1, .seq = 1000, .ip_id = 2, .no_df = true } }, 2 },
-        { "no DF, id not incrementing", {
-            { .sport = 1, .seq = 0, .ip_id = 7, .no_df = true },
-            { .sport = 1, .seq = 1000, .ip_id = 7, .no_df = true } }, 2 },
-    };
     static struct gro_out out[GRO_MAX_OUT];
 
-    for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+    for (size_t c = 0; c < n_cases; c++) {
+        const struct gro_case *gc = &cases[c];
+        size_t n_out = gc->n_out ? gc->n_out : gc->n_in;
+        uint64_t n_merged = 0, merged_segs = 0;
+        int failed = unit_cur_failed;
+        struct dp_port_stats ps[2];
         struct dp_stats s;
         struct env e;
         size_t n;
 
-        if (!gro_env_init(&e)) {
-            UNIT_SKIP("loopback tunnel sockets unavailable");
-        }
-        n = gro_run(&e, cases[c].in, cases[c].n, out);
-        if (n != cases[c].n) {
-            fprintf(stderr, "  case \"%s\"\n", cases[c].what);
-        }
-        CHECK_EQ(n, cases[c].n);
-        for (size_t i = 0; i < n && i < cases[c].n; i++) {
-            check_gro_single(&out[i], &cases[c].in[i]);
+        ENV_INIT_OR_SKIP(gro_env_init(&e, no_gro));
+        n = gro_run(&e, gc->in, gc->n_in, out);
+        CHECK_EQ(n, n_out);
+        for (size_t j = 0; j < n && j < n_out; j++) {
+            struct gro_in segs[ARRAY_SIZE(gc->out[0].idx)];
+            size_t n_segs = gc->n_out ? gc->out[j].n : 1;
+
+            for (size_t k = 0; k < n_segs; k++) {
+                segs[k] = gc->in[gc->n_out ? gc->out[j].idx[k] : j];
+            }
+            if (n_segs == 1) {
+                check_gro_single(&out[j], &segs[0]);
+            } else {
+                check_gro_merged(&out[j], segs, n_segs);
+                n_merged++;
+                merged_segs += n_segs;
+            }
         }
         dp_get_stats(e.b, &s);
-        CHECK_EQ(s.gro_frames, 0);
+        CHECK_EQ(s.gro_frames, n_merged);
+        CHECK_EQ(s.gro_segs, merged_segs);
+        CHECK_EQ(dp_get_port_stats(e.b, ps, 2), 1);
+        CHECK_EQ(ps[0].tx_packets, gc->n_in);
+        if (unit_cur_failed && !failed) {
+            fprintf(stderr, "  case \"%s\"\n", gc->what);
+        }
         env_destroy(&e);
     }
 }
 
 static void
+test_gro_mixed_flows(void)
+{
+    static const struct gro_case cases[] = {
+        { "two flows interleaved, each in order: two frames", {
+            { .sport = 1, .seq = 0, .ip_id = 10 },
+            { .sport = 2, .seq = 0 },
+            { .sport = 1, .seq = 1000, .ip_id = 11 },
+            { .sport = 2, .seq = 1000 },
+            { .sport = 1, .seq = 2000, .ip_id = 12 } }, 5,
+          { { { 0, 2, 4 }, 3 }, { { 1, 3 }, 2 } }, 2 },
+        /* A lone PSH segment of another flow goes out at once without
+         * breaking up the first flow; a UDP frame to the same port does
+         * (conservatively) close it first. */
+        { "lone PSH segment, UDP frame", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 2, .seq = 0, .flags = 0x18 },
+            { .sport = 1, .seq = 1000 },
+            { .sport = 0, .seq = 0 },
+            { .sport = 1, .seq = 2000 },
+            { .sport = 1, .seq = 3000 } }, 6,
+          { { { 1 }, 1 }, { { 0, 2 }, 2 }, { { 3 }, 1 }, { { 4, 5 }, 2 } },
+          4 },
+    };
+
+    run_gro_cases(cases, ARRAY_SIZE(cases), false);
+}
+
+static void
+test_gro_not_merged(void)
+{
+    static const struct gro_case cases[] = {
+        { "out of order", {
+            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 2000 },
+            { .sport = 1, .seq = 1000 } }, 3, { { { 0 }, 0 } }, 0 },
+        { "gap", {
+            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1001 } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "FIN", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .flags = 0x11 } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "SYN", {
+            { .sport = 1, .seq = 0, .flags = 0x02 },
+            { .sport = 1, .seq = 1000 } }, 2, { { { 0 }, 0 } }, 0 },
+        { "RST", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .flags = 0x14 } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "URG", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .flags = 0x30 } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "CWR", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .flags = 0x90 } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "UDP", {
+            { .seq = 0 }, { .seq = 1000 }, { .seq = 2000 } }, 3,
+          { { { 0 }, 0 } }, 0 },
+        { "bad checksum", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .bad_csum = true },
+            { .sport = 1, .seq = 2000 } }, 3, { { { 0 }, 0 } }, 0 },
+        { "window changed", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .window = 1234 } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "longer than the first", {
+            { .sport = 1, .seq = 0, .payload = 500 },
+            { .sport = 1, .seq = 500 } }, 2, { { { 0 }, 0 } }, 0 },
+        { "DF differs", {
+            { .sport = 1, .seq = 0, .ip_id = 1 },
+            { .sport = 1, .seq = 1000, .ip_id = 2, .no_df = true } }, 2,
+          { { { 0 }, 0 } }, 0 },
+        { "no DF, id not incrementing", {
+            { .sport = 1, .seq = 0, .ip_id = 7, .no_df = true },
+            { .sport = 1, .seq = 1000, .ip_id = 7, .no_df = true } }, 2,
+          { { { 0 }, 0 } }, 0 },
+    };
+
+    run_gro_cases(cases, ARRAY_SIZE(cases), false);
+}
+
+static void
 test_gro_boundaries(void)
 {
-    /* PSH and a short segment end a frame; what follows starts anew. */
-    static const struct gro_in psh[] = {
-        { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000 },
-        { .sport = 1, .seq = 2000, .flags = 0x18 },
-        { .sport = 1, .seq = 3000 }, { .sport = 1, .seq = 4000 },
+    static const struct gro_case cases[] = {
+        /* PSH and a short segment end a frame; what follows starts
+         * anew. */
+        { "PSH", {
+            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000 },
+            { .sport = 1, .seq = 2000, .flags = 0x18 },
+            { .sport = 1, .seq = 3000 }, { .sport = 1, .seq = 4000 } }, 5,
+          { { { 0, 1, 2 }, 3 }, { { 3, 4 }, 2 } }, 2 },
+        { "short segment", {
+            { .sport = 1, .seq = 0 },
+            { .sport = 1, .seq = 1000, .payload = 300 },
+            { .sport = 1, .seq = 1300 } }, 3,
+          { { { 0, 1 }, 2 }, { { 2 }, 1 } }, 2 },
+        /* Without DF, incrementing ids coalesce. */
+        { "no DF, incrementing ids", {
+            { .sport = 1, .seq = 0, .ip_id = 0xffff, .no_df = true },
+            { .sport = 1, .seq = 1000, .ip_id = 0, .no_df = true } }, 2,
+          { { { 0, 1 }, 2 } }, 1 },
+        /* A FIN ends the flow's frame and is delivered after it. */
+        { "FIN", {
+            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000 },
+            { .sport = 1, .seq = 2000, .flags = 0x11 } }, 3,
+          { { { 0, 1 }, 2 }, { { 2 }, 1 } }, 2 },
     };
-    static const struct gro_in short_[] = {
-        { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000,
-                                    .payload = 300 },
-        { .sport = 1, .seq = 1300 },
-    };
-    /* Without DF, incrementing ids coalesce. */
-    static const struct gro_in ids[] = {
-        { .sport = 1, .seq = 0, .ip_id = 0xffff, .no_df = true },
-        { .sport = 1, .seq = 1000, .ip_id = 0, .no_df = true },
-    };
-    /* A FIN ends the flow's frame and is delivered after it. */
-    static const struct gro_in fin[] = {
-        { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000 },
-        { .sport = 1, .seq = 2000, .flags = 0x11 },
-    };
-    static struct gro_out out[GRO_MAX_OUT];
-    struct tcp_header tcp;
-    struct env e;
 
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    CHECK_EQ(gro_run(&e, psh, ARRAY_SIZE(psh), out), 2);
-    check_gro_merged(&out[0], psh, 3);
-    memcpy(&tcp, out[0].frame + ETH_HDR_LEN + 20, sizeof tcp);
-    CHECK_EQ(tcp.tcp_flags, 0x18);
-    check_gro_merged(&out[1], psh + 3, 2);
-    memcpy(&tcp, out[1].frame + ETH_HDR_LEN + 20, sizeof tcp);
-    CHECK_EQ(tcp.tcp_flags, 0x10);
-    env_destroy(&e);
-
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    CHECK_EQ(gro_run(&e, short_, ARRAY_SIZE(short_), out), 2);
-    check_gro_merged(&out[0], short_, 2);
-    check_gro_single(&out[1], &short_[2]);
-    env_destroy(&e);
-
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    CHECK_EQ(gro_run(&e, ids, ARRAY_SIZE(ids), out), 1);
-    check_gro_merged(&out[0], ids, 2);
-    env_destroy(&e);
-
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    CHECK_EQ(gro_run(&e, fin, ARRAY_SIZE(fin), out), 2);
-    check_gro_merged(&out[0], fin, 2);
-    check_gro_single(&out[1], &fin[2]);
-    env_destroy(&e);
+    run_gro_cases(cases, ARRAY_SIZE(cases), false);
 }
 
 static void
@@ -1410,9 +1379,7 @@ test_gro_ipv6(void)
     size_t l4 = ETH_HDR_LEN + 40;
     struct env e;
 
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
+    ENV_INIT_OR_SKIP(gro_env_init(&e, false));
     CHECK_EQ(gro_run(&e, in, ARRAY_SIZE(in), out), 1);
     CHECK_EQ(out[0].len, l4 + 20 + 2010);
     CHECK_EQ(out[0].vh.gso_type, VIRTIO_NET_HDR_GSO_TCPV6);
@@ -1436,38 +1403,13 @@ test_gro_ipv6(void)
 static void
 test_gro_disabled(void)
 {
-    static const struct gro_in in[] = {
-        { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000 },
+    static const struct gro_case cases[] = {
+        { "coalescing off", {
+            { .sport = 1, .seq = 0 }, { .sport = 1, .seq = 1000 } }, 2,
+          { { { 0 }, 0 } }, 0 },
     };
-    static struct gro_out out[GRO_MAX_OUT];
-    struct dp_config cfg;
-    struct env e;
-    int error;
 
-    if (!gro_env_init(&e)) {
-        UNIT_SKIP("loopback tunnel sockets unavailable");
-    }
-    /* Replace B by one with coalescing off. */
-    dp_destroy(e.b);
-    memset(&cfg, 0, sizeof cfg);
-    cfg.tunnel_ip = e.ip_b;
-    cfg.geneve_port = e.geneve_port;
-    cfg.vxlan_port = e.vxlan_port;
-    cfg.upcall = fake_upcall;
-    cfg.upcall_aux = &e.hb;
-    cfg.no_gro = true;
-    e.b = dp_create(&cfg, &error);
-    CHECK(e.b != NULL);
-    if (!e.b) {
-        env_destroy(&e);
-        return;
-    }
-    CHECK_EQ(dp_port_add_dummy(e.b, "b1", &e.b1), 0);
-    e.hb.vm_port = e.b1;
-    CHECK_EQ(gro_run(&e, in, ARRAY_SIZE(in), out), 2);
-    check_gro_single(&out[0], &in[0]);
-    check_gro_single(&out[1], &in[1]);
-    env_destroy(&e);
+    run_gro_cases(cases, ARRAY_SIZE(cases), true);
 }
 
 /* Root only: real AF_PACKET ports on veths in namespaces this test creates
