@@ -205,7 +205,6 @@ static void
 agent_apply(struct agent *a, struct sync_item *item)
 {
     struct tag_set changed;
-    size_t n_bad = 0;
 
     tag_set_init(&changed);
     if (item->type == SYNC_SNAPSHOT) {
@@ -226,18 +225,16 @@ agent_apply(struct agent *a, struct sync_item *item)
     }
     for (size_t i = 0; i < item->n; i++) {
         const struct sync_object *obj = &item->objs[i];
-        if (topology_update(a->topo, obj->key, obj->json, &changed)) {
-            n_bad++;
-            VLOG_WARN("%s: cannot parse object; keeping the old one",
+        if (topology_update_json(a->topo, obj->key, obj->value, &changed)) {
+            VLOG_WARN("%s: malformed object; keeping the old one",
                       obj->key);
         }
     }
     a->revision = item->revision;
     a->have_snapshot = true;
 
-    agent_reconcile(a, &changed);
+    agent_reconcile(a, &changed);       /* A snapshot: 'changed.all'. */
     if (item->type == SYNC_SNAPSHOT) {
-        dp_flush(a->dp);
         VLOG_INFO("topology loaded at revision %lld: %zu networks, %zu "
                   "ports, %zu hosts, %zu bound here", item->revision,
                   topology_n_networks(a->topo), topology_n_ports(a->topo),

@@ -34,8 +34,8 @@ struct sync {
 
 static void *sync_thread_main(void *);
 static void sync_item_free_cb(void *);
-static int sync_parse_objects(json_t *array, const char *value_name,
-                              struct sync_item *);
+static int sync_parse(const char *body, enum sync_item_type,
+                      struct sync_item **itemp);
 
 void
 sync_item_destroy(struct sync_item *item)
@@ -45,7 +45,7 @@ sync_item_destroy(struct sync_item *item)
     }
     for (size_t i = 0; i < item->n; i++) {
         free(item->objs[i].key);
-        free(item->objs[i].json);
+        json_decref(item->objs[i].value);
     }
     free(item->objs);
     free(item);
@@ -54,70 +54,13 @@ sync_item_destroy(struct sync_item *item)
 int
 sync_parse_snapshot(const char *body, struct sync_item **itemp)
 {
-    struct sync_item *item;
-    json_t *root, *rev, *config, *encap;
-    int error = EINVAL;
-
-    *itemp = NULL;
-    root = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(root)) {
-        goto out;
-    }
-    rev = json_object_get(root, "revision");
-    if (!json_is_integer(rev)) {
-        goto out;
-    }
-    item = xzalloc(sizeof *item);
-    item->type = SYNC_SNAPSHOT;
-    item->revision = json_integer_value(rev);
-    config = json_object_get(root, "config");
-    encap = json_is_object(config) ? json_object_get(config, "encap") : NULL;
-    if (json_is_string(encap)) {
-        str_copy(item->encap, json_string_value(encap), sizeof item->encap);
-    }
-    error = sync_parse_objects(json_object_get(root, "objects"), "value",
-                               item);
-    if (error) {
-        sync_item_destroy(item);
-        goto out;
-    }
-    *itemp = item;
-
-out:
-    json_decref(root);
-    return error;
+    return sync_parse(body, SYNC_SNAPSHOT, itemp);
 }
 
 int
 sync_parse_watch(const char *body, struct sync_item **itemp)
 {
-    struct sync_item *item;
-    json_t *root, *rev;
-    int error = EINVAL;
-
-    *itemp = NULL;
-    root = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
-    if (!json_is_object(root)) {
-        goto out;
-    }
-    rev = json_object_get(root, "revision");
-    if (!json_is_integer(rev)) {
-        goto out;
-    }
-    item = xzalloc(sizeof *item);
-    item->type = SYNC_EVENTS;
-    item->revision = json_integer_value(rev);
-    error = sync_parse_objects(json_object_get(root, "events"), "value",
-                               item);
-    if (error) {
-        sync_item_destroy(item);
-        goto out;
-    }
-    *itemp = item;
-
-out:
-    json_decref(root);
-    return error;
+    return sync_parse(body, SYNC_EVENTS, itemp);
 }
 
 struct sync *
@@ -200,23 +143,43 @@ sync_item_free_cb(void *item)
     sync_item_destroy(item);
 }
 
-/* Appends the elements of 'array' ({"key": ..., 'value_name': ...}) to
- * 'item'.  Returns EINVAL if 'array' is not an array. */
+/* Parses a snapshot reply ({"revision", "config", "objects": [...]}) or
+ * a watch reply ({"revision", "events": [...]}); each element of the
+ * array is {"key": ..., "value": ...}. */
 static int
-sync_parse_objects(json_t *array, const char *value_name,
-                   struct sync_item *item)
+sync_parse(const char *body, enum sync_item_type type,
+           struct sync_item **itemp)
 {
-    size_t i, n;
-    json_t *elem;
+    const char *list = type == SYNC_SNAPSHOT ? "objects" : "events";
+    struct sync_item *item;
+    json_t *root, *rev, *array, *elem;
+    size_t i;
 
-    if (!json_is_array(array)) {
+    *itemp = NULL;
+    root = json_loads(body, JSON_REJECT_DUPLICATES, NULL);
+    rev = json_object_get(root, "revision");
+    array = json_object_get(root, list);
+    if (!json_is_integer(rev) || !json_is_array(array)) {
+        json_decref(root);
         return EINVAL;
     }
-    n = json_array_size(array);
-    item->objs = xcalloc(n ? n : 1, sizeof *item->objs);
+
+    item = xzalloc(sizeof *item);
+    item->type = type;
+    item->revision = json_integer_value(rev);
+    if (type == SYNC_SNAPSHOT) {
+        json_t *config = json_object_get(root, "config");
+        json_t *encap = json_object_get(config, "encap");
+
+        if (json_is_string(encap)) {
+            str_copy(item->encap, json_string_value(encap),
+                     sizeof item->encap);
+        }
+    }
+    item->objs = xcalloc(MAX(json_array_size(array), 1), sizeof *item->objs);
     json_array_foreach (array, i, elem) {
         json_t *key = json_object_get(elem, "key");
-        json_t *value = json_object_get(elem, value_name);
+        json_t *value = json_object_get(elem, "value");
         struct sync_object *obj;
 
         if (!json_is_string(key)) {
@@ -224,10 +187,10 @@ sync_parse_objects(json_t *array, const char *value_name,
         }
         obj = &item->objs[item->n++];
         obj->key = xstrdup(json_string_value(key));
-        obj->json = (value && !json_is_null(value)
-                     ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY)
-                     : NULL);
+        obj->value = value && !json_is_null(value) ? json_incref(value) : NULL;
     }
+    json_decref(root);
+    *itemp = item;
     return 0;
 }
 
@@ -387,7 +350,6 @@ sync_thread_main(void *s_)
             }
             logged_unreachable = true;
         }
-        atomic_store(&s->connected, false);
         if (sync_sleep(s, backoff)) {
             break;
         }

@@ -25,11 +25,16 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* One store object: its key ("ports/<id>") and its JSON text, or NULL
- * for a deletion. */
+struct json_t;
+
+/* One store object: its key ("ports/<id>") and its value as parsed JSON
+ * (jansson), or NULL for a deletion.  The sync thread parses each reply
+ * once and hands the values over whole (it keeps no reference to them), so
+ * the main thread reads fields (topology_update_json()) without parsing
+ * text again. */
 struct sync_object {
     char *key;
-    char *json;
+    struct json_t *value;
 };
 
 enum sync_item_type {

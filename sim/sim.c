@@ -200,7 +200,7 @@ cmp_tunnel(const void *a_, const void *b_)
 }
 
 /* Appends OUTPUT to every local port of 'net' that is attached here and
- * admin up, other than 'skip' (a datapath port number, or 0). */
+ * admin up, other than datapath port 'skip' (the input port). */
 static void
 sim_flood_local(struct sim_ctx *ctx, const struct topo_net *net,
                 uint32_t skip)
@@ -244,7 +244,7 @@ sim_flood_remote(struct sim_ctx *ctx, const struct topo_net *net)
         const struct topo_agent *agent = topo_find_host(ctx->topo, host);
 
         if (!many) {
-            flow_tags_add(ctx->tags, topo_tag_host(host));
+            flow_tags_add(ctx->tags, net->hosts[i].tag);
         }
         if (agent && agent->has_tunnel_ip) {
             dp_actions_tunnel(ctx->acts, net->vni, agent->tunnel_ip);
@@ -270,24 +270,62 @@ sim_flood_remote(struct sim_ctx *ctx, const struct topo_net *net)
     ctx->acts->n = start + n;
 }
 
-/* Broadcast, multicast or unknown unicast on 'net'.  From a VIF ('in_port'
- * is its number) the flood reaches local ports and other hosts; from the
- * tunnel ('in_port' 0) only local ports. */
+/* Broadcast, multicast or unknown unicast on 'net'.  From a VIF the flood
+ * reaches the other local ports and other hosts; from the tunnel only
+ * local ports (the ingress host already replicated it). */
 static void
-sim_flood(struct sim_ctx *ctx, const struct topo_net *net, uint32_t in_port,
-          bool remote)
+sim_flood(struct sim_ctx *ctx, const struct topo_net *net)
 {
     size_t start = ctx->acts->n;
 
     flow_tags_add(ctx->tags, net->members_tag);
-    sim_flood_local(ctx, net, in_port);
-    if (remote) {
+    sim_flood_local(ctx, net, ctx->key->in_port);
+    if (ctx->key->in_port != FLOW_PORT_TUNNEL) {
         sim_flood_remote(ctx, net);
     }
     if (ctx->acts->n == start) {
         sim_drop(ctx, DROP_NO_FLOOD_TARGET,
                  "no other port on the network to flood to");
     }
+}
+
+/* The switch's MAC lookup on 'net', shared by both stages: floods
+ * broadcast, multicast and unknown unicast (see sim_flood()) and returns
+ * NULL, or returns the port that owns the destination MAC.  When tracing,
+ * 'mac' receives the destination MAC as text. */
+static const struct topo_port *
+sim_l2_lookup(struct sim_ctx *ctx, const struct topo_net *net, char mac[18])
+{
+    const struct flow_key *key = ctx->key;
+    const char *flood = (key->in_port == FLOW_PORT_TUNNEL
+                         ? "deliver to local ports" : "flood");
+    const struct topo_port *dst;
+
+    ctx->wc->masks.eth_dst.ea[0] |= 1;
+    if (ctx->trace) {
+        eth_addr_to_string(&key->eth_dst, mac);
+    }
+    if (eth_addr_is_multicast(&key->eth_dst)) {
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "l2: dst %s is %s: %s", mac,
+                          memcmp(key->eth_dst.ea, "\xff\xff\xff\xff\xff\xff",
+                                 ETH_ADDR_LEN) ? "multicast" : "broadcast",
+                          flood);
+        }
+        sim_flood(ctx, net);
+        return NULL;
+    }
+
+    FLOW_WC_MASK(ctx->wc, eth_dst);
+    dst = topo_find_port_by_mac(ctx->topo, net, &key->eth_dst);
+    if (!dst) {
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "l2: dst %s is unknown on the "
+                          "network: %s", mac, flood);
+        }
+        sim_flood(ctx, net);
+    }
+    return dst;
 }
 
 /* Ends the walk: guarantees at least one action and traces the result. */
@@ -395,7 +433,7 @@ sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
     } else if (dst->host[0]) {
         const struct topo_agent *agent = topo_find_host(ctx->topo, dst->host);
 
-        flow_tags_add(ctx->tags, topo_tag_host(dst->host));
+        flow_tags_add(ctx->tags, dst->host_tag);
         if (!agent || !agent->has_tunnel_ip) {
             if (ctx->trace) {
                 sim_trace_add(ctx->trace, "l2: dst %s = %s bound on host %s "
@@ -435,8 +473,9 @@ sim_vif_ingress(struct sim_ctx *ctx)
     struct sim_name pn, nn;
     char mac[18];
 
-    flow_tags_add(ctx->tags, topo_tag_inport(key->in_port));
     b = topo_find_binding_by_no(ctx->topo, key->in_port);
+    flow_tags_add(ctx->tags, b ? b->inport_tag
+                               : topo_tag_inport(key->in_port));
     if (!b || !b->port) {
         if (ctx->trace) {
             sim_trace_add(ctx->trace, "ingress port %u: %s", key->in_port,
@@ -494,31 +533,10 @@ sim_vif_ingress(struct sim_ctx *ctx)
         return;
     }
 
-    wc->masks.eth_dst.ea[0] |= 1;
-    if (ctx->trace) {
-        eth_addr_to_string(&key->eth_dst, mac);
+    dst = sim_l2_lookup(ctx, net, mac);
+    if (dst) {
+        sim_unicast(ctx, in, net, dst);
     }
-    if (eth_addr_is_multicast(&key->eth_dst)) {
-        if (ctx->trace) {
-            sim_trace_add(ctx->trace, "l2: dst %s is %s: flood", mac,
-                          memcmp(key->eth_dst.ea, "\xff\xff\xff\xff\xff\xff",
-                                 ETH_ADDR_LEN) ? "multicast" : "broadcast");
-        }
-        sim_flood(ctx, net, key->in_port, true);
-        return;
-    }
-
-    FLOW_WC_MASK(wc, eth_dst);
-    dst = topo_find_port_by_mac(ctx->topo, net, &key->eth_dst);
-    if (!dst) {
-        if (ctx->trace) {
-            sim_trace_add(ctx->trace, "l2: dst %s is unknown on the "
-                          "network: flood", mac);
-        }
-        sim_flood(ctx, net, key->in_port, true);
-        return;
-    }
-    sim_unicast(ctx, in, net, dst);
 }
 
 /* Egress stage: from the tunnel. */
@@ -534,8 +552,8 @@ sim_tunnel_ingress(struct sim_ctx *ctx)
     char mac[18];
 
     FLOW_WC_MASK(wc, tun_vni);
-    flow_tags_add(ctx->tags, topo_tag_vni(key->tun_vni));
     net = topo_find_net_by_vni(ctx->topo, key->tun_vni);
+    flow_tags_add(ctx->tags, net ? net->vni_tag : topo_tag_vni(key->tun_vni));
     if (!net) {
         if (ctx->trace) {
             sim_trace_add(ctx->trace, "ingress tunnel vni %u: no such "
@@ -554,51 +572,27 @@ sim_tunnel_ingress(struct sim_ctx *ctx)
         return;
     }
 
-    wc->masks.eth_dst.ea[0] |= 1;
-    if (ctx->trace) {
-        eth_addr_to_string(&key->eth_dst, mac);
-    }
-    if (eth_addr_is_multicast(&key->eth_dst)) {
-        if (ctx->trace) {
-            sim_trace_add(ctx->trace, "l2: dst %s is multicast: deliver to "
-                          "local ports", mac);
-        }
-        sim_flood(ctx, net, 0, false);
-        return;
-    }
-    FLOW_WC_MASK(wc, eth_dst);
-    dst = topo_find_port_by_mac(ctx->topo, net, &key->eth_dst);
+    dst = sim_l2_lookup(ctx, net, mac);
     if (!dst) {
-        if (ctx->trace) {
-            sim_trace_add(ctx->trace, "l2: dst %s is unknown on the "
-                          "network: deliver to local ports", mac);
-        }
-        sim_flood(ctx, net, 0, false);
         return;
     }
-
     flow_tags_add(ctx->tags, dst->tag);
-    if (ctx->trace) {
-        port_name(dst, &pn);
-    }
     if (!dst->local || !dst->binding) {
         if (ctx->trace) {
             sim_trace_add(ctx->trace, "l2: dst %s = %s, not attached here",
-                          mac, pn.s);
+                          mac, port_name(dst, &pn));
         }
         sim_drop(ctx, DROP_UNKNOWN_DST, "destination not attached here");
-    } else if (!dst->admin_up) {
-        if (ctx->trace) {
-            sim_trace_add(ctx->trace, "l2: dst %s = %s attached here on "
-                          "port %u", mac, pn.s, dst->binding->port_no);
-        }
+        return;
+    }
+    if (ctx->trace) {
+        sim_trace_add(ctx->trace, "l2: dst %s = %s attached here on port %u",
+                      mac, port_name(dst, &pn), dst->binding->port_no);
+    }
+    if (!dst->admin_up) {
         sim_drop(ctx, DROP_PORT_ADMIN_DOWN, "destination port is admin "
                  "down");
     } else {
-        if (ctx->trace) {
-            sim_trace_add(ctx->trace, "l2: dst %s = %s attached here on "
-                          "port %u", mac, pn.s, dst->binding->port_no);
-        }
         dp_actions_output(ctx->acts, dst->binding->port_no);
     }
 }

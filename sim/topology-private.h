@@ -15,14 +15,20 @@
  *   binds_by_no     datapath port number     -> struct topo_binding
  *
  * A struct topo_net exists while a network object with that id exists
- * ('present') or while any port refers to that id, so that ports may arrive
- * before their network.  Each network keeps its member ports in a list,
- * the ports bound to the local host in a second list, and a sorted array
- * counting member ports per remote host, so that a flood costs
- * O(local ports + hosts) rather than O(members).
+ * ('present') or while any port refers to that id ('n_ports'), so that
+ * ports may arrive before their network.  Each network keeps the ports
+ * bound to the local host in a list and a sorted array counting member
+ * ports per remote host, so that a flood costs O(local ports + hosts)
+ * rather than O(members).  The topology keeps every local port in one
+ * more list, so that the agent's binding reconciliation costs O(local
+ * ports), not O(ports in the cloud).
  *
- * Invariant: a port is in 'macs', in 'ips' and in its network's lists
- * exactly while it is in 'ports_by_id'; port->binding points to the
+ * What the simulation needs per packet and can be known per object is
+ * computed when the object changes: the tags of ports, networks, VNIs,
+ * hosts and bound datapath ports.
+ *
+ * Invariant: a port is in 'macs', in 'ips' and (if local) in the local
+ * lists exactly while it is in 'ports_by_id'; port->binding points to the
  * binding with the same port id, if any (and binding->port back to it).
  */
 #ifndef WEFT_TOPOLOGY_PRIVATE_H
@@ -149,6 +155,7 @@ topo_hmap_next(const struct topo_hmap *map, size_t *i,
 /* Count of a network's member ports bound to one host. */
 struct topo_host_count {
     char *host;
+    uint64_t tag;                       /* host:<host> */
     unsigned n;
 };
 
@@ -162,11 +169,11 @@ struct topo_net {
     bool has_vni;
     bool vni_indexed;
     uint32_t vni;
+    uint64_t vni_tag;                   /* vni:<vni>, if 'has_vni'. */
     uint64_t tag;                       /* net:<id> */
     uint64_t members_tag;               /* netmembers:<id> */
 
-    size_t n_ports;
-    struct topo_port *members;          /* Via port->net_next. */
+    size_t n_ports;                     /* Member ports. */
     struct topo_port *local_members;    /* Bound to the local host. */
     struct topo_host_count *hosts;      /* Sorted by name; remote hosts. */
     size_t n_hosts, allocated_hosts;
@@ -190,13 +197,14 @@ struct topo_port {
     bool admin_up;
     bool local;                         /* host == the local host. */
     uint64_t tag;                       /* port:<id> */
+    uint64_t host_tag;                  /* host:<host>, 0 if unbound. */
 
     struct topo_ip *ips;
     size_t n_ips;
 
     struct topo_net *net;
-    struct topo_port *net_prev, *net_next;
-    struct topo_port *local_prev, *local_next;
+    struct topo_port *local_prev, *local_next;  /* In net->local_members. */
+    struct topo_port *all_prev, *all_next;      /* In topo->local_ports. */
     struct topo_binding *binding;       /* Local attachment, or NULL. */
 };
 
@@ -214,6 +222,7 @@ struct topo_binding {
     struct topo_hmap_node no_node;      /* In binds_by_no. */
     char *port_id;
     uint32_t port_no;
+    uint64_t inport_tag;                /* inport:<port_no> */
     struct topo_port *port;             /* NULL while the port is unknown. */
 };
 
@@ -228,6 +237,7 @@ struct topology {
     struct topo_hmap hosts;
     struct topo_hmap binds_by_id;
     struct topo_hmap binds_by_no;
+    struct topo_port *local_ports;      /* Via port->all_next. */
     size_t n_present_nets;
 };
 

@@ -2,7 +2,7 @@
  * topology.c -- the agent's in-memory copy of the virtual topology (see
  * topology.h for the contract and topology-private.h for the indexes).
  *
- * Every update is applied in three steps: parse the object's JSON into a
+ * Every update is applied in three steps: read the object's JSON into a
  * small "spec" (failing with EINVAL before anything is touched), compare
  * the spec with the object we already have to decide which tags changed,
  * then replace the object.  The comparison is what keeps invalidation
@@ -60,12 +60,11 @@ static struct topo_binding *binding_find_by_id(const struct topology *,
 static void binding_remove(struct topology *, struct topo_binding *,
                            struct tag_set *changed);
 static int update_network(struct topology *, const char *id,
-                          const char *json, struct tag_set *changed);
-static int update_port(struct topology *, const char *id, const char *json,
+                          const json_t *, struct tag_set *changed);
+static int update_port(struct topology *, const char *id, const json_t *,
                        struct tag_set *changed);
-static int update_agent(struct topology *, const char *id, const char *json,
+static int update_agent(struct topology *, const char *id, const json_t *,
                         struct tag_set *changed);
-static int update_subnet(const char *json);
 static void port_info_fill(const struct topo_port *,
                            struct topo_port_info *);
 
@@ -145,48 +144,101 @@ topology_clear(struct topology *topo, struct tag_set *changed)
         net_maybe_free(topo, net);
     }
     ASSERT(topo->macs.n == 0 && topo->ips.n == 0 && topo->hosts.n == 0);
+    ASSERT(!topo->local_ports);
     ASSERT(topo->n_present_nets == 0 && topo->nets_by_vni.n == 0);
     changed->all = true;
+}
+
+/* What a change-stream key names. */
+enum topo_kind {
+    TOPO_IGNORED,               /* Unknown prefix. */
+    TOPO_BAD_KEY,               /* NULL, or a known prefix with no id. */
+    TOPO_NETWORK,
+    TOPO_PORT,
+    TOPO_AGENT,
+    TOPO_SUBNET,                /* Not consulted by the L2 simulation. */
+};
+
+static enum topo_kind
+topo_key_parse(const char *key, const char **idp)
+{
+    static const struct {
+        const char *prefix;
+        enum topo_kind kind;
+    } kinds[] = {
+        { "networks/", TOPO_NETWORK }, { "ports/", TOPO_PORT },
+        { "agents/", TOPO_AGENT }, { "subnets/", TOPO_SUBNET },
+    };
+
+    if (!key) {
+        return TOPO_BAD_KEY;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        size_t len = strlen(kinds[i].prefix);
+
+        if (!strncmp(key, kinds[i].prefix, len)) {
+            *idp = key + len;
+            return **idp ? kinds[i].kind : TOPO_BAD_KEY;
+        }
+    }
+    return TOPO_IGNORED;
+}
+
+static int
+topo_update_kind(struct topology *topo, enum topo_kind kind, const char *id,
+                 const json_t *value, struct tag_set *changed)
+{
+    if (value && !json_is_object(value)) {
+        return EINVAL;
+    }
+    switch (kind) {
+    case TOPO_NETWORK:
+        return update_network(topo, id, value, changed);
+    case TOPO_PORT:
+        return update_port(topo, id, value, changed);
+    case TOPO_AGENT:
+        return update_agent(topo, id, value, changed);
+    case TOPO_SUBNET:
+    case TOPO_IGNORED:
+        return 0;
+    case TOPO_BAD_KEY:
+    default:
+        return EINVAL;
+    }
+}
+
+int
+topology_update_json(struct topology *topo, const char *key,
+                     const json_t *value, struct tag_set *changed)
+{
+    const char *id = NULL;
+    enum topo_kind kind = topo_key_parse(key, &id);
+
+    return kind == TOPO_IGNORED ? 0
+           : topo_update_kind(topo, kind, id, value, changed);
 }
 
 int
 topology_update(struct topology *topo, const char *key, const char *json,
                 struct tag_set *changed)
 {
-    static const struct {
-        const char *prefix;
-        int kind;
-    } kinds[] = {
-        { "networks/", 0 }, { "ports/", 1 }, { "agents/", 2 },
-        { "subnets/", 3 },
-    };
+    const char *id = NULL;
+    enum topo_kind kind = topo_key_parse(key, &id);
+    json_t *value = NULL;
+    int error;
 
-    if (!key) {
-        return EINVAL;
+    if (kind == TOPO_IGNORED) {
+        return 0;               /* Whatever its value. */
     }
-    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
-        size_t len = strlen(kinds[i].prefix);
-        const char *id;
-
-        if (strncmp(key, kinds[i].prefix, len)) {
-            continue;
-        }
-        id = key + len;
-        if (!*id) {
+    if (json) {
+        value = json_loads(json, JSON_DECODE_ANY, NULL);
+        if (!value) {
             return EINVAL;
         }
-        switch (kinds[i].kind) {
-        case 0:
-            return update_network(topo, id, json, changed);
-        case 1:
-            return update_port(topo, id, json, changed);
-        case 2:
-            return update_agent(topo, id, json, changed);
-        default:
-            return json ? update_subnet(json) : 0;
-        }
     }
-    return 0;
+    error = topo_update_kind(topo, kind, id, value, changed);
+    json_decref(value);
+    return error;
 }
 
 void
@@ -219,6 +271,7 @@ topology_bind(struct topology *topo, const char *port_id, uint32_t port_no,
                          hash_string(port_id, 0));
     }
     b->port_no = port_no;
+    b->inport_tag = topo_tag_inport(port_no);
     topo_hmap_insert(&topo->binds_by_no, &b->no_node, topo_hash_u32(port_no));
 
     tag_set_add(changed, topo_tag_inport(port_no));
@@ -245,18 +298,12 @@ topology_for_each_local_port(const struct topology *topo,
                                         void *aux),
                              void *aux)
 {
-    const struct topo_hmap_node *node = NULL;
-    size_t i = 0;
+    for (const struct topo_port *port = topo->local_ports; port;
+         port = port->all_next) {
+        struct topo_port_info info;
 
-    while ((node = topo_hmap_next(&topo->ports_by_id, &i, node))) {
-        const struct topo_port *port = CONTAINER_OF(node, struct topo_port,
-                                                    id_node);
-        if (port->local) {
-            struct topo_port_info info;
-
-            port_info_fill(port, &info);
-            cb(&info, aux);
-        }
+        port_info_fill(port, &info);
+        cb(&info, aux);
     }
 }
 
@@ -316,7 +363,8 @@ topo_tag_host(const char *host)
 }
 
 /* Writes 'x' in decimal into 'buf' (at least 11 bytes); returns 'buf'.
- * (Tags for numbers are computed per simulation: no printf here.) */
+ * (Also computed per simulation for an unbound port or an unknown VNI:
+ * no printf here.) */
 static const char *
 u32_to_string(uint32_t x, char *buf)
 {
@@ -470,7 +518,8 @@ topo_local_host(const struct topology *topo)
 }
 
 /* JSON helpers.  Each returns false if the member exists with the wrong
- * type; a missing or null member yields the default. */
+ * type; a missing or null member yields the default.  'obj' is a JSON
+ * object. */
 
 static bool
 json_get_string(const json_t *obj, const char *name, const char *dflt,
@@ -504,19 +553,6 @@ json_get_bool(const json_t *obj, const char *name, bool dflt, bool *out)
     return false;
 }
 
-static json_t *
-json_parse_object(const char *text)
-{
-    json_error_t err;
-    json_t *obj = json_loads(text, JSON_DECODE_ANY, &err);
-
-    if (obj && !json_is_object(obj)) {
-        json_decref(obj);
-        obj = NULL;
-    }
-    return obj;
-}
-
 /* Networks. */
 
 static void
@@ -526,16 +562,12 @@ net_spec_destroy(struct net_spec *spec)
 }
 
 static int
-net_spec_parse(const char *json, struct net_spec *spec)
+net_spec_parse(const json_t *obj, struct net_spec *spec)
 {
-    json_t *obj = json_parse_object(json);
     const json_t *seg;
     int error = EINVAL;
 
     memset(spec, 0, sizeof *spec);
-    if (!obj) {
-        return EINVAL;
-    }
     if (!json_get_string(obj, "name", "", &spec->name)
         || !json_get_bool(obj, "admin_state_up", true, &spec->admin_up)) {
         goto out;
@@ -555,7 +587,6 @@ net_spec_parse(const char *json, struct net_spec *spec)
     error = 0;
 
 out:
-    json_decref(obj);
     if (error) {
         net_spec_destroy(spec);
         memset(spec, 0, sizeof *spec);
@@ -564,7 +595,7 @@ out:
 }
 
 static int
-update_network(struct topology *topo, const char *id, const char *json,
+update_network(struct topology *topo, const char *id, const json_t *json,
                struct tag_set *changed)
 {
     struct topo_net *net;
@@ -614,6 +645,7 @@ update_network(struct topology *topo, const char *id, const char *json,
     net->admin_up = spec.admin_up;
     net->has_vni = spec.has_vni;
     net->vni = spec.vni;
+    net->vni_tag = spec.has_vni ? topo_tag_vni(spec.vni) : 0;
     free(net->name);
     net->name = spec.name;
     net_index_vni(topo, net);
@@ -662,7 +694,7 @@ net_maybe_free(struct topology *topo, struct topo_net *net)
     if (net->present || net->n_ports) {
         return;
     }
-    ASSERT(!net->members && !net->local_members && !net->n_hosts);
+    ASSERT(!net->local_members && !net->n_hosts);
     ASSERT(!net->vni_indexed);
     topo_hmap_remove(&topo->nets_by_id, &net->id_node);
     free(net->hosts);
@@ -733,6 +765,7 @@ net_host_add(struct topo_net *net, const char *host)
     memmove(&net->hosts[i + 1], &net->hosts[i],
             (net->n_hosts - i) * sizeof *net->hosts);
     net->hosts[i].host = xstrdup(host);
+    net->hosts[i].tag = topo_tag_host(host);
     net->hosts[i].n = 1;
     net->n_hosts++;
 }
@@ -808,17 +841,13 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
 }
 
 static int
-port_spec_parse(const char *id, const char *json, struct port_spec *spec)
+port_spec_parse(const char *id, const json_t *obj, struct port_spec *spec)
 {
-    json_t *obj = json_parse_object(json);
     const json_t *profile;
     char *mac = NULL;
     int error = EINVAL;
 
     memset(spec, 0, sizeof *spec);
-    if (!obj) {
-        return EINVAL;
-    }
     if (!json_get_string(obj, "name", "", &spec->name)
         || !json_get_string(obj, "network_id", "", &spec->network_id)
         || !json_get_string(obj, "binding:host_id", "", &spec->host)
@@ -848,7 +877,6 @@ port_spec_parse(const char *id, const char *json, struct port_spec *spec)
 
 out:
     free(mac);
-    json_decref(obj);
     if (error) {
         port_spec_destroy(spec);
         memset(spec, 0, sizeof *spec);
@@ -871,7 +899,7 @@ port_ips_equal(const struct topo_port *port, const struct port_spec *spec)
 }
 
 static int
-update_port(struct topology *topo, const char *id, const char *json,
+update_port(struct topology *topo, const char *id, const json_t *json,
             struct tag_set *changed)
 {
     struct topo_port *old = port_find(topo, id);
@@ -951,21 +979,23 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec)
     port->admin_up = spec->admin_up;
     port->local = port->host[0] && !strcmp(port->host, topo->local_host);
     port->tag = topo_tag_port(id);
+    port->host_tag = port->host[0] ? topo_tag_host(port->host) : 0;
 
     net = net_get(topo, port->network_id);
     port->net = net;
     net->n_ports++;
-    port->net_next = net->members;
-    if (net->members) {
-        net->members->net_prev = port;
-    }
-    net->members = port;
     if (port->local) {
         port->local_next = net->local_members;
         if (net->local_members) {
             net->local_members->local_prev = port;
         }
         net->local_members = port;
+
+        port->all_next = topo->local_ports;
+        if (topo->local_ports) {
+            topo->local_ports->all_prev = port;
+        }
+        topo->local_ports = port;
     } else if (port->host[0]) {
         net_host_add(net, port->host);
     }
@@ -1015,16 +1045,17 @@ port_remove(struct topology *topo, struct topo_port *port)
         if (port->local_next) {
             port->local_next->local_prev = port->local_prev;
         }
+
+        if (port->all_prev) {
+            port->all_prev->all_next = port->all_next;
+        } else {
+            topo->local_ports = port->all_next;
+        }
+        if (port->all_next) {
+            port->all_next->all_prev = port->all_prev;
+        }
     } else if (port->host[0]) {
         net_host_del(net, port->host);
-    }
-    if (port->net_prev) {
-        port->net_prev->net_next = port->net_next;
-    } else {
-        net->members = port->net_next;
-    }
-    if (port->net_next) {
-        port->net_next->net_prev = port->net_prev;
     }
     net->n_ports--;
     net_maybe_free(topo, net);
@@ -1052,16 +1083,12 @@ port_info_fill(const struct topo_port *port, struct topo_port_info *info)
 /* Agents. */
 
 static int
-agent_spec_parse(const char *json, struct agent_spec *spec)
+agent_spec_parse(const json_t *obj, struct agent_spec *spec)
 {
-    json_t *obj = json_parse_object(json);
     const json_t *conf;
     int error = EINVAL;
 
     memset(spec, 0, sizeof *spec);
-    if (!obj) {
-        return EINVAL;
-    }
     if (!json_get_string(obj, "host", "", &spec->host) || !spec->host[0]) {
         goto out;
     }
@@ -1086,7 +1113,6 @@ agent_spec_parse(const char *json, struct agent_spec *spec)
     error = 0;
 
 out:
-    json_decref(obj);
     if (error) {
         free(spec->host);
         memset(spec, 0, sizeof *spec);
@@ -1095,7 +1121,7 @@ out:
 }
 
 static int
-update_agent(struct topology *topo, const char *id, const char *json,
+update_agent(struct topology *topo, const char *id, const json_t *json,
              struct tag_set *changed)
 {
     struct topo_agent *agent = agent_find(topo, id);
@@ -1166,20 +1192,6 @@ agent_remove(struct topology *topo, struct topo_agent *agent)
     free(agent->id);
     free(agent->host);
     free(agent);
-}
-
-/* Subnets are not consulted by the L2 simulation yet; they are only
- * validated so that a malformed one is reported like any other. */
-static int
-update_subnet(const char *json)
-{
-    json_t *obj = json_parse_object(json);
-
-    if (!obj) {
-        return EINVAL;
-    }
-    json_decref(obj);
-    return 0;
 }
 
 /* Bindings. */

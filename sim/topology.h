@@ -27,6 +27,7 @@
 #include "lib/packet.h"
 #include "lib/util.h"
 
+struct json_t;
 struct topology;
 
 /* One port as the agent needs it (a view into the topology; valid until
@@ -47,9 +48,18 @@ void topology_destroy(struct topology *);       /* Accepts NULL. */
  * Local bindings are kept. */
 void topology_clear(struct topology *, struct tag_set *changed);
 
-/* Applies one change-stream event.  'json' is the object's JSON text, or
- * NULL for a deletion.  Keys with unknown prefixes are ignored.  Returns 0,
- * or EINVAL if 'json' cannot be parsed (the old object is kept). */
+/* Applies one change-stream event.  'value' is the object as parsed JSON
+ * (jansson), or NULL for a deletion; the topology keeps no reference to
+ * it.  Keys with unknown prefixes are ignored.  Returns 0, or EINVAL if
+ * 'value' is not an object of the expected shape (the old object is
+ * kept). */
+int topology_update_json(struct topology *, const char *key,
+                         const struct json_t *value,
+                         struct tag_set *changed);
+
+/* The same with the object as JSON text ('json', NULL for a deletion);
+ * EINVAL also if the text does not parse.  For callers that hold text
+ * (tests, tools); the agent hands over what its sync thread parsed. */
 int topology_update(struct topology *, const char *key, const char *json,
                     struct tag_set *changed);
 
@@ -60,7 +70,8 @@ void topology_bind(struct topology *, const char *port_id, uint32_t port_no,
 void topology_unbind(struct topology *, const char *port_id,
                      struct tag_set *changed);
 
-/* Calls 'cb' for each port whose binding:host_id is this host. */
+/* Calls 'cb' for each port whose binding:host_id is this host (in time
+ * proportional to their number).  'cb' must not change the topology. */
 void topology_for_each_local_port(const struct topology *,
                                   void (*cb)(const struct topo_port_info *,
                                              void *aux),

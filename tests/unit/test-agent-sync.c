@@ -7,10 +7,11 @@
  * list, can be stopped and restarted on the same port, and records every
  * request, so the tests can check the protocol rules of sync.h: a
  * snapshot first, then watches from the last revision; after a lost
- * connection the watch resumes (no new snapshot); a 410 reloads the
- * snapshot.
+ * connection the watch resumes (no new snapshot); a 410 or a revision
+ * going back reloads the snapshot.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -22,6 +23,25 @@
 #include "lib/poll-loop.h"
 #include "lib/util.h"
 #include "tests/lib/unit.h"
+
+/* An object's value as compact JSON text (for comparisons), or NULL. */
+static char *
+value_text(const struct sync_object *obj)
+{
+    return obj->value ? json_dumps(obj->value, JSON_COMPACT) : NULL;
+}
+
+static void
+check_value(const struct sync_object *obj, const char *expect)
+{
+    char *text = value_text(obj);
+
+    CHECK(text != NULL);
+    if (text) {
+        CHECK_STREQ(text, expect);
+    }
+    free(text);
+}
 
 static void
 test_parse_snapshot(void)
@@ -42,7 +62,7 @@ test_parse_snapshot(void)
         CHECK_STREQ(item->encap, "vxlan");
         CHECK_EQ(item->n, 2);           /* The keyless object skipped. */
         CHECK_STREQ(item->objs[0].key, "networks/n1");
-        CHECK_STREQ(item->objs[0].json, "{\"id\":\"n1\",\"mtu\":1450}");
+        check_value(&item->objs[0], "{\"id\":\"n1\",\"mtu\":1450}");
         CHECK_STREQ(item->objs[1].key, "ports/p1");
     }
     sync_item_destroy(item);
@@ -81,9 +101,9 @@ test_parse_watch(void)
         CHECK_EQ(item->type, SYNC_EVENTS);
         CHECK_EQ(item->revision, 57);
         CHECK_EQ(item->n, 3);
-        CHECK_STREQ(item->objs[0].json, "{\"id\":\"a\"}");
-        CHECK(item->objs[1].json == NULL);      /* Deletions. */
-        CHECK(item->objs[2].json == NULL);
+        check_value(&item->objs[0], "{\"id\":\"a\"}");
+        CHECK(item->objs[1].value == NULL);     /* Deletions. */
+        CHECK(item->objs[2].value == NULL);
     }
     sync_item_destroy(item);
 
@@ -453,6 +473,28 @@ test_sync_thread(void)
     CHECK(item && item->type == SYNC_SNAPSHOT && item->revision == 100);
     sync_item_destroy(item);
     CHECK_EQ(count_log("/snapshot"), 2);
+
+    /* 5. A controller with a fresh store: its revision went back, so what
+     * the agent has cannot be patched -> a new snapshot. */
+    pthread_mutex_lock(&fake.mutex);
+    free(fake.snapshot);
+    fake.snapshot = xstrdup("{\"revision\": 3, \"objects\": []}");
+    fake.compacted = 0;
+    fake.revision = 3;
+    fake.n_events = 0;
+    pthread_mutex_unlock(&fake.mutex);
+    item = next_item(s);
+    CHECK(item && item->type == SYNC_SNAPSHOT && item->revision == 3);
+    sync_item_destroy(item);
+    CHECK_EQ(count_log("/snapshot"), 3);
+
+    /* 6. Empty watch replies at the same revision are not queued: once a
+     * second watch from 3 went out, the first one's reply was handled. */
+    for (int i = 0; i < 200 && count_log("/watch?since=3&") < 2; i++) {
+        usleep(25 * 1000);
+    }
+    CHECK(count_log("/watch?since=3&") >= 2);
+    CHECK(sync_pop(s) == NULL);
 
     sync_destroy(s);                    /* Mid long poll: must not hang. */
     fake_stop();

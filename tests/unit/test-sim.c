@@ -586,8 +586,27 @@ test_golden_traces(void)
         "drop (unknown_vni): no network has this vni",
         "-> drop(unknown_vni)",
     };
+    static const char *const tunnel_flood[] = {
+        "ingress tunnel vni 7 = network net1 (vni 7)",
+        "l2: dst ff:ff:ff:ff:ff:ff is broadcast: deliver to local ports",
+        "-> output:3,output:4",
+    };
+    static const char *const tunnel_deliver[] = {
+        "ingress tunnel vni 7 = network net1 (vni 7)",
+        "l2: dst fa:16:3e:00:00:01 = port a0000001.. (vm1) attached here "
+        "on port 3",
+        "-> output:3",
+    };
     struct topology *topo = fixture();
     struct sim_trace trace;
+
+    trace_of(topo, tun_key(7, "ff:ff:ff:ff:ff:ff"), &trace);
+    check_trace(&trace, tunnel_flood, ARRAY_SIZE(tunnel_flood));
+    sim_trace_destroy(&trace);
+
+    trace_of(topo, tun_key(7, "fa:16:3e:00:00:01"), &trace);
+    check_trace(&trace, tunnel_deliver, ARRAY_SIZE(tunnel_deliver));
+    sim_trace_destroy(&trace);
 
     trace_of(topo, l2_key(3, "fa:16:3e:00:00:04"), &trace);
     check_trace(&trace, remote, ARRAY_SIZE(remote));
@@ -857,6 +876,21 @@ test_queries_and_clear(void)
     CHECK_STREQ(info.ifname, "veth-x");
     CHECK(info.admin_up);
     CHECK(info.mac.ea[5] == 0x77);
+
+    /* The local ports follow creations, moves and deletions. */
+    seen.n = 0;
+    topology_for_each_local_port(topo, collect_local, &seen);
+    CHECK_EQ(seen.n, 5);
+    put(topo, "ports/" P3, port_json(P3, "vm3", NET1, "fa:16:3e:00:00:03",
+                                     "10.0.0.3", "hv1"), NULL);
+    put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
+                                     "10.0.0.1", "hv2"), NULL);
+    put(topo, "ports/" Q3, NULL, NULL);
+    seen.n = 0;
+    seen.p1_ok = false;
+    topology_for_each_local_port(topo, collect_local, &seen);
+    CHECK_EQ(seen.n, 4);
+    CHECK(!seen.p1_ok);
 
     tag_set_init(&changed);
     topology_clear(topo, &changed);
