@@ -6,12 +6,10 @@
  */
 #include "controller/api.h"
 
-#include <errno.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #include "controller/resource.h"
-#include "controller/store.h"
 #include "controller/weft-ext.h"
 #include "lib/util.h"
 
@@ -204,26 +202,11 @@ extension_json(const struct api_extension *ext)
 }
 
 static int
-method_not_allowed(struct res_ctx *ctx, const char *method)
-{
-    return res_error(ctx, 405, "HTTPMethodNotAllowed",
-                     "The method %s is not allowed for this resource.",
-                     method);
-}
-
-static int
-not_found(struct res_ctx *ctx)
-{
-    return res_error(ctx, 404, "HTTPNotFound",
-                     "The resource could not be found.");
-}
-
-static int
 handle_extensions(struct res_ctx *ctx, const char *method, char **parts,
                   size_t n, json_t **replyp)
 {
     if (strcmp(method, "GET")) {
-        return method_not_allowed(ctx, method);
+        return res_method_not_allowed(ctx, method);
     }
     if (n == 2) {
         json_t *list = json_array();
@@ -245,7 +228,7 @@ handle_extensions(struct res_ctx *ctx, const char *method, char **parts,
                          "Extension with alias %s does not exist",
                          parts[2]);
     }
-    return not_found(ctx);
+    return res_path_not_found(ctx);
 }
 
 /* Returns the body's inner object for 'def' (a new reference): the
@@ -365,7 +348,7 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
             json_decref(obj);
             return error ? error : 201;
         }
-        return method_not_allowed(ctx, method);
+        return res_method_not_allowed(ctx, method);
     }
 
     if (!strcmp(method, "GET")) {
@@ -392,7 +375,7 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
         error = resource_delete(ctx, def, id);
         return error ? error : 204;
     }
-    return method_not_allowed(ctx, method);
+    return res_method_not_allowed(ctx, method);
 }
 
 /* Parses the request body, if any.  Returns 0 or 400. */
@@ -425,17 +408,17 @@ route(struct api *api, struct res_ctx *ctx, const struct api_request *req,
 
     if (n == 0) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-            return method_not_allowed(ctx, method);
+            return res_method_not_allowed(ctx, method);
         }
         *replyp = version_doc(req);
         return 200;
     }
     if (strcmp(parts[0], "v2.0")) {
-        return not_found(ctx);
+        return res_path_not_found(ctx);
     }
     if (n == 1) {
         if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-            return method_not_allowed(ctx, method);
+            return res_method_not_allowed(ctx, method);
         }
         *replyp = resources_doc(req);
         return 200;
@@ -454,32 +437,17 @@ route(struct api *api, struct res_ctx *ctx, const struct api_request *req,
     }
     def = resource_find(parts[1]);
     if (!def || n > 3) {
-        return not_found(ctx);
+        return res_path_not_found(ctx);
     }
     status = parse_body(ctx, req, &body);
     if (status) {
         return status;
     }
 
-    int64_t rev;
-    if (def->prefetch) {
-        def->prefetch(ctx);
-    }
-    ctx->txn = store_begin(api->store);
+    res_txn_begin(ctx);
     status = handle_resource(ctx, req, def, n == 3 ? parts[2] : NULL, q, body,
                              replyp);
-    if (status < 400) {
-        int error = store_commit(ctx->txn, &rev);
-        if (error) {
-            json_decref(*replyp);
-            *replyp = NULL;
-            status = res_error(ctx, 500, "StoreError",
-                               "Store commit failed: %s", strerror(error));
-        }
-    } else {
-        store_abort(ctx->txn);
-    }
-    ctx->txn = NULL;
+    status = res_txn_end(ctx, status, replyp);
     json_decref(body);
     return status;
 }
@@ -496,11 +464,11 @@ api_handle_request(struct api *api, const struct api_request *req,
     size_t n;
     int status;
 
-    res_ctx_init(&ctx, api->store, NULL, &api->cfg, req->project_id);
+    res_ctx_init(&ctx, api->store, &api->cfg, req->project_id);
     res_query_parse(&q, req->query);
     n = split_path(req->path, parts, MAX_PARTS);
     if (n > MAX_PARTS) {
-        status = not_found(&ctx);
+        status = res_path_not_found(&ctx);
         n = 0;
     } else {
         /* "/v2.0/networks.json" is "/v2.0/networks". */

@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "controller/api.h"
 #include "controller/http.h"
@@ -57,38 +56,6 @@ parse_int(const char *s, int min, int max, int *out)
     }
     *out = v;
     return true;
-}
-
-static bool
-parse_level(const char *s, enum log_level *level)
-{
-    static const struct { const char *name; enum log_level level; } map[] = {
-        { "dbg", LOG_DBG }, { "debug", LOG_DBG }, { "info", LOG_INFO },
-        { "warn", LOG_WARN }, { "err", LOG_ERR }, { "error", LOG_ERR },
-    };
-    for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
-        if (!strcasecmp(s, map[i].name)) {
-            *level = map[i].level;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* For "sqlite:/a/b/c.db", creates "/a/b" if it is missing (one level). */
-static void
-make_store_dir(const char *url)
-{
-    if (strncmp(url, "sqlite:", 7)) {
-        return;
-    }
-    char *dir = xstrdup(url + 7);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, 0750);
-    }
-    free(dir);
 }
 
 int
@@ -148,7 +115,7 @@ main(int argc, char *argv[])
             }
             break;
         case OPT_LOG:
-            if (!parse_level(optarg, &level)) {
+            if (!log_level_from_string(optarg, &level)) {
                 fprintf(stderr, "weft-controller: --log-level: dbg, info, "
                         "warn or err\n");
                 return EXIT_FAILURE;
@@ -182,7 +149,6 @@ main(int argc, char *argv[])
     pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    make_store_dir(store_url);
     store = store_open(store_url, &err);
     if (!store) {
         VLOG_ERR("%s", err ? err : "cannot open store");

@@ -22,6 +22,25 @@
 #define MAX_FIXED_IPS 16
 #define MAX_POOLS 64
 
+/* Records a 400 error of 'type' whose message is 'head' followed by the
+ * reason formatted from 'fmt' and 'args', and a period. */
+static int
+input_error(struct res_ctx *ctx, const char *type, const char *head,
+            const char *fmt, va_list args)
+{
+    char *reason;
+    int status;
+
+    if (vasprintf(&reason, fmt, args) < 0) {
+        reason = NULL;
+    }
+    status = res_error(ctx, 400, type, "%s%s.", head,
+                       reason ? reason : "invalid value");
+    free(reason);
+    return status;
+}
+
+/* "Invalid input for ATTR. Reason: ...": a bad attribute value. */
 static int
 bad_input(struct res_ctx *ctx, const struct attr_def *attr,
           const char *fmt, ...) PRINTF_FMT(3, 4);
@@ -30,41 +49,31 @@ static int
 bad_input(struct res_ctx *ctx, const struct attr_def *attr,
           const char *fmt, ...)
 {
-    char *reason;
+    char *head = xasprintf("Invalid input for %s. Reason: ", attr->name);
     va_list args;
     int status;
 
     va_start(args, fmt);
-    if (vasprintf(&reason, fmt, args) < 0) {
-        reason = NULL;
-    }
+    status = input_error(ctx, "HTTPBadRequest", head, fmt, args);
     va_end(args);
-    status = res_error(ctx, 400, "HTTPBadRequest",
-                       "Invalid input for %s. Reason: %s.", attr->name,
-                       reason ? reason : "invalid value");
-    free(reason);
+    free(head);
     return status;
 }
 
+/* "Invalid input for operation: ...": values that disagree. */
 static int
 invalid_input(struct res_ctx *ctx, const char *fmt, ...) PRINTF_FMT(2, 3);
 
 static int
 invalid_input(struct res_ctx *ctx, const char *fmt, ...)
 {
-    char *reason;
     va_list args;
     int status;
 
     va_start(args, fmt);
-    if (vasprintf(&reason, fmt, args) < 0) {
-        reason = NULL;
-    }
+    status = input_error(ctx, "InvalidInput",
+                         "Invalid input for operation: ", fmt, args);
     va_end(args);
-    status = res_error(ctx, 400, "InvalidInput",
-                       "Invalid input for operation: %s.",
-                       reason ? reason : "invalid value");
-    free(reason);
     return status;
 }
 
@@ -106,13 +115,6 @@ load_ref(struct res_ctx *ctx, const char *plural, const char *id,
     return error;
 }
 
-static int
-store_failure(struct res_ctx *ctx, int error)
-{
-    return res_error(ctx, 500, "StoreError", "Store failure: %s",
-                     strerror(error));
-}
-
 static bool
 key_exists(struct res_ctx *ctx, const char *key, char **valuep)
 {
@@ -131,14 +133,26 @@ static int
 put_key(struct res_ctx *ctx, const char *key, const char *value)
 {
     int error = store_put(ctx->txn, key, value);
-    return error ? store_failure(ctx, error) : 0;
+    return error ? res_store_error(ctx, error) : 0;
 }
 
 static int
 delete_key(struct res_ctx *ctx, const char *key)
 {
     int error = store_delete(ctx->txn, key);
-    return error && error != ENOENT ? store_failure(ctx, error) : 0;
+    return error && error != ENOENT ? res_store_error(ctx, error) : 0;
+}
+
+/* Initializes 'kvs' and reads every key starting with 'prefix' into it.
+ * The caller destroys 'kvs', also on error. */
+static int
+range_keys(struct res_ctx *ctx, const char *prefix, struct store_kvs *kvs)
+{
+    int error;
+
+    store_kvs_init(kvs);
+    error = store_range(ctx->txn, prefix, kvs);
+    return error ? res_store_error(ctx, error) : 0;
 }
 
 /* Validators. */
@@ -189,9 +203,6 @@ int
 neutron_validate_ip(struct res_ctx *ctx, const struct attr_def *attr,
                     json_t **valuep)
 {
-    if (json_is_null(*valuep)) {
-        return 0;
-    }
     if (!canon_ip(valuep)) {
         return bad_input(ctx, attr, "'%s' is not a valid IP address",
                          json_string_value(*valuep));
@@ -199,33 +210,18 @@ neutron_validate_ip(struct res_ctx *ctx, const struct attr_def *attr,
     return 0;
 }
 
-int
-neutron_validate_ip_list(struct res_ctx *ctx, const struct attr_def *attr,
-                         json_t **valuep)
+/* Member 'key' of object 'e' as a canonical IP address string (a new
+ * reference), or NULL if it is missing or not an IP address. */
+static json_t *
+member_ip(const json_t *e, const char *key)
 {
-    json_t *out = json_array();
-    size_t i;
-    json_t *e;
+    json_t *v = json_incref(json_object_get(e, key));
 
-    json_array_foreach (*valuep, i, e) {
-        json_t *v = json_incref(e);
-        if (!canon_ip(&v)) {
-            json_decref(v);
-            json_decref(out);
-            return bad_input(ctx, attr, "element %zu is not a valid IP "
-                             "address", i);
-        }
-        for (size_t j = 0; j < json_array_size(out); j++) {
-            if (json_equal(json_array_get(out, j), v)) {
-                json_decref(v);
-                json_decref(out);
-                return bad_input(ctx, attr, "duplicate address");
-            }
-        }
-        json_array_append_new(out, v);
+    if (v && !canon_ip(&v)) {
+        json_decref(v);
+        v = NULL;
     }
-    replace(valuep, out);
-    return 0;
+    return v;
 }
 
 /* Checks that every member of object 'e' is one of 'keys' (NULL-ended). */
@@ -247,74 +243,126 @@ only_keys(const json_t *e, const char *const *keys)
     return true;
 }
 
-int
-neutron_validate_pools(struct res_ctx *ctx, const struct attr_def *attr,
-                       json_t **valuep)
+/* Checks element 'i', 'e', of a list attribute, given the canonical forms
+ * of the elements before it in 'done'.  Returns a new reference to the
+ * canonical form of 'e', or NULL after recording an error. */
+typedef json_t *list_elem_fn(struct res_ctx *, const struct attr_def *,
+                             size_t i, const json_t *e, const json_t *done);
+
+/* Replaces the list '*valuep' by its elements as canonicalized by 'fn', or
+ * leaves it alone and returns the error if 'fn' rejects one. */
+static int
+canon_list(struct res_ctx *ctx, const struct attr_def *attr,
+           json_t **valuep, list_elem_fn *fn)
 {
-    static const char *const keys[] = { "start", "end", NULL };
     json_t *out = json_array();
     size_t i;
     json_t *e;
 
-    if (json_array_size(*valuep) > MAX_POOLS) {
-        json_decref(out);
-        return bad_input(ctx, attr, "too many allocation pools");
-    }
     json_array_foreach (*valuep, i, e) {
-        json_t *start, *end;
-
-        if (!json_is_object(e) || !only_keys(e, keys)) {
+        json_t *v = fn(ctx, attr, i, e, out);
+        if (!v) {
+            ASSERT(ctx->status);
             json_decref(out);
-            return bad_input(ctx, attr, "pools must be {start, end}");
+            return ctx->status;
         }
-        start = json_incref(json_object_get(e, "start"));
-        end = json_incref(json_object_get(e, "end"));
-        if (!start || !end || !canon_ip(&start) || !canon_ip(&end)) {
-            json_decref(start);
-            json_decref(end);
-            json_decref(out);
-            return bad_input(ctx, attr, "pool %zu has an invalid start or "
-                             "end address", i);
-        }
-        json_array_append_new(out, json_pack("{s:o,s:o}", "start", start,
-                                             "end", end));
+        json_array_append_new(out, v);
     }
     replace(valuep, out);
     return 0;
+}
+
+static json_t *
+ip_list_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
+             const json_t *e, const json_t *done)
+{
+    json_t *v = json_incref((json_t *) e);
+    size_t j;
+    json_t *d;
+
+    if (!canon_ip(&v)) {
+        json_decref(v);
+        bad_input(ctx, attr, "element %zu is not a valid IP address", i);
+        return NULL;
+    }
+    json_array_foreach (done, j, d) {
+        if (json_equal(d, v)) {
+            json_decref(v);
+            bad_input(ctx, attr, "duplicate address");
+            return NULL;
+        }
+    }
+    return v;
+}
+
+int
+neutron_validate_ip_list(struct res_ctx *ctx, const struct attr_def *attr,
+                         json_t **valuep)
+{
+    return canon_list(ctx, attr, valuep, ip_list_elem);
+}
+
+static json_t *
+pool_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
+          const json_t *e, const json_t *done)
+{
+    static const char *const keys[] = { "start", "end", NULL };
+    json_t *start, *end;
+
+    if (!json_is_object(e) || !only_keys(e, keys)) {
+        bad_input(ctx, attr, "pools must be {start, end}");
+        return NULL;
+    }
+    start = member_ip(e, "start");
+    end = member_ip(e, "end");
+    if (!start || !end) {
+        json_decref(start);
+        json_decref(end);
+        bad_input(ctx, attr, "pool %zu has an invalid start or end address",
+                  i);
+        return NULL;
+    }
+    return json_pack("{s:o,s:o}", "start", start, "end", end);
+}
+
+int
+neutron_validate_pools(struct res_ctx *ctx, const struct attr_def *attr,
+                       json_t **valuep)
+{
+    if (json_array_size(*valuep) > MAX_POOLS) {
+        return bad_input(ctx, attr, "too many allocation pools");
+    }
+    return canon_list(ctx, attr, valuep, pool_elem);
+}
+
+static json_t *
+route_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
+           const json_t *e, const json_t *done)
+{
+    static const char *const keys[] = { "destination", "nexthop", NULL };
+    struct ipam_prefix p;
+    char buf[IPAM_PREFIX_STRLEN];
+    json_t *hop;
+
+    if (!json_is_object(e) || !only_keys(e, keys)
+        || !ipam_prefix_parse(get_str(e, "destination"), &p)) {
+        bad_input(ctx, attr, "route %zu is invalid", i);
+        return NULL;
+    }
+    hop = member_ip(e, "nexthop");
+    if (!hop) {
+        bad_input(ctx, attr, "route %zu has an invalid nexthop", i);
+        return NULL;
+    }
+    return json_pack("{s:s,s:o}", "destination", ipam_prefix_format(&p, buf),
+                     "nexthop", hop);
 }
 
 int
 neutron_validate_host_routes(struct res_ctx *ctx,
                              const struct attr_def *attr, json_t **valuep)
 {
-    static const char *const keys[] = { "destination", "nexthop", NULL };
-    json_t *out = json_array();
-    size_t i;
-    json_t *e;
-
-    json_array_foreach (*valuep, i, e) {
-        struct ipam_prefix p;
-        char buf[IPAM_PREFIX_STRLEN];
-        json_t *hop;
-
-        if (!json_is_object(e) || !only_keys(e, keys)
-            || !ipam_prefix_parse(get_str(e, "destination"), &p)) {
-            json_decref(out);
-            return bad_input(ctx, attr, "route %zu is invalid", i);
-        }
-        hop = json_incref(json_object_get(e, "nexthop"));
-        if (!hop || !canon_ip(&hop)) {
-            json_decref(hop);
-            json_decref(out);
-            return bad_input(ctx, attr, "route %zu has an invalid nexthop",
-                             i);
-        }
-        json_array_append_new(out, json_pack("{s:s,s:o}", "destination",
-                                             ipam_prefix_format(&p, buf),
-                                             "nexthop", hop));
-    }
-    replace(valuep, out);
-    return 0;
+    return canon_list(ctx, attr, valuep, route_elem);
 }
 
 int
@@ -332,54 +380,50 @@ neutron_validate_mac(struct res_ctx *ctx, const struct attr_def *attr,
     return 0;
 }
 
+static json_t *
+fixed_ip_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
+              const json_t *e, const json_t *done)
+{
+    static const char *const keys[] = { "subnet_id", "ip_address", NULL };
+    json_t *sid, *ip = NULL, *entry;
+
+    if (!json_is_object(e) || !json_object_size(e) || !only_keys(e, keys)) {
+        bad_input(ctx, attr, "fixed_ips entries must have subnet_id and/or "
+                  "ip_address");
+        return NULL;
+    }
+    sid = json_object_get(e, "subnet_id");
+    if (sid && !(json_is_string(sid)
+                 && resource_uuid_valid(json_string_value(sid)))) {
+        bad_input(ctx, attr, "subnet_id is not a valid UUID");
+        return NULL;
+    }
+    if (json_object_get(e, "ip_address")) {
+        ip = member_ip(e, "ip_address");
+        if (!ip) {
+            bad_input(ctx, attr, "ip_address is not a valid IP address");
+            return NULL;
+        }
+    }
+    entry = json_object();
+    if (sid) {
+        json_object_set(entry, "subnet_id", sid);
+    }
+    if (ip) {
+        json_object_set_new(entry, "ip_address", ip);
+    }
+    return entry;
+}
+
 int
 neutron_validate_fixed_ips(struct res_ctx *ctx, const struct attr_def *attr,
                            json_t **valuep)
 {
-    static const char *const keys[] = { "subnet_id", "ip_address", NULL };
-    json_t *out = json_array();
-    size_t i;
-    json_t *e;
-
     if (json_array_size(*valuep) > MAX_FIXED_IPS) {
-        json_decref(out);
         return bad_input(ctx, attr, "exceeded maximum of %d fixed IPs",
                          MAX_FIXED_IPS);
     }
-    json_array_foreach (*valuep, i, e) {
-        json_t *sid, *ip, *entry;
-
-        if (!json_is_object(e) || !json_object_size(e)
-            || !only_keys(e, keys)) {
-            json_decref(out);
-            return bad_input(ctx, attr, "fixed_ips entries must have "
-                             "subnet_id and/or ip_address");
-        }
-        sid = json_object_get(e, "subnet_id");
-        if (sid && !(json_is_string(sid)
-                     && resource_uuid_valid(json_string_value(sid)))) {
-            json_decref(out);
-            return bad_input(ctx, attr, "subnet_id is not a valid UUID");
-        }
-        entry = json_object();
-        if (sid) {
-            json_object_set(entry, "subnet_id", sid);
-        }
-        ip = json_incref(json_object_get(e, "ip_address"));
-        if (ip) {
-            if (!canon_ip(&ip)) {
-                json_decref(ip);
-                json_decref(entry);
-                json_decref(out);
-                return bad_input(ctx, attr, "ip_address is not a valid IP "
-                                 "address");
-            }
-            json_object_set_new(entry, "ip_address", ip);
-        }
-        json_array_append_new(out, entry);
-    }
-    replace(valuep, out);
-    return 0;
+    return canon_list(ctx, attr, valuep, fixed_ip_elem);
 }
 
 int
@@ -446,7 +490,7 @@ neutron_validate_network_type(struct res_ctx *ctx,
 {
     const char *s = json_string_value(*valuep);
 
-    if (s && strcmp(s, "geneve") && strcmp(s, "vxlan")) {
+    if (strcmp(s, "geneve") && strcmp(s, "vxlan")) {
         return bad_input(ctx, attr, "network type '%s' is not supported "
                          "(geneve, vxlan)", s);
     }
@@ -458,25 +502,13 @@ neutron_validate_segmentation_id(struct res_ctx *ctx,
                                  const struct attr_def *attr,
                                  json_t **valuep)
 {
-    json_int_t v;
+    json_int_t v = json_integer_value(*valuep);
 
-    if (json_is_null(*valuep)) {
-        return 0;
-    }
-    v = json_integer_value(*valuep);
     if (v < 1 || v > NEUTRON_MAX_VNI) {
         return bad_input(ctx, attr, "%" JSON_INTEGER_FORMAT " is not in "
                          "1..%d", v, NEUTRON_MAX_VNI);
     }
     return 0;
-}
-
-int
-neutron_validate_physical_network(struct res_ctx *ctx,
-                                  const struct attr_def *attr,
-                                  json_t **valuep)
-{
-    return neutron_validate_null_only(ctx, attr, valuep);
 }
 
 int
@@ -498,7 +530,7 @@ neutron_validate_ipv6_mode(struct res_ctx *ctx, const struct attr_def *attr,
 {
     const char *s = json_string_value(*valuep);
 
-    if (s && strcmp(s, "slaac") && strcmp(s, "dhcpv6-stateful")
+    if (strcmp(s, "slaac") && strcmp(s, "dhcpv6-stateful")
         && strcmp(s, "dhcpv6-stateless")) {
         return bad_input(ctx, attr, "'%s' is not a valid IPv6 mode", s);
     }
@@ -509,10 +541,8 @@ int
 neutron_validate_null_only(struct res_ctx *ctx, const struct attr_def *attr,
                            json_t **valuep)
 {
-    if (!json_is_null(*valuep)) {
-        return bad_input(ctx, attr, "only null is supported");
-    }
-    return 0;
+    /* Validators never see null, the one value allowed. */
+    return bad_input(ctx, attr, "only null is supported");
 }
 
 int
@@ -557,11 +587,10 @@ vni_allocate(struct res_ctx *ctx, json_int_t *vnip)
     json_int_t next = 1;
     int error;
 
-    store_kvs_init(&kvs);
-    error = store_range(ctx->txn, "idx/vni/", &kvs);
+    error = range_keys(ctx, "idx/vni/", &kvs);
     if (error) {
         store_kvs_destroy(&kvs);
-        return store_failure(ctx, error);
+        return error;
     }
     /* Keys are zero-padded, so key order is numeric order. */
     for (size_t i = 0; i < kvs.n; i++) {
@@ -647,28 +676,28 @@ neutron_network_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
     return json_object_get(changes, "mtu") ? check_mtu(ctx, obj) : 0;
 }
 
-/* Appends to 'out' every port whose network_id is 'net_id'. */
+/* Appends to 'out' every port on network 'net_id'.  Every port holds
+ * exactly one MAC index key, "idx/mac/<network>/<mac>" -> port id, so the
+ * index lists the network's ports without reading anyone else's. */
 static int
 ports_on_network(struct res_ctx *ctx, const char *net_id, json_t *out)
 {
+    char *prefix = xasprintf("idx/mac/%s/", net_id);
     struct store_kvs kvs;
     int error;
 
-    store_kvs_init(&kvs);
-    error = store_range(ctx->txn, "ports/", &kvs);
-    if (error) {
-        store_kvs_destroy(&kvs);
-        return store_failure(ctx, error);
-    }
-    for (size_t i = 0; i < kvs.n; i++) {
-        json_t *port = json_loads(kvs.kvs[i].value, 0, NULL);
-        if (port && !strcmp(get_str(port, "network_id"), net_id)) {
-            json_array_append(out, port);
+    error = range_keys(ctx, prefix, &kvs);
+    for (size_t i = 0; !error && i < kvs.n; i++) {
+        json_t *port;
+
+        error = resource_load(ctx, def_of("ports"), kvs.kvs[i].value, &port);
+        if (!error) {
+            json_array_append_new(out, port);
         }
-        json_decref(port);
     }
     store_kvs_destroy(&kvs);
-    return 0;
+    free(prefix);
+    return error;
 }
 
 /* Frees every index key of 'port' (its IPs and MAC). */
@@ -957,12 +986,10 @@ neutron_subnet_remove(struct res_ctx *ctx, const json_t *obj)
     char *prefix;
     int error;
 
-    store_kvs_init(&kvs);
     prefix = xasprintf("idx/ip/%s/", id);
-    error = store_range(ctx->txn, prefix, &kvs);
+    error = range_keys(ctx, prefix, &kvs);
     free(prefix);
     if (error) {
-        error = store_failure(ctx, error);
         goto out;
     }
     if (kvs.n) {
@@ -1075,13 +1102,12 @@ ip_allocate_next(struct res_ctx *ctx, const json_t *sub, const char *net_id,
     char *prefix, *key;
     int error;
 
-    store_kvs_init(&kvs);
     prefix = xasprintf("idx/ip/%s/", sid);
-    error = store_range(ctx->txn, prefix, &kvs);
+    error = range_keys(ctx, prefix, &kvs);
     if (error) {
         free(prefix);
         store_kvs_destroy(&kvs);
-        return store_failure(ctx, error);
+        return error;
     }
     used = xcalloc(kvs.n, sizeof *used);
     for (size_t i = 0; i < kvs.n; i++) {
@@ -1323,48 +1349,12 @@ neutron_agent_remove(struct res_ctx *ctx, const json_t *obj)
 }
 
 void
-neutron_agent_prefetch(struct res_ctx *ctx)
-{
-    struct store_txn *txn = store_begin(ctx->store);
-    struct store_kvs kvs;
-
-    ASSERT(!ctx->txn);
-    store_kvs_init(&kvs);
-    store_range(txn, "idx/agent/", &kvs);
-    store_abort(txn);
-    json_decref(ctx->heartbeats);
-    ctx->heartbeats = json_object();
-    for (size_t i = 0; i < kvs.n; i++) {
-        const char *host = kvs.kvs[i].key + strlen("idx/agent/");
-        long long when;
-
-        if (!store_heartbeat_get(ctx->store, host, &when)) {
-            json_object_set_new(ctx->heartbeats, host, json_integer(when));
-        }
-    }
-    store_kvs_destroy(&kvs);
-}
-
-/* Outside a transaction the heartbeat is read directly; inside one, from
- * what neutron_agent_prefetch() read before it began. */
-static bool
-agent_heartbeat(struct res_ctx *ctx, const char *host, long long *whenp)
-{
-    if (!ctx->txn) {
-        return !store_heartbeat_get(ctx->store, host, whenp);
-    }
-    json_t *when = json_object_get(ctx->heartbeats, host);
-    *whenp = json_integer_value(when);
-    return when != NULL;
-}
-
-void
 neutron_agent_render(struct res_ctx *ctx, json_t *obj)
 {
     long long when;
     char ts[32];
 
-    if (agent_heartbeat(ctx, get_str(obj, "host"), &when)) {
+    if (!store_heartbeat_get(ctx->store, get_str(obj, "host"), &when)) {
         resource_time_format(when, false, ts);
         json_object_set_new(obj, "heartbeat_timestamp", json_string(ts));
         json_object_set_new(obj, "alive",

@@ -53,7 +53,6 @@ int neutron_port_remove(struct res_ctx *, const json_t *obj);
 
 int neutron_agent_remove(struct res_ctx *, const json_t *obj);
 void neutron_agent_render(struct res_ctx *, json_t *obj);
-void neutron_agent_prefetch(struct res_ctx *);
 
 /* Attribute validators (attr_validate_fn). */
 attr_validate_fn neutron_validate_ip_version;
@@ -68,7 +67,6 @@ attr_validate_fn neutron_validate_string_list;
 attr_validate_fn neutron_validate_address_pairs;
 attr_validate_fn neutron_validate_network_type;
 attr_validate_fn neutron_validate_segmentation_id;
-attr_validate_fn neutron_validate_physical_network;
 attr_validate_fn neutron_validate_mtu;
 attr_validate_fn neutron_validate_ipv6_mode;
 attr_validate_fn neutron_validate_null_only;

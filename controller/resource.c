@@ -48,7 +48,7 @@ static const struct attr_def network_attrs[] = {
     { "provider:segmentation_id", AT_INT, NULL, P | N,
       neutron_validate_segmentation_id },
     { "provider:physical_network", AT_STRING, "null", P | N,
-      neutron_validate_physical_network },
+      neutron_validate_null_only },
     { "availability_zones", AT_LIST, "[]", 0, NULL },
     { "availability_zone_hints", AT_LIST, "[]", P,
       neutron_validate_string_list },
@@ -117,33 +117,45 @@ static const struct attr_def agent_attrs[] = {
 #undef R
 #undef N
 
+#define ATTRS(TABLE) .attrs = TABLE, .n_attrs = ARRAY_SIZE(TABLE)
+
 static const struct resource_def network_def = {
-    "network", "networks", "Network",
-    network_attrs, ARRAY_SIZE(network_attrs), true, true, true,
-    neutron_network_create, neutron_network_update, neutron_network_remove,
-    NULL, NULL,
+    .singular = "network", .plural = "networks", .type_name = "Network",
+    ATTRS(network_attrs),
+    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .create = neutron_network_create,
+    .update = neutron_network_update,
+    .remove = neutron_network_remove,
 };
 
 static const struct resource_def subnet_def = {
-    "subnet", "subnets", "Subnet",
-    subnet_attrs, ARRAY_SIZE(subnet_attrs), true, true, true,
-    neutron_subnet_create, neutron_subnet_update, neutron_subnet_remove,
-    NULL, NULL,
+    .singular = "subnet", .plural = "subnets", .type_name = "Subnet",
+    ATTRS(subnet_attrs),
+    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .create = neutron_subnet_create,
+    .update = neutron_subnet_update,
+    .remove = neutron_subnet_remove,
 };
 
 static const struct resource_def port_def = {
-    "port", "ports", "Port",
-    port_attrs, ARRAY_SIZE(port_attrs), true, true, true,
-    neutron_port_create, neutron_port_update, neutron_port_remove,
-    NULL, NULL,
+    .singular = "port", .plural = "ports", .type_name = "Port",
+    ATTRS(port_attrs),
+    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .create = neutron_port_create,
+    .update = neutron_port_update,
+    .remove = neutron_port_remove,
 };
 
+/* Agents are created by their reports (controller/weft-ext.c). */
 static const struct resource_def agent_def = {
-    "agent", "agents", "Agent",
-    agent_attrs, ARRAY_SIZE(agent_attrs), false, false, true,
-    NULL, NULL, neutron_agent_remove, neutron_agent_render,
-    neutron_agent_prefetch,
+    .singular = "agent", .plural = "agents", .type_name = "Agent",
+    ATTRS(agent_attrs),
+    .allow_delete = true,
+    .remove = neutron_agent_remove,
+    .render = neutron_agent_render,
 };
+
+#undef ATTRS
 
 const struct resource_def *const resource_defs[] = {
     &network_def, &subnet_def, &port_def, &agent_def,
@@ -156,12 +168,11 @@ static const char *const reserved_params[] = {
 };
 
 void
-res_ctx_init(struct res_ctx *ctx, struct store *store, struct store_txn *txn,
+res_ctx_init(struct res_ctx *ctx, struct store *store,
              const struct api_config *cfg, const char *project_id)
 {
     memset(ctx, 0, sizeof *ctx);
     ctx->store = store;
-    ctx->txn = txn;
     ctx->cfg = cfg;
     ctx->project_id = project_id ? project_id : API_DEFAULT_PROJECT;
     ctx->now = time_wall_sec();
@@ -171,11 +182,8 @@ void
 res_ctx_destroy(struct res_ctx *ctx)
 {
     if (ctx) {
-        free(ctx->err_type);
-        free(ctx->err_msg);
-        ctx->err_type = ctx->err_msg = NULL;
-        json_decref(ctx->heartbeats);
-        ctx->heartbeats = NULL;
+        ASSERT(!ctx->txn);
+        res_error_clear(ctx);
     }
 }
 
@@ -208,6 +216,53 @@ res_error_clear(struct res_ctx *ctx)
     free(ctx->err_msg);
     ctx->err_type = ctx->err_msg = NULL;
     ctx->status = 0;
+}
+
+int
+res_store_error(struct res_ctx *ctx, int error)
+{
+    return res_error(ctx, 500, "StoreError", "Store failure: %s",
+                     strerror(error));
+}
+
+int
+res_method_not_allowed(struct res_ctx *ctx, const char *method)
+{
+    return res_error(ctx, 405, "HTTPMethodNotAllowed",
+                     "The method %s is not allowed for this resource.",
+                     method);
+}
+
+int
+res_path_not_found(struct res_ctx *ctx)
+{
+    return res_error(ctx, 404, "HTTPNotFound",
+                     "The resource could not be found.");
+}
+
+void
+res_txn_begin(struct res_ctx *ctx)
+{
+    ASSERT(!ctx->txn);
+    ctx->txn = store_begin(ctx->store);
+}
+
+int
+res_txn_end(struct res_ctx *ctx, int status, json_t **replyp)
+{
+    if (status < 400) {
+        int error = store_commit(ctx->txn, NULL);
+        if (error) {
+            json_decref(*replyp);
+            *replyp = NULL;
+            status = res_error(ctx, 500, "StoreError",
+                               "Store commit failed: %s", strerror(error));
+        }
+    } else {
+        store_abort(ctx->txn);
+    }
+    ctx->txn = NULL;
+    return status;
 }
 
 const struct resource_def *
@@ -368,20 +423,18 @@ resource_time_format(long long when, bool iso, char buf[32])
              &tm);
 }
 
-static const char *
-type_desc(enum attr_type type)
-{
-    switch (type) {
-    case AT_STRING: return "a string";
-    case AT_BOOL: return "a boolean";
-    case AT_INT: return "an integer";
-    case AT_UUID: return "a UUID";
-    case AT_LIST: return "a list";
-    case AT_DICT: return "a dictionary";
-    case AT_ANY: return "a value";
-    }
-    NOT_REACHED();
-}
+/* Each attribute type's name in the reference and in error messages. */
+static const struct {
+    const char *name;           /* "string" */
+    const char *desc;           /* "a string" */
+} attr_types[] = {
+    [AT_STRING] = { "string", "a string" },
+    [AT_BOOL] = { "boolean", "a boolean" },
+    [AT_INT] = { "integer", "an integer" },
+    [AT_UUID] = { "UUID", "a UUID" },
+    [AT_LIST] = { "list", "a list" },
+    [AT_DICT] = { "object", "a dictionary" },
+};
 
 /* Converts "true"/"false" style strings and 0/1 to a JSON boolean;
  * returns NULL if 'v' is not a boolean. */
@@ -423,7 +476,7 @@ check_value(struct res_ctx *ctx, const struct attr_def *attr,
         }
         return res_error(ctx, 400, "HTTPBadRequest",
                          "Invalid input for %s. Reason: 'None' is not %s.",
-                         attr->name, type_desc(attr->type));
+                         attr->name, attr_types[attr->type].desc);
     }
     switch (attr->type) {
     case AT_STRING:
@@ -450,16 +503,13 @@ check_value(struct res_ctx *ctx, const struct attr_def *attr,
     case AT_DICT:
         ok = json_is_object(v);
         break;
-    case AT_ANY:
-        ok = true;
-        break;
     default:
         NOT_REACHED();
     }
     if (!ok) {
         return res_error(ctx, 400, "HTTPBadRequest",
                          "Invalid input for %s. Reason: value is not %s.",
-                         attr->name, type_desc(attr->type));
+                         attr->name, attr_types[attr->type].desc);
     }
     return attr->validate ? attr->validate(ctx, attr, valuep) : 0;
 }
@@ -482,13 +532,6 @@ resource_not_found(struct res_ctx *ctx, const struct resource_def *def,
                      def->type_name, id);
 }
 
-static int
-store_failure(struct res_ctx *ctx, int error)
-{
-    return res_error(ctx, 500, "StoreError", "Store failure: %s",
-                     strerror(error));
-}
-
 int
 resource_load(struct res_ctx *ctx, const struct resource_def *def,
               const char *id, json_t **outp)
@@ -507,7 +550,7 @@ resource_load(struct res_ctx *ctx, const struct resource_def *def,
     if (error == ENOENT) {
         return resource_not_found(ctx, def, id, 404);
     } else if (error) {
-        return store_failure(ctx, error);
+        return res_store_error(ctx, error);
     }
     obj = load_json(value);
     free(value);
@@ -535,7 +578,7 @@ resource_save(struct res_ctx *ctx, const struct resource_def *def,
     error = store_put(ctx->txn, key, value);
     free(key);
     free(value);
-    return error ? store_failure(ctx, error) : 0;
+    return error ? res_store_error(ctx, error) : 0;
 }
 
 void
@@ -577,44 +620,65 @@ set_project(struct res_ctx *ctx, json_t *obj)
     return 0;
 }
 
-int
-resource_create(struct res_ctx *ctx, const struct resource_def *def,
-                json_t *in, json_t **outp)
+/* Checks every attribute of the request body 'in' against 'def' for a
+ * create ('op' AF_POST) or an update ('op' AF_PUT) and sets the checked,
+ * possibly normalized, values in 'obj' and, if nonnull, 'changes'. */
+static int
+apply_body(struct res_ctx *ctx, const struct resource_def *def,
+           const json_t *in, enum attr_flags op, json_t *obj,
+           json_t *changes)
 {
-    json_t *obj = json_object();
     const char *key;
     json_t *val;
-    char buf[37], ts[32];
-    int error = 0;
 
-    *outp = NULL;
     if (!json_is_object(in)) {
-        error = res_error(ctx, 400, "HTTPBadRequest",
-                          "Resource body for '%s' must be an object.",
-                          def->singular);
-        goto out;
+        return res_error(ctx, 400, "HTTPBadRequest",
+                         "Resource body for '%s' must be an object.",
+                         def->singular);
     }
-    json_object_foreach (in, key, val) {
+    json_object_foreach ((json_t *) in, key, val) {
         const struct attr_def *attr = resource_attr(def, key);
         json_t *v;
+        int error;
 
         if (!attr) {
-            error = res_error(ctx, 400, "HTTPBadRequest",
-                              "Unrecognized attribute(s) '%s'", key);
-            goto out;
+            return res_error(ctx, 400, "HTTPBadRequest",
+                             "Unrecognized attribute(s) '%s'", key);
         }
-        if (!(attr->flags & AF_POST)) {
-            error = res_error(ctx, 400, "HTTPBadRequest",
-                              "Attribute '%s' not allowed in POST", key);
-            goto out;
+        if (!(attr->flags & op)) {
+            return (op == AF_POST
+                    ? res_error(ctx, 400, "HTTPBadRequest",
+                                "Attribute '%s' not allowed in POST", key)
+                    : res_error(ctx, 400, "HTTPBadRequest",
+                                "Cannot update read-only attribute %s",
+                                key));
         }
         v = json_incref(val);
         error = check_value(ctx, attr, &v);
         if (error) {
             json_decref(v);
-            goto out;
+            return error;
+        }
+        if (changes) {
+            json_object_set(changes, key, v);
         }
         json_object_set_new(obj, key, v);
+    }
+    return 0;
+}
+
+int
+resource_create(struct res_ctx *ctx, const struct resource_def *def,
+                json_t *in, json_t **outp)
+{
+    json_t *obj = json_object();
+    char buf[37], ts[32];
+    int error;
+
+    *outp = NULL;
+    error = apply_body(ctx, def, in, AF_POST, obj, NULL);
+    if (error) {
+        goto out;
     }
     for (size_t i = 0; i < def->n_attrs; i++) {
         const struct attr_def *attr = &def->attrs[i];
@@ -665,8 +729,6 @@ resource_update(struct res_ctx *ctx, const struct resource_def *def,
                 const char *id, json_t *in, json_t **outp)
 {
     json_t *old = NULL, *obj = NULL, *changes = json_object();
-    const char *key;
-    json_t *val;
     int error;
 
     *outp = NULL;
@@ -674,35 +736,10 @@ resource_update(struct res_ctx *ctx, const struct resource_def *def,
     if (error) {
         goto out;
     }
-    if (!json_is_object(in)) {
-        error = res_error(ctx, 400, "HTTPBadRequest",
-                          "Resource body for '%s' must be an object.",
-                          def->singular);
-        goto out;
-    }
     obj = json_deep_copy(old);
-    json_object_foreach (in, key, val) {
-        const struct attr_def *attr = resource_attr(def, key);
-        json_t *v;
-
-        if (!attr) {
-            error = res_error(ctx, 400, "HTTPBadRequest",
-                              "Unrecognized attribute(s) '%s'", key);
-            goto out;
-        }
-        if (!(attr->flags & AF_PUT)) {
-            error = res_error(ctx, 400, "HTTPBadRequest",
-                              "Cannot update read-only attribute %s", key);
-            goto out;
-        }
-        v = json_incref(val);
-        error = check_value(ctx, attr, &v);
-        if (error) {
-            json_decref(v);
-            goto out;
-        }
-        json_object_set(changes, key, v);
-        json_object_set_new(obj, key, v);
+    error = apply_body(ctx, def, in, AF_PUT, obj, changes);
+    if (error) {
+        goto out;
     }
     error = def->update ? def->update(ctx, old, obj, changes) : 0;
     if (!error && !json_equal(old, obj)) {
@@ -737,7 +774,7 @@ resource_delete(struct res_ctx *ctx, const struct resource_def *def,
         int e = store_delete(ctx->txn, key);
         free(key);
         if (e) {
-            error = store_failure(ctx, e);
+            error = res_store_error(ctx, e);
         }
     }
     json_decref(obj);
@@ -829,7 +866,7 @@ matches_filters(const struct resource_def *def, const json_t *obj,
             continue;
         }
         attr = resource_attr(def, key);
-        if (!attr || attr->flags & AF_HIDDEN) {
+        if (!attr) {
             continue;
         }
         for (size_t j = 0; j < i; j++) {
@@ -880,26 +917,35 @@ field_requested(const struct res_query *q, const char *name)
     return false;
 }
 
+/* If 'q' has "fields" parameters, removes from 'obj' every attribute they
+ * do not name. */
+static void
+strip_fields(json_t *obj, const struct res_query *q)
+{
+    const char *key;
+    json_t *val;
+    void *tmp;
+
+    if (!q || !res_query_get(q, "fields")) {
+        return;
+    }
+    json_object_foreach_safe (obj, tmp, key, val) {
+        if (!field_requested(q, key)) {
+            json_object_del(obj, key);
+        }
+    }
+}
+
 json_t *
 resource_view(struct res_ctx *ctx, const struct resource_def *def,
               json_t *obj, const struct res_query *q)
 {
     json_t *view = json_copy(obj);
-    bool fields = q && res_query_get(q, "fields") != NULL;
-    const char *key;
-    json_t *val;
-    void *tmp;
 
     if (def->render) {
         def->render(ctx, view);
     }
-    json_object_foreach_safe (view, tmp, key, val) {
-        const struct attr_def *attr = resource_attr(def, key);
-        if ((attr && attr->flags & AF_HIDDEN)
-            || (fields && !field_requested(q, key))) {
-            json_object_del(view, key);
-        }
-    }
+    strip_fields(view, q);
     return view;
 }
 
@@ -934,13 +980,12 @@ resource_list(struct res_ctx *ctx, const struct resource_def *def,
     free(prefix);
     if (error) {
         store_kvs_destroy(&kvs);
-        return store_failure(ctx, error);
+        return res_store_error(ctx, error);
     }
 
     list = json_array();
     for (size_t i = 0; i < kvs.n; i++) {
         json_t *obj = load_json(kvs.kvs[i].value);
-        json_t *view;
 
         if (!json_is_object(obj)) {
             json_decref(obj);
@@ -953,6 +998,8 @@ resource_list(struct res_ctx *ctx, const struct resource_def *def,
                 continue;
             }
         }
+        /* Rendered once, before filtering, so that computed attributes
+         * ("alive") can be filtered on. */
         if (def->render) {
             def->render(ctx, obj);
         }
@@ -962,29 +1009,14 @@ resource_list(struct res_ctx *ctx, const struct resource_def *def,
                 json_decref(obj);
                 break;
             }
-            view = resource_view(ctx, def, obj, q);
-            json_array_append_new(list, view);
+            strip_fields(obj, q);
+            json_array_append(list, obj);
         }
         json_decref(obj);
     }
     store_kvs_destroy(&kvs);
     *outp = list;
     return 0;
-}
-
-static const char *
-attr_type_name(enum attr_type type)
-{
-    switch (type) {
-    case AT_STRING: return "string";
-    case AT_BOOL: return "boolean";
-    case AT_INT: return "integer";
-    case AT_UUID: return "UUID";
-    case AT_LIST: return "list";
-    case AT_DICT: return "object";
-    case AT_ANY: return "any";
-    }
-    return "?";
 }
 
 void
@@ -1002,7 +1034,7 @@ resource_print_reference(FILE *out)
                                   : a->flags & AF_POST ? "optional" : "-");
 
             fprintf(out, "| `%s` | %s%s | %s | %s | %s%s%s |\n", a->name,
-                    attr_type_name(a->type),
+                    attr_types[a->type].name,
                     a->flags & AF_NULLABLE ? " or null" : "", create,
                     a->flags & AF_PUT ? "yes" : "-",
                     a->default_json ? "`" : "",

@@ -39,15 +39,15 @@ struct res_ctx {
     const struct api_config *cfg;
     const char *project_id;     /* Default project for creates. */
     long long now;              /* Wall clock (s) for timestamps. */
-    json_t *heartbeats;         /* host -> last heartbeat, or NULL; see
-                                 * resource_def.prefetch. */
 
     int status;                 /* First error: HTTP status, 0 if none. */
     char *err_type;             /* e.g. "NetworkNotFound". */
     char *err_msg;
 };
 
-void res_ctx_init(struct res_ctx *, struct store *, struct store_txn *,
+/* Starts a request on 'store' with no transaction yet (res_txn_begin()).
+ * 'project_id' NULL means API_DEFAULT_PROJECT. */
+void res_ctx_init(struct res_ctx *, struct store *,
                   const struct api_config *, const char *project_id);
 void res_ctx_destroy(struct res_ctx *);
 
@@ -58,6 +58,23 @@ int res_error(struct res_ctx *, int status, const char *type,
 /* Forgets the recorded error (for a lookup whose failure is expected). */
 void res_error_clear(struct res_ctx *);
 
+/* Records 500 StoreError for store error 'error' (a positive errno). */
+int res_store_error(struct res_ctx *, int error);
+
+/* The errors every router records: 405 HTTPMethodNotAllowed for 'method',
+ * and 404 HTTPNotFound for a path that names nothing. */
+int res_method_not_allowed(struct res_ctx *, const char *method);
+int res_path_not_found(struct res_ctx *);
+
+/* Begins the request's one transaction, 'ctx->txn' (which must be NULL),
+ * on 'ctx->store'. */
+void res_txn_begin(struct res_ctx *);
+/* Ends 'ctx->txn' and sets it to NULL: commits if 'status' is a success
+ * (below 400), else rolls back.  Returns 'status', unless the commit
+ * fails: then it releases and clears '*replyp' and returns 500 with a
+ * StoreError recorded. */
+int res_txn_end(struct res_ctx *, int status, json_t **replyp);
+
 /* Attribute types: what a JSON value must be. */
 enum attr_type {
     AT_STRING,      /* String, at most 255 bytes. */
@@ -66,7 +83,6 @@ enum attr_type {
     AT_UUID,        /* String "8-4-4-4-12" hex. */
     AT_LIST,        /* Array. */
     AT_DICT,        /* Object. */
-    AT_ANY,
 };
 
 enum attr_flags {
@@ -74,7 +90,6 @@ enum attr_flags {
     AF_PUT = 1 << 1,            /* May be given in an update. */
     AF_REQUIRED = 1 << 2,       /* Must be given in a create. */
     AF_NULLABLE = 1 << 3,       /* null is a valid value. */
-    AF_HIDDEN = 1 << 4,         /* Never shown or filtered on. */
 };
 
 struct attr_def;
@@ -126,12 +141,9 @@ struct resource_def {
                   const json_t *changes);
     /* Before 'obj' is deleted: checks and removes dependent keys. */
     int (*remove)(struct res_ctx *, const json_t *obj);
-    /* Adds attributes computed at read time (agent liveness). */
+    /* Adds attributes computed at read time (agent liveness, from the
+     * store's heartbeats, which may be read inside 'ctx->txn'). */
     void (*render)(struct res_ctx *, json_t *obj);
-    /* Called before the request's transaction begins, to read what render
-     * needs from outside the transaction (the store's heartbeats cannot be
-     * read while a transaction holds the store). */
-    void (*prefetch)(struct res_ctx *);
 };
 
 /* Every resource served under /v2.0/<plural>. */

@@ -144,8 +144,9 @@ void store_kvs_push(struct store_kvs *kvs, const char *key,
 void store_kvs_push_owned(struct store_kvs *kvs, char *key, char *value,
                           int64_t mod_revision);
 
-/* Creates the parent directory of 'path' and its ancestors as needed.
- * Returns 0 or a positive errno. */
+/* Creates the parent directory of 'path' and its ancestors as needed,
+ * with mode 0750 (the store holds every tenant's topology).  Returns 0 or
+ * a positive errno. */
 int store_mkdir_parents(const char *path);
 
 #endif /* WEFT_STORE_PRIVATE_H */

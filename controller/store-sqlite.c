@@ -160,6 +160,43 @@ sql_step_done(struct sql_store *ss, sqlite3_stmt *stmt, const char *what)
     return error;
 }
 
+/* Steps 'stmt', which returns at most one row.  Returns 0 with the row
+ * current, ENOENT if there is none, or another errno (logged).  The caller
+ * reads the row, then resets 'stmt'. */
+static int
+sql_step_row(struct sql_store *ss, sqlite3_stmt *stmt, const char *what)
+{
+    int rc = sqlite3_step(stmt);
+
+    return (rc == SQLITE_ROW ? 0
+            : rc == SQLITE_DONE ? ENOENT
+            : sql_fail(ss, what, rc));
+}
+
+/* Rolls back the open SQLite transaction, if any (a failed COMMIT may
+ * already have). */
+static void
+sql_rollback(struct sql_store *ss)
+{
+    if (!sqlite3_get_autocommit(ss->db)) {
+        sql_exec(ss, "ROLLBACK");
+    }
+}
+
+/* Ends the open SQLite transaction: if 'error' is 0, commits it (rolling
+ * back if that fails), otherwise rolls it back.  Returns the first error. */
+static int
+sql_end(struct sql_store *ss, int error)
+{
+    if (!error) {
+        error = sql_exec(ss, "COMMIT");
+    }
+    if (error) {
+        sql_rollback(ss);
+    }
+    return error;
+}
+
 static char *
 sql_column_dup(sqlite3_stmt *stmt, int col)
 {
@@ -179,15 +216,12 @@ sql_meta_get(struct sql_store *ss, const char *name, int64_t *valuep)
 {
     sqlite3_stmt *stmt = sql_stmt(ss, SQL_META_GET);
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    int error = 0;
-    if (rc == SQLITE_ROW) {
+    int error = sql_step_row(ss, stmt, "reading meta");
+    if (!error) {
         *valuep = sqlite3_column_int64(stmt, 0);
-    } else if (rc == SQLITE_DONE) {
+    } else if (error == ENOENT) {
         error = EIO;
         VLOG_ERR("%s: meta '%s' is missing", ss->up.url, name);
-    } else {
-        error = sql_fail(ss, "reading meta", rc);
     }
     sqlite3_reset(stmt);
     return error;
@@ -330,26 +364,15 @@ sql_begin(struct store *store, int64_t *revp)
 static void
 sql_abort(struct store *store)
 {
-    struct sql_store *ss = sql_cast(store);
-
-    if (!sqlite3_get_autocommit(ss->db)) {
-        sql_exec(ss, "ROLLBACK");
-    }
+    sql_rollback(sql_cast(store));
 }
 
 static int
 sql_commit(struct store *store, bool wrote, int64_t rev)
 {
     struct sql_store *ss = sql_cast(store);
-    int error = wrote ? sql_meta_set(ss, "revision", rev) : 0;
 
-    if (!error) {
-        error = sql_exec(ss, "COMMIT");
-    }
-    if (error) {
-        sql_abort(store);
-    }
-    return error;
+    return sql_end(ss, wrote ? sql_meta_set(ss, "revision", rev) : 0);
 }
 
 static int
@@ -359,15 +382,10 @@ sql_get(struct store *store, const char *key, char **valuep)
     sqlite3_stmt *stmt = sql_stmt(ss, SQL_GET);
 
     sqlite3_bind_text(stmt, 1, key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    int error;
-    if (rc == SQLITE_ROW) {
+    int error = sql_step_row(ss, stmt, "get");
+    if (!error) {
         *valuep = sql_column_dup(stmt, 0);
         error = *valuep ? 0 : EIO;
-    } else if (rc == SQLITE_DONE) {
-        error = ENOENT;
-    } else {
-        error = sql_fail(ss, "get", rc);
     }
     sqlite3_reset(stmt);
     return error;
@@ -548,13 +566,7 @@ sql_compact(struct store *store, int64_t compact_rev)
     if (!error) {
         error = sql_meta_set(ss, "compact_rev", compact_rev);
     }
-    if (!error) {
-        error = sql_exec(ss, "COMMIT");
-    }
-    if (error) {
-        sql_abort(store);
-    }
-    return error;
+    return sql_end(ss, error);
 }
 
 static int
@@ -575,15 +587,9 @@ sql_heartbeat_get(struct store *store, const char *name, long long *whenp)
     sqlite3_stmt *stmt = sql_stmt(ss, SQL_HB_GET);
 
     sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(stmt);
-    int error;
-    if (rc == SQLITE_ROW) {
+    int error = sql_step_row(ss, stmt, "heartbeat");
+    if (!error) {
         *whenp = sqlite3_column_int64(stmt, 0);
-        error = 0;
-    } else if (rc == SQLITE_DONE) {
-        error = ENOENT;
-    } else {
-        error = sql_fail(ss, "heartbeat", rc);
     }
     sqlite3_reset(stmt);
     return error;

@@ -94,7 +94,7 @@ store_mkdir_parents(const char *path)
         if (*p == '/' || *p == '\0') {
             char c = *p;
             *p = '\0';
-            if (mkdir(dir, 0755) && errno != EEXIST) {
+            if (mkdir(dir, 0750) && errno != EEXIST) {
                 error = errno;
                 goto out;
             }

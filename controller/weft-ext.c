@@ -33,38 +33,14 @@ agent_visible(const char *key)
     return false;
 }
 
-static int
-method_not_allowed(struct res_ctx *ctx, const char *method)
-{
-    return res_error(ctx, 405, "HTTPMethodNotAllowed",
-                     "The method %s is not allowed for this resource.",
-                     method);
-}
-
 /* Runs 'fn' inside a fresh transaction, committing if it succeeds. */
 static int
-in_txn(struct api *api, struct res_ctx *ctx,
+in_txn(struct res_ctx *ctx,
        int (*fn)(struct res_ctx *, json_t *, const char *, json_t **),
        json_t *body, const char *arg, json_t **replyp)
 {
-    int64_t rev;
-    int status;
-
-    ctx->txn = store_begin(api_store(api));
-    status = fn(ctx, body, arg, replyp);
-    if (status < 400) {
-        int error = store_commit(ctx->txn, &rev);
-        if (error) {
-            json_decref(*replyp);
-            *replyp = NULL;
-            status = res_error(ctx, 500, "StoreError",
-                               "Store commit failed: %s", strerror(error));
-        }
-    } else {
-        store_abort(ctx->txn);
-    }
-    ctx->txn = NULL;
-    return status;
+    res_txn_begin(ctx);
+    return res_txn_end(ctx, fn(ctx, body, arg, replyp), replyp);
 }
 
 /* POST agents/report, inside the transaction. */
@@ -127,7 +103,7 @@ report_txn(struct res_ctx *ctx, json_t *body, const char *unused,
             free(id);
             json_decref(conf);
             json_decref(obj);
-            return res_error(ctx, 500, "StoreError", "%s", strerror(error));
+            return res_store_error(ctx, error);
         }
     }
     free(key);
@@ -164,7 +140,7 @@ handle_report(struct api *api, struct res_ctx *ctx, json_t *body,
     json_t *obj = NULL;
     int status;
 
-    status = in_txn(api, ctx, report_txn, body, NULL, &obj);
+    status = in_txn(ctx, report_txn, body, NULL, &obj);
     if (status >= 400) {
         return status;
     }
@@ -356,24 +332,23 @@ weft_ext_handle(struct api *api, struct res_ctx *ctx, const char *method,
         && !strcmp(parts[1], "report")) {
         return (!strcmp(method, "POST")
                 ? handle_report(api, ctx, body, replyp)
-                : method_not_allowed(ctx, method));
+                : res_method_not_allowed(ctx, method));
     } else if (n == 1 && !strcmp(parts[0], "snapshot")) {
         return (!strcmp(method, "GET") ? handle_snapshot(api, ctx, replyp)
-                : method_not_allowed(ctx, method));
+                : res_method_not_allowed(ctx, method));
     } else if (n == 1 && !strcmp(parts[0], "watch")) {
         return (!strcmp(method, "GET") ? handle_watch(api, ctx, q, replyp)
-                : method_not_allowed(ctx, method));
+                : res_method_not_allowed(ctx, method));
     } else if (n == 3 && !strcmp(parts[0], "ports")
                && !strcmp(parts[2], "status")) {
         if (strcmp(method, "PUT")) {
-            return method_not_allowed(ctx, method);
+            return res_method_not_allowed(ctx, method);
         }
         if (!json_is_object(body)) {
             return res_error(ctx, 400, "HTTPBadRequest",
                              "Resource body required");
         }
-        return in_txn(api, ctx, port_status_txn, body, parts[1], replyp);
+        return in_txn(ctx, port_status_txn, body, parts[1], replyp);
     }
-    return res_error(ctx, 404, "HTTPNotFound",
-                     "The resource could not be found.");
+    return res_path_not_found(ctx);
 }

@@ -1,8 +1,9 @@
 #!/bin/bash
 # test-openstackclient.sh -- drives weft-controller with Debian's real
 # python3-openstackclient (auth type none) over HTTP on 127.0.0.1:
-# network/subnet/port create, list, show, set, delete, then restarts the
-# controller on the same SQLite store and checks that the objects survived.
+# network/subnet/port create, list, show, set, delete, agent list and
+# delete (after a Weft agent report), then restarts the controller on the
+# same SQLite store and checks that the objects survived.
 #
 # Prints "PASS name" / "FAIL name" lines and a final
 # "openstackclient: N passed, N failed"; exits 1 on any failure, 77 (skip)
@@ -191,6 +192,22 @@ else
     pass network-delete-in-use-rejected
 fi
 
+# Agents: one registers through Weft's report endpoint (as weft-agent
+# does); the client lists it, alive, by its host.
+if /usr/bin/python3 - "$PORT" <<'EOF' 2>>"$TMP/osc.err"
+import json, sys, urllib.request
+body = json.dumps({"agent": {"host": "hv1", "tunnel_ip": "198.18.0.11"}})
+req = urllib.request.Request(
+    "http://127.0.0.1:%s/v2.0/weft/agents/report" % sys.argv[1],
+    data=body.encode(), method="POST",
+    headers={"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=5)
+EOF
+then pass agent-report; else fail agent-report; fi
+check agent-list-host hv1 "$(os network agent list -f value -c Host)"
+check agent-list-alive True "$(os network agent list -f value -c Alive)"
+AGENT=$(os network agent list -f value -c ID)
+
 # Restart on the same store: everything is still there.
 if stop_controller; then pass controller-sigterm-exit; else
     fail controller-sigterm-exit; fi
@@ -202,9 +219,13 @@ check restart-port "[{'subnet_id': '$SUB', 'ip_address': '10.10.0.60'}]" \
     "$(os port show p2b -f value -c fixed_ips)"
 check restart-port-count 3 "$(os port list -f value -c ID | wc -l)"
 check restart-network-count 2 "$(os network list -f value -c ID | wc -l)"
+check restart-agent "$AGENT" \
+    "$(os network agent list --host hv1 -f value -c ID)"
 
 # Deletes.
 os port delete p1 p2b p3 && pass port-delete || fail port-delete
+os network agent delete "$AGENT" && pass agent-delete || fail agent-delete
+check agent-list-empty 0 "$(os network agent list -f value -c ID | wc -l)"
 check port-list-empty 0 "$(os port list -f value -c ID | wc -l)"
 os subnet delete sub6 && pass subnet-delete || fail subnet-delete
 os network delete net1b net2 && pass network-delete || fail network-delete
