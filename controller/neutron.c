@@ -1325,6 +1325,13 @@ neutron_port_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
             json_decref(req);
         }
     }
+    /* A port that changes host is not up anywhere until the new host's
+     * agent attaches it (and only that agent may then set it ACTIVE), so
+     * it is DOWN now -- not left ACTIVE on the strength of the old host. */
+    if (strcmp(get_str(old, "binding:host_id"),
+               get_str(obj, "binding:host_id"))) {
+        json_object_set_new(obj, "status", json_string("DOWN"));
+    }
     port_set_vif_type(obj);
     json_decref(net);
     return error;

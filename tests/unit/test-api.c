@@ -1047,6 +1047,26 @@ test_port_status(void)
     expect_error("PUT", "/v2.0/weft/ports/nope/status",
                  "{\"status\": \"DOWN\"}", 404, "PortNotFound");
 
+    /* Rebinding to another host makes the port DOWN until that host's
+     * agent attaches it; the old host can no longer set it; the new one
+     * can.  Other updates leave the status alone. */
+    CHECK_EQ(req("PUT", pp, NULL, "{\"port\": {\"name\": \"x\"}}", NULL),
+             200);
+    p = get_obj(pp, "port");
+    CHECK_STREQ(sget(p, "status"), "ACTIVE");
+    json_decref(p);
+    CHECK_EQ(req("PUT", pp, NULL,
+                 "{\"port\": {\"binding:host_id\": \"hv2\"}}", NULL), 200);
+    p = get_obj(pp, "port");
+    CHECK_STREQ(sget(p, "status"), "DOWN");
+    json_decref(p);
+    expect_error("PUT", path, "{\"status\": \"ACTIVE\", \"host\": "
+                 "\"hv1\"}", 409, "PortBoundElsewhere");
+    CHECK_EQ(req("PUT", path, NULL, "{\"status\": \"ACTIVE\", \"host\": "
+                 "\"hv2\"}", NULL), 200);
+    p = get_obj(pp, "port");
+    CHECK_STREQ(sget(p, "status"), "ACTIVE");
+    json_decref(p);
     free(pp);
     free(path);
     free(port);
