@@ -10,9 +10,12 @@
  * socket (docs/agent-protocol.md).  Output is an aligned table for people
  * or, with -f json, the server's JSON untouched for scripts.
  *
- * The command table 'commands' below is the single source of truth for
- * parsing, dispatch and help: each entry names its options, how many
- * positional arguments it takes and its usage line.
+ * Each resource is described once, by a 'struct resource': its list
+ * columns and an attribute table that says, for every option, which verbs
+ * take it and how its value becomes a body attribute (create, update) or
+ * a filter (list).  Generic create/list/show/update/delete commands work
+ * from that table; the command table 'commands' pairs a resource with a
+ * verb (how many positional arguments, what it runs) and its usage line.
  *
  * Names are resolved to ids the way openstackclient does: GET the argument
  * as an id; if that is not found, list with ?name= and insist on exactly
@@ -468,6 +471,15 @@ format_field(const char *field, const json_t *v)
     return format_value(v);
 }
 
+/* qsort() comparison for an array of strings. */
+static int
+compare_strings(const void *a_, const void *b_)
+{
+    const char *const *a = a_;
+    const char *const *b = b_;
+    return strcmp(*a, *b);
+}
+
 /* Prints 'obj' as a Field/Value table, fields in name order. */
 static void
 print_object(const json_t *obj)
@@ -488,13 +500,7 @@ print_object(const json_t *obj)
     json_object_foreach ((json_t *) obj, key, v) {
         keys[i++] = key;
     }
-    for (size_t a = 1; a < n; a++) {
-        for (size_t b = a; b > 0 && strcmp(keys[b - 1], keys[b]) > 0; b--) {
-            const char *tmp = keys[b];
-            keys[b] = keys[b - 1];
-            keys[b - 1] = tmp;
-        }
-    }
+    qsort(keys, n, sizeof *keys, compare_strings);
     for (i = 0; i < n; i++) {
         row[0] = xstrdup(keys[i]);
         row[1] = format_field(keys[i], json_object_get(obj, keys[i]));
@@ -512,24 +518,109 @@ struct column {
     const char *field;
 };
 
+/* How an option's value becomes the value of a body attribute. */
+enum attr_type {
+    ATTR_STRING,                /* The value. */
+    ATTR_REF,                   /* The id of the 'ref' resource it names. */
+    ATTR_UP_DOWN,               /* "up" or "down" as true or false. */
+    ATTR_OR_NONE,               /* The value, or null for "none". */
+    ATTR_TRUE,                  /* A flag (no value): true. */
+    ATTR_FALSE,                 /* A flag (no value): false. */
+    ATTR_IP_VERSION,            /* An integer; without the option, 6 if
+                                 * --cidr has a ':', else 4. */
+    ATTR_MEMBER,                /* { member: value }. */
+    ATTR_LIST,                  /* Repeatable: a list of the values. */
+    ATTR_PAIRS,                 /* Repeatable: a list of objects, each from
+                                 * "KEY=VALUE,..." with 'keys'. */
+};
+
+/* Flags of a 'struct attr'. */
+enum {
+    ON_CREATE = 1 << 0,         /* 'create' takes the option... */
+    ON_UPDATE = 1 << 1,         /* ...'update' does... */
+    ON_LIST = 1 << 2,           /* ...'list' filters on 'field' with it
+                                 * (ATTR_STRING or ATTR_REF only). */
+    REQUIRED = 1 << 3,          /* 'create' needs it. */
+    ALL_KEYS = 1 << 4,          /* ATTR_PAIRS: every key must be given. */
+};
+
+/* One key of an ATTR_PAIRS option. */
+struct pair_key {
+    const char *key;            /* In the option value. */
+    const char *field;          /* Member of the object. */
+    const struct resource *ref; /* Value names one of these, or NULL. */
+};
+
+/* One option of a resource's commands and the attribute it sets. */
+struct attr {
+    const char *opt;            /* Option name without "--". */
+    unsigned int flags;         /* ON_*, REQUIRED, ALL_KEYS. */
+    enum attr_type type;
+    const char *field;          /* Body attribute, also the filter key. */
+    const char *arg;            /* Its value in messages (REQUIRED,
+                                 * ATTR_PAIRS). */
+    const struct resource *ref; /* ATTR_REF. */
+    const struct pair_key *keys;    /* ATTR_PAIRS, NULL-key-terminated. */
+    const char *member;         /* ATTR_MEMBER. */
+};
+
 struct resource {
     const char *name;           /* "network": the command word and the
                                  * JSON wrapper of one object. */
     const char *collection;     /* "networks". */
     const char *name_field;     /* Field that names it for resolution. */
     const struct column *columns;   /* For 'list', NULL-terminated. */
+    const struct attr *attrs;   /* Options, NULL-opt-terminated, in the
+                                 * order they are processed. */
 };
+
+/* A 'struct attr' initializer: the fields every attribute has, then any
+ * others as designated initializers. */
+#define ATTR(OPT, FLAGS, TYPE, FIELD, ...) \
+    { .opt = OPT, .flags = FLAGS, .type = TYPE, .field = FIELD, __VA_ARGS__ }
 
 static const struct column network_columns[] = {
     { "ID", "id" }, { "Name", "name" }, { "Subnets", "subnets" },
     { "State", "admin_state_up" }, { "Status", "status" },
     { NULL, NULL },
 };
+static const struct attr network_attrs[] = {
+    ATTR("name", ON_UPDATE, ATTR_STRING, "name"),
+    ATTR("project", ON_CREATE | ON_LIST, ATTR_STRING, "project_id"),
+    ATTR("admin-state", ON_CREATE | ON_UPDATE, ATTR_UP_DOWN,
+         "admin_state_up"),
+    { .opt = NULL },
+};
+static const struct resource res_network = {
+    "network", "networks", "name", network_columns, network_attrs,
+};
 
 static const struct column subnet_columns[] = {
     { "ID", "id" }, { "Name", "name" }, { "Network", "network_id" },
     { "Subnet", "cidr" }, { "Gateway", "gateway_ip" },
     { NULL, NULL },
+};
+static const struct pair_key pool_keys[] = {
+    { "start", "start", NULL }, { "end", "end", NULL }, { NULL, NULL, NULL },
+};
+static const struct attr subnet_attrs[] = {
+    ATTR("name", ON_UPDATE, ATTR_STRING, "name"),
+    ATTR("network", ON_CREATE | REQUIRED | ON_LIST, ATTR_REF, "network_id",
+         .arg = "NET", .ref = &res_network),
+    ATTR("cidr", ON_CREATE | REQUIRED, ATTR_STRING, "cidr", .arg = "CIDR"),
+    ATTR("ip-version", ON_CREATE, ATTR_IP_VERSION, "ip_version"),
+    ATTR("project", ON_CREATE, ATTR_STRING, "project_id"),
+    ATTR("gateway", ON_CREATE | ON_UPDATE, ATTR_OR_NONE, "gateway_ip"),
+    /* --no-dhcp after --dhcp: it wins when both are given. */
+    ATTR("dhcp", ON_CREATE | ON_UPDATE, ATTR_TRUE, "enable_dhcp"),
+    ATTR("no-dhcp", ON_CREATE | ON_UPDATE, ATTR_FALSE, "enable_dhcp"),
+    ATTR("allocation-pool", ON_CREATE | ON_UPDATE | ALL_KEYS, ATTR_PAIRS,
+         "allocation_pools", .arg = "start=IP,end=IP", .keys = pool_keys),
+    ATTR("dns", ON_CREATE | ON_UPDATE, ATTR_LIST, "dns_nameservers"),
+    { .opt = NULL },
+};
+static const struct resource res_subnet = {
+    "subnet", "subnets", "name", subnet_columns, subnet_attrs,
 };
 
 static const struct column port_columns[] = {
@@ -538,6 +629,34 @@ static const struct column port_columns[] = {
     { "Status", "status" },
     { NULL, NULL },
 };
+static const struct pair_key fixed_ip_keys[] = {
+    { "subnet", "subnet_id", &res_subnet },
+    { "ip-address", "ip_address", NULL },
+    { NULL, NULL, NULL },
+};
+static const struct attr port_attrs[] = {
+    ATTR("name", ON_UPDATE, ATTR_STRING, "name"),
+    ATTR("network", ON_CREATE | REQUIRED | ON_LIST, ATTR_REF, "network_id",
+         .arg = "NET", .ref = &res_network),
+    ATTR("mac", ON_CREATE, ATTR_STRING, "mac_address"),
+    ATTR("project", ON_CREATE, ATTR_STRING, "project_id"),
+    ATTR("host", ON_CREATE | ON_UPDATE | ON_LIST, ATTR_STRING,
+         "binding:host_id"),
+    ATTR("interface", ON_CREATE | ON_UPDATE, ATTR_MEMBER, "binding:profile",
+         .member = "interface_name"),
+    ATTR("device-id", ON_CREATE | ON_UPDATE | ON_LIST, ATTR_STRING,
+         "device_id"),
+    ATTR("device-owner", ON_CREATE | ON_UPDATE, ATTR_STRING,
+         "device_owner"),
+    ATTR("admin-state", ON_CREATE | ON_UPDATE, ATTR_UP_DOWN,
+         "admin_state_up"),
+    ATTR("fixed-ip", ON_CREATE, ATTR_PAIRS, "fixed_ips",
+         .arg = "subnet=SUBNET,ip-address=IP", .keys = fixed_ip_keys),
+    { .opt = NULL },
+};
+static const struct resource res_port = {
+    "port", "ports", "name", port_columns, port_attrs,
+};
 
 static const struct column agent_columns[] = {
     { "ID", "id" }, { "Agent Type", "agent_type" }, { "Host", "host" },
@@ -545,36 +664,29 @@ static const struct column agent_columns[] = {
     { "Binary", "binary" },
     { NULL, NULL },
 };
-
-static const struct resource res_network = {
-    "network", "networks", "name", network_columns,
-};
-static const struct resource res_subnet = {
-    "subnet", "subnets", "name", subnet_columns,
-};
-static const struct resource res_port = {
-    "port", "ports", "name", port_columns,
+static const struct attr agent_attrs[] = {
+    ATTR("host", ON_LIST, ATTR_STRING, "host"),
+    { .opt = NULL },
 };
 static const struct resource res_agent = {
-    "agent", "agents", "host", agent_columns,
+    "agent", "agents", "host", agent_columns, agent_attrs,
 };
 
-/* Prints the list 'objs' with the columns of 'res'. */
+/* Prints 'objs', an array of objects, as a table with 'columns'. */
 static void
-print_list(const struct resource *res, const json_t *objs)
+print_rows(const struct column *columns, const json_t *objs)
 {
-    const struct column *col;
     struct table t;
     size_t n_cols = 0;
 
-    for (col = res->columns; col->title; col++) {
+    while (columns[n_cols].title) {
         n_cols++;
     }
     table_init(&t, n_cols);
 
     char **row = xcalloc(n_cols, sizeof *row);
     for (size_t c = 0; c < n_cols; c++) {
-        row[c] = xstrdup(res->columns[c].title);
+        row[c] = xstrdup(columns[c].title);
     }
     table_add_row(&t, row);
 
@@ -582,7 +694,7 @@ print_list(const struct resource *res, const json_t *objs)
     json_t *obj;
     json_array_foreach (objs, i, obj) {
         for (size_t c = 0; c < n_cols; c++) {
-            const char *field = res->columns[c].field;
+            const char *field = columns[c].field;
             row[c] = format_field(field, json_object_get(obj, field));
         }
         table_add_row(&t, row);
@@ -653,19 +765,9 @@ resolve(struct ctl *ctl, const struct resource *res, const char *arg)
     return id;
 }
 
+
 /* ---------------------------------------------------------------------- */
 /* Command-line options. */
-
-enum opt_kind {
-    OPT_ARG,                    /* --name VALUE (last one wins). */
-    OPT_MULTI,                  /* --name VALUE, repeatable. */
-    OPT_FLAG,                   /* --name. */
-};
-
-struct opt_def {
-    const char *name;
-    enum opt_kind kind;
-};
 
 /* The parsed arguments of one command. */
 struct opts {
@@ -703,14 +805,20 @@ opt_next(const struct opts *o, const char *name, size_t *ip)
     return NULL;
 }
 
+/* What a command does, for any resource. */
+struct verb {
+    const char *name;
+    unsigned int attrs;         /* ON_* flag of the resource attributes it
+                                 * takes as options, or 0 for none. */
+    size_t min_pos, max_pos;
+    void (*run)(struct ctl *, const struct resource *, const struct opts *);
+};
+
 struct command {
-    const char *resource;       /* "network", or NULL for top-level. */
-    const char *verb;
+    const struct resource *res; /* NULL for a top-level command. */
+    const struct verb *verb;
     const char *args;           /* Usage after the command words. */
     const char *summary;
-    size_t min_pos, max_pos;
-    const struct opt_def *opts; /* NULL-name-terminated. */
-    void (*run)(struct ctl *, const struct opts *);
 };
 
 static const struct command commands[];
@@ -719,8 +827,9 @@ static const size_t n_commands;
 static void
 print_command_usage(FILE *f, const struct command *c)
 {
-    fprintf(f, "  weftctl %s%s%s%s%s\n", c->resource ? c->resource : "",
-            c->resource ? " " : "", c->verb, *c->args ? " " : "", c->args);
+    fprintf(f, "  weftctl %s%s%s%s%s\n", c->res ? c->res->name : "",
+            c->res ? " " : "", c->verb->name, *c->args ? " " : "",
+            c->args);
     fprintf(f, "      %s\n", c->summary);
 }
 
@@ -748,8 +857,8 @@ usage(FILE *f, const char *resource)
     }
     for (size_t i = 0; i < n_commands; i++) {
         const struct command *c = &commands[i];
-        if (!resource || (c->resource && !strcmp(c->resource, resource))
-            || (!c->resource && !strcmp(c->verb, resource))) {
+        if (!resource || (c->res && !strcmp(c->res->name, resource))
+            || (!c->res && !strcmp(c->verb->name, resource))) {
             print_command_usage(f, c);
         }
     }
@@ -757,6 +866,22 @@ usage(FILE *f, const char *resource)
         fputs("\nNames resolve to ids like openstackclient: an id, else a "
               "unique name.\n", f);
     }
+}
+
+/* Returns the attribute of command 'c' set by option 'name' of 'len'
+ * bytes, or NULL if 'c' has no such option. */
+static const struct attr *
+find_option(const struct command *c, const char *name, size_t len)
+{
+    if (c->res && c->verb->attrs) {
+        for (const struct attr *a = c->res->attrs; a->opt; a++) {
+            if (a->flags & c->verb->attrs && strlen(a->opt) == len
+                && !memcmp(a->opt, name, len)) {
+                return a;
+            }
+        }
+    }
+    return NULL;
 }
 
 /* Parses the arguments after the command words against 'c'. */
@@ -777,23 +902,17 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
         const char *name = arg + 2;
         const char *eq = strchr(name, '=');
         size_t len = eq ? (size_t) (eq - name) : strlen(name);
-        const struct opt_def *def = NULL;
-        for (const struct opt_def *d = c->opts; d && d->name; d++) {
-            if (strlen(d->name) == len && !memcmp(d->name, name, len)) {
-                def = d;
-                break;
-            }
-        }
-        if (!def) {
+        const struct attr *a = find_option(c, name, len);
+        if (!a) {
             fprintf(stderr, "weftctl: unknown option --%.*s; usage:\n",
                     (int) len, name);
             print_command_usage(stderr, c);
             exit(EXIT_FAILURE);
         }
         const char *value;
-        if (def->kind == OPT_FLAG) {
+        if (a->type == ATTR_TRUE || a->type == ATTR_FALSE) {
             if (eq) {
-                fatal("--%s takes no value", def->name);
+                fatal("--%s takes no value", a->opt);
             }
             value = "";
         } else if (eq) {
@@ -801,16 +920,16 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
         } else if (i + 1 < argc) {
             value = argv[++i];
         } else {
-            fatal("--%s needs a value", def->name);
+            fatal("--%s needs a value", a->opt);
         }
         if (o->n >= ARRAY_SIZE(o->v)) {
             fatal("too many options");
         }
-        o->v[o->n].name = def->name;
+        o->v[o->n].name = a->opt;
         o->v[o->n].value = value;
         o->n++;
     }
-    if (o->n_pos < c->min_pos || o->n_pos > c->max_pos) {
+    if (o->n_pos < c->verb->min_pos || o->n_pos > c->verb->max_pos) {
         fprintf(stderr, "weftctl: wrong number of arguments; usage:\n");
         print_command_usage(stderr, c);
         exit(EXIT_FAILURE);
@@ -818,38 +937,125 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
 }
 
 /* ---------------------------------------------------------------------- */
-/* Helpers shared by resource commands. */
+/* Resource commands, driven by the attribute tables. */
 
-static bool
-parse_admin_state(const char *s)
+/* Returns 'value', or the id of the 'ref' it names if 'ref' is nonnull
+ * (caller frees). */
+static char *
+value_or_id(struct ctl *ctl, const struct resource *ref, const char *value)
 {
-    if (!strcasecmp(s, "up")) {
-        return true;
-    } else if (!strcasecmp(s, "down")) {
-        return false;
-    }
-    fatal("--admin-state must be up or down, not \"%s\"", s);
+    return ref ? resolve(ctl, ref, value) : xstrdup(value);
 }
 
-/* Sets "admin_state_up" in 'obj' if --admin-state was given. */
-static void
-set_admin_state(json_t *obj, const struct opts *o)
+static json_t *
+json_string_or_id(struct ctl *ctl, const struct resource *ref,
+                  const char *value)
 {
-    const char *s = opt_get(o, "admin-state");
-    if (s) {
-        json_object_set_new(obj, "admin_state_up",
-                            json_boolean(parse_admin_state(s)));
-    }
+    char *s = value_or_id(ctl, ref, value);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
 }
 
-static void
-set_string_opt(json_t *obj, const char *field, const struct opts *o,
-               const char *opt)
+/* Parses 'text' ("k1=v1,k2=v2") for ATTR_PAIRS attribute 'a' into a new
+ * object; dies on a malformed pair, an unknown key or, with ALL_KEYS, a
+ * missing one. */
+static json_t *
+parse_pairs(struct ctl *ctl, const struct attr *a, const char *text)
 {
-    const char *s = opt_get(o, opt);
-    if (s) {
-        json_object_set_new(obj, field, json_string(s));
+    json_t *obj = json_object();
+    char *copy = xstrdup(text);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || eq == tok) {
+            fatal("--%s: expected KEY=VALUE, got \"%s\"", a->opt, tok);
+        }
+        *eq = '\0';
+        const struct pair_key *k = a->keys;
+        while (k->key && strcmp(k->key, tok)) {
+            k++;
+        }
+        if (!k->key) {
+            fatal("--%s: unknown key \"%s\" (use %s)", a->opt, tok, a->arg);
+        }
+        json_object_set_new(obj, k->field,
+                            json_string_or_id(ctl, k->ref, eq + 1));
     }
+    free(copy);
+    for (const struct pair_key *k = a->keys; a->flags & ALL_KEYS && k->key;
+         k++) {
+        if (!json_object_get(obj, k->field)) {
+            fatal("--%s needs %s", a->opt, a->arg);
+        }
+    }
+    return obj;
+}
+
+/* Returns the value options 'o' give attribute 'a' (a new reference), or
+ * NULL if they give none. */
+static json_t *
+attr_value(struct ctl *ctl, const struct attr *a, const struct opts *o)
+{
+    const char *s = opt_get(o, a->opt);
+
+    switch (a->type) {
+    case ATTR_STRING:
+    case ATTR_REF:
+        return s ? json_string_or_id(ctl, a->ref, s) : NULL;
+    case ATTR_UP_DOWN:
+        if (!s) {
+            return NULL;
+        } else if (!strcasecmp(s, "up")) {
+            return json_true();
+        } else if (!strcasecmp(s, "down")) {
+            return json_false();
+        }
+        fatal("--%s must be up or down, not \"%s\"", a->opt, s);
+    case ATTR_OR_NONE:
+        return !s ? NULL : !strcmp(s, "none") ? json_null() : json_string(s);
+    case ATTR_TRUE:
+        return s ? json_true() : NULL;
+    case ATTR_FALSE:
+        return s ? json_false() : NULL;
+    case ATTR_IP_VERSION: {
+        const char *cidr = opt_get(o, "cidr");
+        return json_integer(s ? atoi(s) : cidr && strchr(cidr, ':') ? 6 : 4);
+    }
+    case ATTR_MEMBER:
+        return s ? json_pack("{s:s}", a->member, s) : NULL;
+    case ATTR_LIST:
+    case ATTR_PAIRS: {
+        json_t *list = NULL;
+        size_t i = 0;
+        while ((s = opt_next(o, a->opt, &i)) != NULL) {
+            if (!list) {
+                list = json_array();
+            }
+            json_array_append_new(list, a->type == ATTR_LIST
+                                        ? json_string(s)
+                                        : parse_pairs(ctl, a, s));
+        }
+        return list;
+    }
+    }
+    NOT_REACHED();
+}
+
+/* Adds to 'obj' the attributes of 'res' that options 'o' of 'verb'
+ * (ON_CREATE or ON_UPDATE) set, in table order, and returns 'obj'. */
+static json_t *
+attrs_to_json(struct ctl *ctl, const struct resource *res,
+              unsigned int verb, const struct opts *o, json_t *obj)
+{
+    for (const struct attr *a = res->attrs; a->opt; a++) {
+        json_t *v = a->flags & verb ? attr_value(ctl, a, o) : NULL;
+        if (v) {
+            json_object_set_new(obj, a->field, v);
+        }
+    }
+    return obj;
 }
 
 /* Prints the reply to a create, show or update. */
@@ -868,12 +1074,13 @@ print_reply(struct ctl *ctl, const struct resource *res, json_t *j,
     }
 }
 
-/* POSTs or PUTs { res->name: obj } and prints the result. */
+/* Sends 'method' to 'path' with the body { res->name: obj }, or none if
+ * 'obj' is NULL, and prints the resource in the reply. */
 static void
-send_object(struct ctl *ctl, const struct resource *res, const char *method,
-            const char *path, json_t *obj)
+send_and_print(struct ctl *ctl, const struct resource *res,
+               const char *method, const char *path, json_t *obj)
 {
-    json_t *body = json_pack("{s:o}", res->name, obj);
+    json_t *body = obj ? json_pack("{s:o}", res->name, obj) : NULL;
     char *raw;
     json_t *j = api(ctl, method, path, body, &raw);
     print_reply(ctl, res, j, raw);
@@ -882,60 +1089,96 @@ send_object(struct ctl *ctl, const struct resource *res, const char *method,
     free(raw);
 }
 
-static void
-do_create(struct ctl *ctl, const struct resource *res, json_t *obj)
+/* Returns the path of the 'res' named or identified by 'arg' (caller
+ * frees). */
+static char *
+object_path(struct ctl *ctl, const struct resource *res, const char *arg)
 {
+    char *id = resolve(ctl, res, arg);
+    char *path = xasprintf("/v2.0/%s/%s", res->collection, id);
+    free(id);
+    return path;
+}
+
+static void
+cmd_create(struct ctl *ctl, const struct resource *res,
+           const struct opts *o)
+{
+    struct buf needs = { 0 };
+    bool missing = false;
+    for (const struct attr *a = res->attrs; a->opt; a++) {
+        if (a->flags & REQUIRED) {
+            buf_printf(&needs, "%s--%s %s", needs.len ? " and " : "",
+                       a->opt, a->arg);
+            missing |= !opt_get(o, a->opt);
+        }
+    }
+    if (missing) {
+        fatal("%s create needs %s", res->name, needs.data);
+    }
+    free(needs.data);
+
+    json_t *obj = attrs_to_json(ctl, res, ON_CREATE, o,
+                                json_pack("{s:s}", "name", o->pos[0]));
     char *path = xasprintf("/v2.0/%s", res->collection);
-    send_object(ctl, res, "POST", path, obj);
+    send_and_print(ctl, res, "POST", path, obj);
     free(path);
 }
 
 static void
-do_update(struct ctl *ctl, const struct resource *res, const char *arg,
-          json_t *obj)
+cmd_update(struct ctl *ctl, const struct resource *res,
+           const struct opts *o)
 {
+    json_t *obj = attrs_to_json(ctl, res, ON_UPDATE, o, json_object());
     if (!json_object_size(obj)) {
         json_decref(obj);
         fatal("nothing to update (see 'weftctl %s --help')", res->name);
     }
-    char *id = resolve(ctl, res, arg);
-    char *path = xasprintf("/v2.0/%s/%s", res->collection, id);
-    send_object(ctl, res, "PUT", path, obj);
+    char *path = object_path(ctl, res, o->pos[0]);
+    send_and_print(ctl, res, "PUT", path, obj);
     free(path);
-    free(id);
 }
 
 static void
-do_show(struct ctl *ctl, const struct resource *res, const char *arg)
+cmd_show(struct ctl *ctl, const struct resource *res, const struct opts *o)
 {
-    char *id = resolve(ctl, res, arg);
-    char *path = xasprintf("/v2.0/%s/%s", res->collection, id);
+    char *path = object_path(ctl, res, o->pos[0]);
+    send_and_print(ctl, res, "GET", path, NULL);
+    free(path);
+}
+
+static void
+cmd_delete(struct ctl *ctl, const struct resource *res,
+           const struct opts *o)
+{
+    for (size_t i = 0; i < o->n_pos; i++) {
+        char *path = object_path(ctl, res, o->pos[i]);
+        json_decref(api(ctl, "DELETE", path, NULL, NULL));
+        free(path);
+    }
+}
+
+/* Lists 'res', filtered by its ON_LIST options. */
+static void
+cmd_list(struct ctl *ctl, const struct resource *res, const struct opts *o)
+{
+    struct buf path = { 0 };
+    buf_printf(&path, "/v2.0/%s", res->collection);
+    char sep = '?';
+    for (const struct attr *a = res->attrs; a->opt; a++) {
+        const char *value = opt_get(o, a->opt);
+        if (a->flags & ON_LIST && value) {
+            char *id = value_or_id(ctl, a->ref, value);
+            char *escaped = url_escape(ctl, id);
+            buf_printf(&path, "%c%s=%s", sep, a->field, escaped);
+            sep = '&';
+            free(escaped);
+            free(id);
+        }
+    }
+
     char *raw;
-    json_t *j = api(ctl, "GET", path, NULL, &raw);
-    print_reply(ctl, res, j, raw);
-    json_decref(j);
-    free(raw);
-    free(path);
-    free(id);
-}
-
-static void
-do_delete(struct ctl *ctl, const struct resource *res, const char *arg)
-{
-    char *id = resolve(ctl, res, arg);
-    char *path = xasprintf("/v2.0/%s/%s", res->collection, id);
-    json_decref(api(ctl, "DELETE", path, NULL, NULL));
-    free(path);
-    free(id);
-}
-
-/* Lists 'res', with 'query' ("" or "?a=b&c=d") appended to the path. */
-static void
-do_list(struct ctl *ctl, const struct resource *res, const char *query)
-{
-    char *path = xasprintf("/v2.0/%s%s", res->collection, query);
-    char *raw;
-    json_t *j = api(ctl, "GET", path, NULL, &raw);
+    json_t *j = api(ctl, "GET", path.data, NULL, &raw);
     if (ctl->json) {
         puts(raw);
     } else {
@@ -943,342 +1186,11 @@ do_list(struct ctl *ctl, const struct resource *res, const char *query)
         if (!json_is_array(list)) {
             fatal("reply has no \"%s\" list", res->collection);
         }
-        print_list(res, list);
+        print_rows(res->columns, list);
     }
     json_decref(j);
     free(raw);
-    free(path);
-}
-
-/* Appends "?key=value" or "&key=value" to 'query', resolving 'value' to an
- * id of 'res' if 'res' is nonnull. */
-static void
-add_filter(struct ctl *ctl, struct buf *query, const char *key,
-           const struct resource *res, const char *value)
-{
-    char *id = res ? resolve(ctl, res, value) : xstrdup(value);
-    char *escaped = url_escape(ctl, id);
-    buf_printf(query, "%c%s=%s", query->len ? '&' : '?', key, escaped);
-    free(escaped);
-    free(id);
-}
-
-/* Splits "k1=v1,k2=v2" and calls 'fn' for each pair; dies on a malformed
- * pair.  'what' names the option for messages. */
-static void
-parse_pairs(const char *what, const char *text,
-            void (*fn)(const char *key, const char *value, void *aux),
-            void *aux)
-{
-    char *copy = xstrdup(text);
-    char *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (!eq || eq == tok) {
-            fatal("--%s: expected KEY=VALUE, got \"%s\"", what, tok);
-        }
-        *eq = '\0';
-        fn(tok, eq + 1, aux);
-    }
-    free(copy);
-}
-
-/* ---------------------------------------------------------------------- */
-/* network */
-
-static void
-cmd_network_create(struct ctl *ctl, const struct opts *o)
-{
-    json_t *obj = json_pack("{s:s}", "name", o->pos[0]);
-    set_string_opt(obj, "project_id", o, "project");
-    set_admin_state(obj, o);
-    do_create(ctl, &res_network, obj);
-}
-
-static void
-cmd_network_list(struct ctl *ctl, const struct opts *o)
-{
-    struct buf q = { 0 };
-    if (opt_get(o, "project")) {
-        add_filter(ctl, &q, "project_id", NULL, opt_get(o, "project"));
-    }
-    do_list(ctl, &res_network, q.data ? q.data : "");
-    free(q.data);
-}
-
-static void
-cmd_network_show(struct ctl *ctl, const struct opts *o)
-{
-    do_show(ctl, &res_network, o->pos[0]);
-}
-
-static void
-cmd_network_update(struct ctl *ctl, const struct opts *o)
-{
-    json_t *obj = json_object();
-    set_string_opt(obj, "name", o, "name");
-    set_admin_state(obj, o);
-    do_update(ctl, &res_network, o->pos[0], obj);
-}
-
-static void
-cmd_network_delete(struct ctl *ctl, const struct opts *o)
-{
-    for (size_t i = 0; i < o->n_pos; i++) {
-        do_delete(ctl, &res_network, o->pos[i]);
-    }
-}
-
-/* ---------------------------------------------------------------------- */
-/* subnet */
-
-static void
-pool_pair(const char *key, const char *value, void *pool_)
-{
-    json_t *pool = pool_;
-    if (strcmp(key, "start") && strcmp(key, "end")) {
-        fatal("--allocation-pool: unknown key \"%s\" (use start=IP,end=IP)",
-              key);
-    }
-    json_object_set_new(pool, key, json_string(value));
-}
-
-/* Sets the subnet fields that create and update share. */
-static void
-subnet_common(json_t *obj, const struct opts *o)
-{
-    const char *gw = opt_get(o, "gateway");
-    if (gw) {
-        json_object_set_new(obj, "gateway_ip",
-                            !strcmp(gw, "none") ? json_null()
-                                                : json_string(gw));
-    }
-    if (opt_get(o, "no-dhcp")) {
-        json_object_set_new(obj, "enable_dhcp", json_false());
-    } else if (opt_get(o, "dhcp")) {
-        json_object_set_new(obj, "enable_dhcp", json_true());
-    }
-
-    size_t i = 0;
-    const char *s;
-    json_t *pools = NULL;
-    while ((s = opt_next(o, "allocation-pool", &i)) != NULL) {
-        json_t *pool = json_object();
-        parse_pairs("allocation-pool", s, pool_pair, pool);
-        if (!json_object_get(pool, "start") || !json_object_get(pool, "end")) {
-            fatal("--allocation-pool needs start=IP,end=IP");
-        }
-        if (!pools) {
-            pools = json_array();
-        }
-        json_array_append_new(pools, pool);
-    }
-    if (pools) {
-        json_object_set_new(obj, "allocation_pools", pools);
-    }
-
-    i = 0;
-    json_t *dns = NULL;
-    while ((s = opt_next(o, "dns", &i)) != NULL) {
-        if (!dns) {
-            dns = json_array();
-        }
-        json_array_append_new(dns, json_string(s));
-    }
-    if (dns) {
-        json_object_set_new(obj, "dns_nameservers", dns);
-    }
-}
-
-static void
-cmd_subnet_create(struct ctl *ctl, const struct opts *o)
-{
-    const char *cidr = opt_get(o, "cidr");
-    const char *net = opt_get(o, "network");
-    if (!net || !cidr) {
-        fatal("subnet create needs --network NET and --cidr CIDR");
-    }
-    char *net_id = resolve(ctl, &res_network, net);
-    int version = strchr(cidr, ':') ? 6 : 4;
-    const char *v = opt_get(o, "ip-version");
-    if (v) {
-        version = atoi(v);
-    }
-    json_t *obj = json_pack("{s:s, s:s, s:s, s:i}", "name", o->pos[0],
-                            "network_id", net_id, "cidr", cidr,
-                            "ip_version", version);
-    free(net_id);
-    set_string_opt(obj, "project_id", o, "project");
-    subnet_common(obj, o);
-    do_create(ctl, &res_subnet, obj);
-}
-
-static void
-cmd_subnet_list(struct ctl *ctl, const struct opts *o)
-{
-    struct buf q = { 0 };
-    if (opt_get(o, "network")) {
-        add_filter(ctl, &q, "network_id", &res_network,
-                   opt_get(o, "network"));
-    }
-    do_list(ctl, &res_subnet, q.data ? q.data : "");
-    free(q.data);
-}
-
-static void
-cmd_subnet_show(struct ctl *ctl, const struct opts *o)
-{
-    do_show(ctl, &res_subnet, o->pos[0]);
-}
-
-static void
-cmd_subnet_update(struct ctl *ctl, const struct opts *o)
-{
-    json_t *obj = json_object();
-    set_string_opt(obj, "name", o, "name");
-    subnet_common(obj, o);
-    do_update(ctl, &res_subnet, o->pos[0], obj);
-}
-
-static void
-cmd_subnet_delete(struct ctl *ctl, const struct opts *o)
-{
-    for (size_t i = 0; i < o->n_pos; i++) {
-        do_delete(ctl, &res_subnet, o->pos[i]);
-    }
-}
-
-/* ---------------------------------------------------------------------- */
-/* port */
-
-struct fixed_ip_ctx {
-    struct ctl *ctl;
-    json_t *obj;
-};
-
-static void
-fixed_ip_pair(const char *key, const char *value, void *ctx_)
-{
-    struct fixed_ip_ctx *ctx = ctx_;
-    if (!strcmp(key, "subnet")) {
-        char *id = resolve(ctx->ctl, &res_subnet, value);
-        json_object_set_new(ctx->obj, "subnet_id", json_string(id));
-        free(id);
-    } else if (!strcmp(key, "ip-address")) {
-        json_object_set_new(ctx->obj, "ip_address", json_string(value));
-    } else {
-        fatal("--fixed-ip: unknown key \"%s\" "
-              "(use subnet=SUBNET,ip-address=IP)", key);
-    }
-}
-
-/* Sets the port fields that create and update share. */
-static void
-port_common(json_t *obj, const struct opts *o)
-{
-    set_string_opt(obj, "binding:host_id", o, "host");
-    const char *ifname = opt_get(o, "interface");
-    if (ifname) {
-        json_object_set_new(obj, "binding:profile",
-                            json_pack("{s:s}", "interface_name", ifname));
-    }
-    set_string_opt(obj, "device_id", o, "device-id");
-    set_string_opt(obj, "device_owner", o, "device-owner");
-    set_admin_state(obj, o);
-}
-
-static void
-cmd_port_create(struct ctl *ctl, const struct opts *o)
-{
-    const char *net = opt_get(o, "network");
-    if (!net) {
-        fatal("port create needs --network NET");
-    }
-    char *net_id = resolve(ctl, &res_network, net);
-    json_t *obj = json_pack("{s:s, s:s}", "name", o->pos[0],
-                            "network_id", net_id);
-    free(net_id);
-    set_string_opt(obj, "mac_address", o, "mac");
-    set_string_opt(obj, "project_id", o, "project");
-    port_common(obj, o);
-
-    size_t i = 0;
-    const char *s;
-    json_t *ips = NULL;
-    while ((s = opt_next(o, "fixed-ip", &i)) != NULL) {
-        struct fixed_ip_ctx ctx = { ctl, json_object() };
-        parse_pairs("fixed-ip", s, fixed_ip_pair, &ctx);
-        if (!ips) {
-            ips = json_array();
-        }
-        json_array_append_new(ips, ctx.obj);
-    }
-    if (ips) {
-        json_object_set_new(obj, "fixed_ips", ips);
-    }
-    do_create(ctl, &res_port, obj);
-}
-
-static void
-cmd_port_list(struct ctl *ctl, const struct opts *o)
-{
-    struct buf q = { 0 };
-    if (opt_get(o, "network")) {
-        add_filter(ctl, &q, "network_id", &res_network,
-                   opt_get(o, "network"));
-    }
-    if (opt_get(o, "host")) {
-        add_filter(ctl, &q, "binding:host_id", NULL, opt_get(o, "host"));
-    }
-    if (opt_get(o, "device-id")) {
-        add_filter(ctl, &q, "device_id", NULL, opt_get(o, "device-id"));
-    }
-    do_list(ctl, &res_port, q.data ? q.data : "");
-    free(q.data);
-}
-
-static void
-cmd_port_show(struct ctl *ctl, const struct opts *o)
-{
-    do_show(ctl, &res_port, o->pos[0]);
-}
-
-static void
-cmd_port_update(struct ctl *ctl, const struct opts *o)
-{
-    json_t *obj = json_object();
-    set_string_opt(obj, "name", o, "name");
-    port_common(obj, o);
-    do_update(ctl, &res_port, o->pos[0], obj);
-}
-
-static void
-cmd_port_delete(struct ctl *ctl, const struct opts *o)
-{
-    for (size_t i = 0; i < o->n_pos; i++) {
-        do_delete(ctl, &res_port, o->pos[i]);
-    }
-}
-
-/* ---------------------------------------------------------------------- */
-/* agent */
-
-static void
-cmd_agent_list(struct ctl *ctl, const struct opts *o)
-{
-    struct buf q = { 0 };
-    if (opt_get(o, "host")) {
-        add_filter(ctl, &q, "host", NULL, opt_get(o, "host"));
-    }
-    do_list(ctl, &res_agent, q.data ? q.data : "");
-    free(q.data);
-}
-
-static void
-cmd_agent_show(struct ctl *ctl, const struct opts *o)
-{
-    do_show(ctl, &res_agent, o->pos[0]);
+    free(path.data);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1385,49 +1297,37 @@ ctl_call(const struct ctl *ctl, const char *command, char **rawp)
     return j;
 }
 
-/* Formats an integer member of 'obj' (caller frees). */
-static char *
-fmt_int(const json_t *obj, const char *key)
-{
-    return format_value(json_object_get(obj, key));
-}
 
+/* Sends 'command' to the agent control socket and prints the reply: raw
+ * with -f json, else with 'print'. */
 static void
-cmd_flows(struct ctl *ctl, const struct opts *o)
+ctl_command(struct ctl *ctl, const char *command,
+            void (*print)(const json_t *))
 {
     char *raw;
-    json_t *j = ctl_call(ctl, "flows", &raw);
+    json_t *j = ctl_call(ctl, command, &raw);
 
     if (ctl->json) {
         puts(raw);
     } else {
-        static const char *const heads[] = {
-            "Packets", "Bytes", "Idle ms", "Match", "Actions",
-        };
-        struct table t;
-        char *row[ARRAY_SIZE(heads)];
-
-        table_init(&t, ARRAY_SIZE(heads));
-        for (size_t c = 0; c < ARRAY_SIZE(heads); c++) {
-            row[c] = xstrdup(heads[c]);
-        }
-        table_add_row(&t, row);
-
-        size_t i;
-        json_t *f;
-        json_array_foreach (json_object_get(j, "flows"), i, f) {
-            row[0] = fmt_int(f, "packets");
-            row[1] = fmt_int(f, "bytes");
-            row[2] = fmt_int(f, "idle_ms");
-            row[3] = fmt_int(f, "match");
-            row[4] = fmt_int(f, "actions");
-            table_add_row(&t, row);
-        }
-        table_print(&t);
-        printf("%zu flows\n", json_array_size(json_object_get(j, "flows")));
+        print(j);
     }
     json_decref(j);
     free(raw);
+}
+
+static void
+print_flows(const json_t *j)
+{
+    static const struct column columns[] = {
+        { "Packets", "packets" }, { "Bytes", "bytes" },
+        { "Idle ms", "idle_ms" }, { "Match", "match" },
+        { "Actions", "actions" }, { NULL, NULL },
+    };
+    const json_t *flows = json_object_get(j, "flows");
+
+    print_rows(columns, flows);
+    printf("%zu flows\n", json_array_size(flows));
 }
 
 /* Prints the members of 'obj' as a two-column table headed 'title'. */
@@ -1452,95 +1352,70 @@ print_counter_object(const char *title, const json_t *obj)
 }
 
 static void
-cmd_counters(struct ctl *ctl, const struct opts *o)
+print_counters(const json_t *j)
 {
-    char *raw;
-    json_t *j = ctl_call(ctl, "counters", &raw);
+    static const struct column columns[] = {
+        { "Port", "port_no" }, { "Name", "name" }, { "Port ID", "port_id" },
+        { "RX packets", "rx_packets" }, { "RX bytes", "rx_bytes" },
+        { "TX packets", "tx_packets" }, { "TX bytes", "tx_bytes" },
+        { "TX errors", "tx_errors" }, { NULL, NULL },
+    };
 
-    if (ctl->json) {
-        puts(raw);
-    } else {
-        static const char *const fields[] = {
-            "port_no", "name", "port_id", "rx_packets", "rx_bytes",
-            "tx_packets", "tx_bytes", "tx_errors",
-        };
-        static const char *const heads[] = {
-            "Port", "Name", "Port ID", "RX packets", "RX bytes",
-            "TX packets", "TX bytes", "TX errors",
-        };
-        BUILD_ASSERT(ARRAY_SIZE(fields) == ARRAY_SIZE(heads));
-        struct table t;
-        char *row[ARRAY_SIZE(heads)];
+    print_rows(columns, json_object_get(j, "ports"));
+    print_counter_object("Datapath", json_object_get(j, "datapath"));
 
-        table_init(&t, ARRAY_SIZE(heads));
-        for (size_t c = 0; c < ARRAY_SIZE(heads); c++) {
-            row[c] = xstrdup(heads[c]);
+    /* Only the reasons that happened: the list is long. */
+    json_t *drops = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach (json_object_get(j, "drops"), key, v) {
+        if (!json_is_integer(v) || json_integer_value(v)) {
+            json_object_set(drops, key, v);
         }
-        table_add_row(&t, row);
-        size_t i;
-        json_t *p;
-        json_array_foreach (json_object_get(j, "ports"), i, p) {
-            for (size_t c = 0; c < ARRAY_SIZE(fields); c++) {
-                row[c] = fmt_int(p, fields[c]);
-            }
-            table_add_row(&t, row);
-        }
-        table_print(&t);
-        print_counter_object("Datapath", json_object_get(j, "datapath"));
-
-        /* Only the reasons that happened: the list is long. */
-        json_t *drops = json_object();
-        const char *key;
-        json_t *v;
-        json_object_foreach (json_object_get(j, "drops"), key, v) {
-            if (!json_is_integer(v) || json_integer_value(v)) {
-                json_object_set(drops, key, v);
-            }
-        }
-        if (json_object_size(drops)) {
-            print_counter_object("Drop reason", drops);
-        } else {
-            puts("No drops.");
-        }
-        json_decref(drops);
     }
-    json_decref(j);
-    free(raw);
+    if (json_object_size(drops)) {
+        print_counter_object("Drop reason", drops);
+    } else {
+        puts("No drops.");
+    }
+    json_decref(drops);
 }
 
 static void
-cmd_agent_status(struct ctl *ctl, const struct opts *o)
+print_flushed(const json_t *j)
 {
-    char *raw;
-    json_t *j = ctl_call(ctl, "status", &raw);
-
-    if (ctl->json) {
-        puts(raw);
-    } else {
-        print_object(j);
-    }
-    json_decref(j);
-    free(raw);
+    printf("flushed %lld flows\n",
+           (long long) json_integer_value(json_object_get(j, "flushed")));
 }
 
 static void
-cmd_flush(struct ctl *ctl, const struct opts *o)
+cmd_flows(struct ctl *ctl, const struct resource *res, const struct opts *o)
 {
-    char *raw;
-    json_t *j = ctl_call(ctl, "flush", &raw);
-
-    if (ctl->json) {
-        puts(raw);
-    } else {
-        printf("flushed %lld flows\n", (long long) json_integer_value(
-                   json_object_get(j, "flushed")));
-    }
-    json_decref(j);
-    free(raw);
+    ctl_command(ctl, "flows", print_flows);
 }
 
 static void
-cmd_help(struct ctl *ctl, const struct opts *o)
+cmd_counters(struct ctl *ctl, const struct resource *res,
+             const struct opts *o)
+{
+    ctl_command(ctl, "counters", print_counters);
+}
+
+static void
+cmd_agent_status(struct ctl *ctl, const struct resource *res,
+                 const struct opts *o)
+{
+    ctl_command(ctl, "status", print_object);
+}
+
+static void
+cmd_flush(struct ctl *ctl, const struct resource *res, const struct opts *o)
+{
+    ctl_command(ctl, "flush", print_flushed);
+}
+
+static void
+cmd_help(struct ctl *ctl, const struct resource *res, const struct opts *o)
 {
     usage(stdout, o->n_pos ? o->pos[0] : NULL);
 }
@@ -1548,117 +1423,77 @@ cmd_help(struct ctl *ctl, const struct opts *o)
 /* ---------------------------------------------------------------------- */
 /* The command table. */
 
-static const struct opt_def network_create_opts[] = {
-    { "project", OPT_ARG }, { "admin-state", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def network_list_opts[] = {
-    { "project", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def network_update_opts[] = {
-    { "name", OPT_ARG }, { "admin-state", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def subnet_create_opts[] = {
-    { "network", OPT_ARG }, { "cidr", OPT_ARG }, { "gateway", OPT_ARG },
-    { "no-dhcp", OPT_FLAG }, { "dhcp", OPT_FLAG },
-    { "allocation-pool", OPT_MULTI }, { "dns", OPT_MULTI },
-    { "ip-version", OPT_ARG }, { "project", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def subnet_list_opts[] = {
-    { "network", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def subnet_update_opts[] = {
-    { "name", OPT_ARG }, { "gateway", OPT_ARG }, { "no-dhcp", OPT_FLAG },
-    { "dhcp", OPT_FLAG }, { "allocation-pool", OPT_MULTI },
-    { "dns", OPT_MULTI }, { NULL, 0 },
-};
-static const struct opt_def port_create_opts[] = {
-    { "network", OPT_ARG }, { "fixed-ip", OPT_MULTI }, { "mac", OPT_ARG },
-    { "host", OPT_ARG }, { "interface", OPT_ARG }, { "device-id", OPT_ARG },
-    { "device-owner", OPT_ARG }, { "project", OPT_ARG },
-    { "admin-state", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def port_list_opts[] = {
-    { "network", OPT_ARG }, { "host", OPT_ARG }, { "device-id", OPT_ARG },
-    { NULL, 0 },
-};
-static const struct opt_def port_update_opts[] = {
-    { "name", OPT_ARG }, { "host", OPT_ARG }, { "interface", OPT_ARG },
-    { "admin-state", OPT_ARG }, { "device-id", OPT_ARG },
-    { "device-owner", OPT_ARG }, { NULL, 0 },
-};
-static const struct opt_def agent_list_opts[] = {
-    { "host", OPT_ARG }, { NULL, 0 },
-};
-
 #define MANY 8
 
-static const struct command commands[] = {
-    { "network", "create", "NAME [--project P] [--admin-state up|down]",
-      "Create a network.", 1, 1, network_create_opts, cmd_network_create },
-    { "network", "list", "[--project P]",
-      "List networks.", 0, 0, network_list_opts, cmd_network_list },
-    { "network", "show", "ID|NAME",
-      "Show one network.", 1, 1, NULL, cmd_network_show },
-    { "network", "update", "ID|NAME [--name N] [--admin-state up|down]",
-      "Change a network.", 1, 1, network_update_opts, cmd_network_update },
-    { "network", "delete", "ID|NAME...",
-      "Delete networks.", 1, MANY, NULL, cmd_network_delete },
+static const struct verb verb_create = { "create", ON_CREATE, 1, 1,
+                                         cmd_create };
+static const struct verb verb_list = { "list", ON_LIST, 0, 0, cmd_list };
+static const struct verb verb_show = { "show", 0, 1, 1, cmd_show };
+static const struct verb verb_update = { "update", ON_UPDATE, 1, 1,
+                                         cmd_update };
+static const struct verb verb_delete = { "delete", 0, 1, MANY, cmd_delete };
+static const struct verb verb_flows = { "flows", 0, 0, 0, cmd_flows };
+static const struct verb verb_counters = { "counters", 0, 0, 0,
+                                           cmd_counters };
+static const struct verb verb_agent_status = { "agent-status", 0, 0, 0,
+                                               cmd_agent_status };
+static const struct verb verb_flush = { "flush", 0, 0, 0, cmd_flush };
+static const struct verb verb_help = { "help", 0, 0, 1, cmd_help };
 
-    { "subnet", "create",
+/* The usage lines list the options of each resource's attribute table
+ * (laid out by hand for help). */
+static const struct command commands[] = {
+    { &res_network, &verb_create,
+      "NAME [--project P] [--admin-state up|down]", "Create a network." },
+    { &res_network, &verb_list, "[--project P]", "List networks." },
+    { &res_network, &verb_show, "ID|NAME", "Show one network." },
+    { &res_network, &verb_update,
+      "ID|NAME [--name N] [--admin-state up|down]", "Change a network." },
+    { &res_network, &verb_delete, "ID|NAME...", "Delete networks." },
+
+    { &res_subnet, &verb_create,
       "NAME --network NET --cidr CIDR [--gateway IP|none]\n"
       "        [--no-dhcp] [--allocation-pool start=IP,end=IP]..."
       " [--dns IP]...\n        [--ip-version 4|6] [--project P]",
-      "Create a subnet.", 1, 1, subnet_create_opts, cmd_subnet_create },
-    { "subnet", "list", "[--network NET]",
-      "List subnets.", 0, 0, subnet_list_opts, cmd_subnet_list },
-    { "subnet", "show", "ID|NAME",
-      "Show one subnet.", 1, 1, NULL, cmd_subnet_show },
-    { "subnet", "update",
+      "Create a subnet." },
+    { &res_subnet, &verb_list, "[--network NET]", "List subnets." },
+    { &res_subnet, &verb_show, "ID|NAME", "Show one subnet." },
+    { &res_subnet, &verb_update,
       "ID|NAME [--name N] [--gateway IP|none]\n"
       "        [--dhcp|--no-dhcp] [--allocation-pool start=IP,end=IP]..."
       "\n        [--dns IP]...",
-      "Change a subnet (pools and DNS servers are replaced).", 1, 1,
-      subnet_update_opts, cmd_subnet_update },
-    { "subnet", "delete", "ID|NAME...",
-      "Delete subnets.", 1, MANY, NULL, cmd_subnet_delete },
+      "Change a subnet (pools and DNS servers are replaced)." },
+    { &res_subnet, &verb_delete, "ID|NAME...", "Delete subnets." },
 
-    { "port", "create",
+    { &res_port, &verb_create,
       "NAME --network NET\n"
       "        [--fixed-ip subnet=SUBNET,ip-address=IP]... [--mac MAC]\n"
       "        [--host HOST] [--interface IFNAME] [--device-id ID]\n"
       "        [--device-owner OWNER] [--project P] [--admin-state up|down]",
-      "Create a port.", 1, 1, port_create_opts, cmd_port_create },
-    { "port", "list", "[--network NET] [--host HOST] [--device-id ID]",
-      "List ports.", 0, 0, port_list_opts, cmd_port_list },
-    { "port", "show", "ID|NAME",
-      "Show one port.", 1, 1, NULL, cmd_port_show },
-    { "port", "update",
+      "Create a port." },
+    { &res_port, &verb_list, "[--network NET] [--host HOST] [--device-id ID]",
+      "List ports." },
+    { &res_port, &verb_show, "ID|NAME", "Show one port." },
+    { &res_port, &verb_update,
       "ID|NAME [--name N] [--host HOST] [--interface IFNAME]\n"
       "        [--admin-state up|down] [--device-id ID]"
       " [--device-owner OWNER]",
-      "Change a port (--host binds it to that host's agent).", 1, 1,
-      port_update_opts, cmd_port_update },
-    { "port", "delete", "ID|NAME...",
-      "Delete ports.", 1, MANY, NULL, cmd_port_delete },
+      "Change a port (--host binds it to that host's agent)." },
+    { &res_port, &verb_delete, "ID|NAME...", "Delete ports." },
 
-    { "agent", "list", "[--host HOST]",
-      "List agents and whether they are alive.", 0, 0, agent_list_opts,
-      cmd_agent_list },
-    { "agent", "show", "ID|HOST",
-      "Show one agent.", 1, 1, NULL, cmd_agent_show },
+    { &res_agent, &verb_list, "[--host HOST]",
+      "List agents and whether they are alive." },
+    { &res_agent, &verb_show, "ID|HOST", "Show one agent." },
 
-    { NULL, "flows", "[--agent-host NAME | --socket PATH]",
-      "Show an agent's cached flows (control socket).", 0, 0, NULL,
-      cmd_flows },
-    { NULL, "counters", "[--agent-host NAME | --socket PATH]",
-      "Show an agent's port, datapath and drop counters.", 0, 0, NULL,
-      cmd_counters },
-    { NULL, "agent-status", "[--agent-host NAME | --socket PATH]",
-      "Show an agent's sync status.", 0, 0, NULL, cmd_agent_status },
-    { NULL, "flush", "[--agent-host NAME | --socket PATH]",
-      "Drop every cached flow on an agent.", 0, 0, NULL, cmd_flush },
-    { NULL, "help", "[RESOURCE]",
-      "Show help.", 0, 1, NULL, cmd_help },
+    { NULL, &verb_flows, "[--agent-host NAME | --socket PATH]",
+      "Show an agent's cached flows (control socket)." },
+    { NULL, &verb_counters, "[--agent-host NAME | --socket PATH]",
+      "Show an agent's port, datapath and drop counters." },
+    { NULL, &verb_agent_status, "[--agent-host NAME | --socket PATH]",
+      "Show an agent's sync status." },
+    { NULL, &verb_flush, "[--agent-host NAME | --socket PATH]",
+      "Drop every cached flow on an agent." },
+    { NULL, &verb_help, "[RESOURCE]", "Show help." },
 };
 static const size_t n_commands = ARRAY_SIZE(commands);
 
@@ -1743,12 +1578,12 @@ find_command(const char *word1, const char *word2, int *n_wordsp)
 {
     for (size_t i = 0; i < n_commands; i++) {
         const struct command *c = &commands[i];
-        if (!c->resource && !strcmp(c->verb, word1)) {
+        if (!c->res && !strcmp(c->verb->name, word1)) {
             *n_wordsp = 1;
             return c;
         }
-        if (c->resource && word2 && !strcmp(c->resource, word1)
-            && !strcmp(c->verb, word2)) {
+        if (c->res && word2 && !strcmp(c->res->name, word1)
+            && !strcmp(c->verb->name, word2)) {
             *n_wordsp = 2;
             return c;
         }
@@ -1760,7 +1595,7 @@ static bool
 is_resource(const char *word)
 {
     for (size_t i = 0; i < n_commands; i++) {
-        if (commands[i].resource && !strcmp(commands[i].resource, word)) {
+        if (commands[i].res && !strcmp(commands[i].res->name, word)) {
             return true;
         }
     }
@@ -1826,7 +1661,7 @@ main(int argc, char **argv)
         fatal("cannot initialize libcurl");
     }
 
-    c->run(&ctl, &opts);
+    c->verb->run(&ctl, c->res, &opts);
 
     curl_easy_cleanup(ctl.curl);
     curl_global_cleanup();
