@@ -1,0 +1,99 @@
+#!/bin/bash
+# test-weftctl.sh -- weftctl drives a whole deployment: every resource is
+# created, read, changed and deleted through it (names resolved to ids,
+# NeutronError messages and exit codes passed through, -f json parseable),
+# and the agent views (status, flows, counters, flush) read a live agent's
+# control socket while two VMs it plugged in talk across hosts.
+set -uo pipefail
+. "$(dirname "$0")/../lib/netns.sh"
+netns_init
+need_bins weft-controller weft-agent weftctl
+topo_std 2
+
+# wc_json ARGS...: weftctl -f json, output on stdout.
+wc_json() { weftctl -f json "$@"; }
+# wc_fails PATTERN ARGS...: weftctl exits 1 and says PATTERN on stderr.
+wc_fails() {
+    local pat=$1 err rc; shift
+    err=$(weftctl "$@" 2>&1 >/dev/null); rc=$?
+    [ "$rc" -eq 1 ] && grep -qi -- "$pat" <<<"$err"
+}
+
+# ---- resources
+check "network create" wc_json network create cnet --project t1
+net=$(wc_json network show cnet | jq -er .network.id) || die "network show"
+check "network list shows it" \
+    eval 'wc_json network list | jq -e ".networks | map(.name) == [\"cnet\"]"'
+check "table output names it" eval 'weftctl network list | grep -q cnet'
+check "subnet create (network by name)" \
+    wc_json subnet create csub --network cnet --cidr 10.0.0.0/24 \
+        --project t1
+check "subnet belongs to the network" \
+    eval "[ \"\$(wc_json subnet show csub | jq -r .subnet.network_id)\" = $net ]"
+check "port create on hv1 with a fixed IP" \
+    wc_json port create p1 --network cnet --host hv1 --project t1 \
+        --fixed-ip ip-address=10.0.0.11
+check "port create on hv2" \
+    wc_json port create p2 --network cnet --host hv2 --project t1 \
+        --fixed-ip ip-address=10.0.0.12
+p1=$(wc_json port show p1 | jq -er .port.id) || die "port show p1"
+p2=$(wc_json port show p2 | jq -er .port.id) || die "port show p2"
+check "port list --host filters" \
+    eval 'wc_json port list --host hv2 | jq -e ".ports | map(.name) == [\"p2\"]"'
+
+# ---- errors come through with the controller's message and exit 1
+check "duplicate IP: 409 message, exit 1" \
+    wc_fails "already allocated" port create p3 --network cnet \
+        --fixed-ip ip-address=10.0.0.11
+check "invalid CIDR: exit 1" \
+    wc_fails "cidr" subnet create bad --network cnet --cidr 10.0.0.0/33
+check "unknown network name: exit 1" wc_fails "no network found" network show nosuch
+wc_json network create cnet >/dev/null
+check "ambiguous name: exit 1" wc_fails "more than one" network show cnet
+check "unreachable controller: the URL is named" eval \
+    '! out=$(fab_exec "$WEFT_BIN/weftctl" --url http://127.0.0.1:1 \
+        network list 2>&1) && grep -q "127.0.0.1:1" <<<"$out"'
+dup=$(wc_json network list | jq -er \
+    "[.networks[] | select(.id != \"$net\")][0].id")
+check "delete by id" wc_json network delete "$dup"
+
+# ---- plug the VMs in; weftctl sees what the agents did
+vm_for_port vm1 hv1 "$p1"
+vm_for_port vm2 hv2 "$p2"
+check "ports become ACTIVE (seen through weftctl)" wait_for \
+    "[ \"\$(wc_json port list --network cnet | jq -r \
+        '[.ports[].status] | unique | join(\",\")')\" = ACTIVE ]" 20
+check "agent list: both alive" wait_for \
+    "wc_json agent list | jq -e '[.agents[] | select(.alive)] | length == 2'" \
+    15
+check "vm1 -> vm2 across hosts" ping_wait vm1 10.0.0.12 15
+
+check "agent-status: connected, one bound port" eval \
+    'weftctl_host hv1 -f json agent-status |
+        jq -e ".connected and .bound_ports == 1"'
+check "flows: the tunnel flow to hv2 is there" eval \
+    'weftctl_host hv1 -f json flows |
+        jq -e "[.flows[].actions | select(test(\"tunnel\"))] | length > 0"'
+check "flows as a table" eval 'weftctl_host hv1 flows | grep -q tunnel'
+check "counters: packets received on vm1's port" eval \
+    "weftctl_host hv1 -f json counters |
+        jq -e '[.ports[] | select(.port_id == \"$p1\") | .rx_packets][0] > 0'"
+check "flush drops the cached flows" eval \
+    'weftctl_host hv1 -f json flush | jq -e ".flushed > 0"'
+check "traffic is simulated again after the flush" ping_wait vm1 10.0.0.12 10
+
+# ---- updates and deletes
+check "network update --name" wc_json network update cnet --name cnet2
+check "renamed" eval '[ "$(wc_json network show "'"$net"'" |
+    jq -r .network.name)" = cnet2 ]'
+check "port update --admin-state down" \
+    wc_json port update p2 --admin-state down
+check "admin-down port is unreachable" eval '! ping_ok vm1 10.0.0.12 2'
+check "network delete refused while ports exist" \
+    wc_fails "in use" network delete cnet2
+check "port delete" wc_json port delete p1 p2
+check "subnet delete" wc_json subnet delete csub
+check "network delete" wc_json network delete cnet2
+check "nothing left" eval \
+    '[ "$(wc_json network list | jq ".networks | length")" = 0 ]'
+finish
