@@ -35,13 +35,8 @@ step() { echo; echo "=== $*"; }
 show() { echo "\$ $*"; }
 
 step "Building the test hosts: fabric, hv1 (198.18.0.11), hv2 (198.18.0.12)"
-topo_fabric
-topo_host hv1 198.18.0.11
-topo_host hv2 198.18.0.12
-start_controller
+topo_std 2
 echo "weft-controller listening on $W_URL (sqlite store in $W_RUNDIR)"
-start_agent hv1
-start_agent hv2
 echo "weft-agent running on hv1 and hv2"
 
 step "Creating two tenants with the same subnet 10.0.0.0/24 (weftctl)"
@@ -77,17 +72,14 @@ show weftctl port list
 weftctl port list
 show weftctl agent list
 weftctl agent list
-agents_alive() {
-    api GET /v2.0/agents |
-        jq -e '[.agents[] | select(.alive)] | length == 2' >/dev/null
-}
-claim "both agents alive" agents_alive
+claim "both agents alive" agents_alive 2
 show weftctl network list
 weftctl network list
 
-step "Tenant A: vm-a1 (hv1) pings 10.0.0.12 while tcpdump watches vm-b2"
+step "Tenant A: vm-a1 (hv1) pings 10.0.0.12; tcpdump in vm-a2 and vm-b2"
 mac_a2=$(vm_mac vm-a2)
 mac_b2=$(vm_mac vm-b2)
+capture "$(vm_ns vm-a2)" a2 icmp
 capture "$(vm_ns vm-b2)" b2
 show "ip netns exec vm-a1 ping -c 5 10.0.0.12"
 ping_wait vm-a1 10.0.0.12 15
@@ -99,25 +91,29 @@ echo "    vm-a1's neighbour table: $neigh"
 echo "    vm-a2's MAC is $mac_a2, vm-b2's MAC is $mac_b2"
 claim "the answer came from vm-a2 ($mac_a2), not vm-b2" \
     grep -qi "$mac_a2" <<<"$neigh"
-f=$(capture_stop b2)
-nb2=$(pcap_count "$f")
-echo "    tcpdump in vm-b2 (tenant B, also 10.0.0.12): $nb2 packets"
+na2=$(pcap_count "$(capture_stop a2)" icmp)
+nb2=$(pcap_count "$(capture_stop b2)")
+echo "    tcpdump in vm-a2: $na2 ICMP packets;" \
+    "in vm-b2 (tenant B, also 10.0.0.12): $nb2 packets"
+claim "vm-a2 saw tenant A's pings" [ "$na2" -ge 10 ]
 claim "vm-b2 saw nothing of tenant A's traffic" [ "$nb2" = 0 ]
 
 step "Tenant B: vm-b1 (hv1) pings the same address, 10.0.0.12"
+capture "$(vm_ns vm-b2)" b2 icmp
 capture "$(vm_ns vm-a2)" a2
 ping_wait vm-b1 10.0.0.12 15
+claim "vm-b1 -> 10.0.0.12: 5 of 5 replies" ping_all vm-b1 10.0.0.12 5
 neigh=$(vm_exec vm-b1 ip neigh show 10.0.0.12 dev eth0)
 echo "    vm-b1's neighbour table: $neigh"
 claim "vm-b1's 10.0.0.12 is vm-b2 ($mac_b2)" grep -qi "$mac_b2" <<<"$neigh"
-f=$(capture_stop a2)
-na2=$(pcap_count "$f")
-echo "    tcpdump in vm-a2: $na2 packets"
+nb2=$(pcap_count "$(capture_stop b2)" icmp)
+na2=$(pcap_count "$(capture_stop a2)")
+echo "    tcpdump in vm-b2: $nb2 ICMP packets; in vm-a2: $na2 packets"
+claim "vm-b2 saw tenant B's pings" [ "$nb2" -ge 10 ]
 claim "vm-a2 saw nothing of tenant B's traffic" [ "$na2" = 0 ]
 
 step "TCP between hosts: iperf3 -t 3 from vm-a1 to vm-a2"
-bg "$(vm_ns vm-a2)" iperf3-s timeout 30 iperf3 -s -1 -p 5201
-wait_for "vm_exec vm-a2 ss -Hltn 'sport = :5201' | grep -q LISTEN" 5
+iperf_server "$(vm_ns vm-a2)" 5201
 show "ip netns exec vm-a1 iperf3 -c 10.0.0.12 -t 3"
 out=$(vm_exec vm-a1 timeout 30 iperf3 -c 10.0.0.12 -p 5201 -t 3 -J)
 gbps=$(jq -r '.end.sum_received.bits_per_second / 1e9 * 100 | round / 100' \

@@ -14,7 +14,7 @@
 #                 one client, sequential connect/close, each a new flow)
 #
 # Every result is printed as "RESULT <path> <metric> <value>"; scripts/bench.sh
-# collects them.  Requires tests/lib/netns.sh (for bg, wait_for, W_RUNDIR).
+# collects them.  Requires tests/lib/netns.sh (bg, wait_for, iperf_server).
 
 B_SECS=${B_SECS:-5}
 B_CONNRATE=${B_CONNRATE:-$W_ROOT/build/bench-netns/connrate}
@@ -49,13 +49,6 @@ measure_idle_cpu() {
     p1=$(pids_jiffies)
     result "$1" idle_cpu_pct "$(awk -v j=$((p1 - p0)) -v hz="$hz" -v s="$2" \
         'BEGIN{printf "%.2f", j / hz / s * 100}')"
-}
-
-# iperf_server NS PORT: one-shot iperf3 server, bounded, waits until it
-# listens.
-iperf_server() {
-    bg "$1" "iperf3-s-$2" timeout 40 iperf3 -s -1 -p "$2"
-    wait_for "ip netns exec $1 ss -Hltn 'sport = :$2' | grep -q LISTEN" 5
 }
 
 # measure_tcp PATH SRC_NS DST_NS DST_IP

@@ -9,9 +9,7 @@ set -uo pipefail
 . "$(dirname "$0")/measure.sh"
 netns_init
 
-topo_fabric
-topo_host hv1 198.18.0.11
-topo_host hv2 198.18.0.12
+topo_hosts 2
 for h in hv1 hv2; do
     local_ip=${W_HOST_IP[$h]}
     [ $h = hv1 ] && remote_ip=198.18.0.12 || remote_ip=198.18.0.11

@@ -13,20 +13,10 @@ netns_init
 need_bins weft-controller weft-agent
 path="weft-$W_ENCAP"
 
-topo_fabric
-topo_host hv1 198.18.0.11
-topo_host hv2 198.18.0.12
-start_controller
-start_agent hv1
-start_agent hv2
-net=$(create_network bench bench) || die "network create failed"
-create_subnet "$net" 10.0.0.0/24 bench >/dev/null || die "subnet failed"
-p1=$(create_port "$net" hv1 10.0.0.11 bench) || die "port 1 failed"
-p2=$(create_port "$net" hv2 10.0.0.12 bench) || die "port 2 failed"
-vm_for_port vm1 hv1 "$p1"
-vm_for_port vm2 hv2 "$p2"
-wait_port_active "$p1" 20 || echo "bench: port $p1 not ACTIVE" >&2
-wait_port_active "$p2" 20 || echo "bench: port $p2 not ACTIVE" >&2
+topo_std 2
+net=$(tenant_net bench bench 10.0.0.0/24) || die "network create failed"
+vm_port vm1 hv1 "$net" 10.0.0.11 bench
+vm_port vm2 hv2 "$net" 10.0.0.12 bench
 
 B_CPU_PIDS="${W_AGENT_PID[hv1]} ${W_AGENT_PID[hv2]}"
 sleep 1

@@ -45,7 +45,6 @@ W_FAILED=0
 W_NAME=$(basename "$0" .sh)
 declare -A W_HOST_IP=()
 declare -A W_AGENT_PID=()
-declare -A W_VM_HOST=()
 
 # ---------------------------------------------------------------- reporting
 
@@ -265,7 +264,6 @@ topo_vm() {
     ip -n "$ns" addr add "$cidr" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$hns" link set "$ifname" mtu "$mtu" up
-    W_VM_HOST[$name]=$host
 }
 
 # vm_exec NAME CMD...: runs CMD in VM NAME's namespace.
@@ -351,6 +349,9 @@ sys.exit(0 if data else 1)
 PY
 }
 
+# bound_ports HOST: how many ports HOST's agent has attached (ctl status).
+bound_ports() { ctl "$1" status | jq -er .bound_ports; }
+
 # weftctl ARGS...: build/bin/weftctl against the controller (run from the
 # fabric namespace).  For a host's socket: weftctl_host HOST ARGS...
 weftctl() { fab_exec "$WEFT_BIN/weftctl" --url "$W_URL" "$@"; }
@@ -410,6 +411,36 @@ port_ifname() { echo "tap${1:0:11}"; }
 
 # port_is STATUS ID
 port_is() { [ "$(port_field "$2" status 2>/dev/null)" = "$1" ]; }
+
+# agents_alive N: true if exactly N agents are alive in GET /v2.0/agents.
+agents_alive() {
+    api GET /v2.0/agents |
+        jq -e "[.agents[] | select(.alive)] | length == $1" >/dev/null
+}
+
+# utc_now: the current time as the API's heartbeat_timestamp shows it.
+utc_now() { date -u '+%Y-%m-%d %H:%M:%S'; }
+
+# agents_reported_since N TIME: true if N agents are alive with a heartbeat
+# later than TIME (from utc_now).  After a controller restart this shows
+# that the agents really reported again, not just that a heartbeat from
+# before the restart, reloaded from the store, is still recent enough.
+agents_reported_since() {
+    api GET /v2.0/agents |
+        jq -e --arg t "$2" "[.agents[] | select(.alive
+                             and .heartbeat_timestamp > \$t)]
+                            | length == $1" >/dev/null
+}
+
+# agent_alive_is HOST true|false: HOST's agent is listed with that "alive".
+agent_alive_is() {
+    api GET /v2.0/agents |
+        jq -e --arg h "$1" "[.agents[] | select(.host == \$h)]
+                            | length == 1 and .[0].alive == $2" >/dev/null
+}
+
+# json_ok JSON FILTER: true if jq -e FILTER holds for JSON (prints nothing).
+json_ok() { jq -e "$2" <<<"$1" >/dev/null 2>&1; }
 
 # wait_port_active ID [TIMEOUT]
 wait_port_active() { wait_for "port_is ACTIVE $1" "${2:-15}"; }
@@ -471,15 +502,28 @@ tcp_transfer() {
     [ -n "$b" ] && [ "$a" = "$b" ]
 }
 
+# iperf_server NS PORT: one-shot iperf3 server (-1) in namespace NS,
+# bounded to 40 s; waits until it listens.
+iperf_server() {
+    bg "$1" "iperf3-s-$2" timeout 40 iperf3 -s -1 -p "$2"
+    wait_for "ip netns exec $1 ss -Hltn 'sport = :$2' | grep -q LISTEN" 5
+}
+
 # ---------------------------------------------------------------- shortcuts
 
-# topo_std N: fabric, hosts hv1..hvN (198.18.0.11..), controller, agents.
-topo_std() {
+# topo_hosts N: fabric and hosts hv1..hvN (198.18.0.11..), no daemons.
+topo_hosts() {
     local i
     topo_fabric
     for ((i = 1; i <= $1; i++)); do
         topo_host "hv$i" "198.18.0.$((10 + i))"
     done
+}
+
+# topo_std N: topo_hosts N, the controller and an agent on every host.
+topo_std() {
+    local i
+    topo_hosts "$1"
     start_controller
     for ((i = 1; i <= $1; i++)); do
         start_agent "hv$i"
@@ -518,7 +562,9 @@ capture() {
     bg "$ns" "tcpdump-$name" timeout 60 tcpdump -i "${CAP_IF:-eth0}" -n -U \
         --immediate-mode -s 256 -w "$W_RUNDIR/$name.pcap" "$@"
     W_CAP_PID[$name]=$W_LAST_PID
-    wait_for "grep -q 'listening on' '$W_RUNDIR/tcpdump-$name.log'" 5
+    # A capture that never started would make every "saw 0 packets" pass.
+    wait_for "grep -q 'listening on' '$W_RUNDIR/tcpdump-$name.log'" 5 ||
+        die "tcpdump $name in $ns did not start"
 }
 capture_stop() {
     sleep 0.3
@@ -526,10 +572,13 @@ capture_stop() {
     echo "$W_RUNDIR/$1.pcap"
 }
 # pcap_count PCAP [FILTER...]: number of packets in PCAP matching FILTER.
+# Prints ERR (which no count comparison accepts) and fails if PCAP cannot
+# be read, so a lost capture never reads as "0 packets".
 pcap_count() {
     local f=$1; shift
     tcpdump -n -r "$f" --count "$@" 2>/dev/null |
-        sed -n 's/^\([0-9]*\) packets\{0,1\}.*/\1/p' | grep . || echo 0
+        sed -n 's/^\([0-9]*\) packets\{0,1\}.*/\1/p' | grep . ||
+        { echo ERR; return 1; }
 }
 
 # tx_csum_off NS IFNAME: turns transmit checksum offload off on IFNAME in

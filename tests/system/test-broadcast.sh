@@ -26,18 +26,17 @@ for v in vm2 vm3 vm4 ox2; do
 done
 out=$(vm_exec vm1 timeout 10 ping -n -b -c 3 -i 0.5 -W 1 10.0.0.255 2>&1)
 w_log "ping -b: $(grep -c 'bytes from' <<<"$out") replies"
+declare -A seen
 for v in vm2 vm3 vm4 ox2; do
-    f=$(capture_stop $v)
-    n=$(pcap_count "$f" ether broadcast and icmp)
-    w_log "$v saw $n broadcast ICMP frames"
-    eval "n_$v=$n"
+    seen[$v]=$(pcap_count "$(capture_stop $v)" ether broadcast and icmp)
+    w_log "$v saw ${seen[$v]} broadcast ICMP frames"
 done
-check "vm4 (same host hv1) received the broadcast" [ "$n_vm4" -ge 3 ]
-check "vm2 (hv2) received the broadcast" [ "$n_vm2" -ge 3 ]
-check "vm3 (hv3) received the broadcast" [ "$n_vm3" -ge 3 ]
+check "vm4 (same host hv1) received the broadcast" [ "${seen[vm4]}" -ge 3 ]
+check "vm2 (hv2) received the broadcast" [ "${seen[vm2]}" -ge 3 ]
+check "vm3 (hv3) received the broadcast" [ "${seen[vm3]}" -ge 3 ]
 check "each receiver got each broadcast once (no duplicates)" \
-    [ "$n_vm2:$n_vm3:$n_vm4" = 3:3:3 ]
-check "other network's VM on hv2 saw none" [ "$n_ox2" -eq 0 ]
+    [ "${seen[vm2]}:${seen[vm3]}:${seen[vm4]}" = 3:3:3 ]
+check "other network's VM on hv2 saw none" [ "${seen[ox2]}" = 0 ]
 for ip in 10.0.0.12 10.0.0.13 10.0.0.14; do
     check "broadcast ping answered by $ip" grep -q "from $ip" <<<"$out"
 done

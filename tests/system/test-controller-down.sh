@@ -19,6 +19,7 @@ check "vm1 -> vm2 with the controller up" ping_wait vm1 10.0.0.12 15
 
 # A long-running flow that crosses the outage.
 bg "$(vm_ns vm1)" ping-long timeout 40 ping -n -i 0.2 -W 1 -c 60 10.0.0.12
+long_pid=$W_LAST_PID
 stop_controller
 check_not "controller is down" api_up
 sleep 2
@@ -30,21 +31,20 @@ vm_exec vm1 ip neigh flush dev eth0
 vm_exec vm3 ip neigh flush dev eth0
 check "first contact vm1 -> vm3 (never talked) works" \
     ping_wait vm1 10.0.0.13 10
-check "flush every cached flow on both agents" \
-    eval 'ctl hv1 flush >/dev/null && ctl hv2 flush >/dev/null'
+check "flush hv1's cached flows (some were cached)" \
+    json_ok "$(ctl hv1 flush)" '.flushed > 0'
+check "flush hv2's cached flows (some were cached)" \
+    json_ok "$(ctl hv2 flush)" '.flushed > 0'
 check "traffic is re-simulated after the flush" ping_wait vm3 10.0.0.11 10
-wait "$W_LAST_PID" 2>/dev/null
-sed -n 's/.* \([0-9]*\) received.*/\1/p' "$W_RUNDIR/ping-long.log" | {
-    read -r n
-    w_log "long ping across the outage: ${n:-?} of 60 replies"
-}
+wait "$long_pid" 2>/dev/null
 long=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' "$W_RUNDIR/ping-long.log")
-check "ping running across the outage lost at most 2 of 60" \
+check "ping running across the outage lost at most 2 of 60 (${long:-?})" \
     [ "${long:-0}" -ge 58 ]
 
 start_controller
-check "agents reconnect (alive)" wait_for \
-    "api GET /v2.0/agents | jq -e '[.agents[] | select(.alive)] | length == 2'" 20
+t=$(utc_now)
+check "agents reconnect (alive, reported since the start)" \
+    wait_for "agents_reported_since 2 '$t'" 20
 vm_port vm4 hv1 "$net" 10.0.0.14 t1
 check "a port created after the outage works (vm4 -> vm2)" \
     ping_wait vm4 10.0.0.12 15
