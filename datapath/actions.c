@@ -76,7 +76,57 @@ dp_actions_tunnel(struct dp_actions *acts, uint32_t vni, be32 remote_ip)
 {
     struct dp_action *a = push(acts, DP_ACT_TUNNEL);
     a->arg = vni;
-    a->remote_ip = remote_ip;
+    a->ip = remote_ip;
+}
+
+void
+dp_actions_check_mtu(struct dp_actions *acts, uint32_t mtu, be32 ip,
+                     const struct eth_addr *mac)
+{
+    struct dp_action *a = push(acts, DP_ACT_CHECK_MTU);
+    a->arg = mtu;
+    a->ip = ip;
+    a->mac = *mac;
+}
+
+void
+dp_actions_set_eth(struct dp_actions *acts, const struct eth_addr *src,
+                   const struct eth_addr *dst)
+{
+    struct dp_action *a = push(acts, DP_ACT_SET_ETH);
+    a->mac = *src;
+    a->mac2 = *dst;
+}
+
+void
+dp_actions_dec_ttl(struct dp_actions *acts, uint32_t hops)
+{
+    push(acts, DP_ACT_DEC_TTL)->arg = hops;
+}
+
+void
+dp_actions_icmp_error(struct dp_actions *acts, uint8_t type, uint8_t code,
+                      be32 ip, const struct eth_addr *mac)
+{
+    struct dp_action *a = push(acts, DP_ACT_ICMP_ERROR);
+    a->arg = (uint32_t) type << 8 | code;
+    a->ip = ip;
+    a->mac = *mac;
+}
+
+void
+dp_actions_icmp_reply(struct dp_actions *acts, be32 ip,
+                      const struct eth_addr *mac)
+{
+    struct dp_action *a = push(acts, DP_ACT_ICMP_REPLY);
+    a->ip = ip;
+    a->mac = *mac;
+}
+
+void
+dp_actions_userspace(struct dp_actions *acts, enum dp_userspace why)
+{
+    push(acts, DP_ACT_USERSPACE)->arg = why;
 }
 
 void
@@ -107,7 +157,7 @@ dp_actions_format(const struct dp_actions *acts, char *buf, size_t size)
         const struct dp_action *a = &acts->a[i];
         const char *sep = i ? "," : "";
         char ip[INET_ADDRSTRLEN];
-        char mac[18];
+        char mac[18], mac2[18];
         int n = 0;
 
         switch ((enum dp_action_type) a->type) {
@@ -115,13 +165,42 @@ dp_actions_format(const struct dp_actions *acts, char *buf, size_t size)
             n = snprintf(buf + ofs, size - ofs, "%soutput:%u", sep, a->arg);
             break;
         case DP_ACT_TUNNEL:
-            inet_ntop(AF_INET, &a->remote_ip, ip, sizeof ip);
+            inet_ntop(AF_INET, &a->ip, ip, sizeof ip);
             n = snprintf(buf + ofs, size - ofs, "%stunnel(vni=%u,dst=%s)",
                          sep, a->arg, ip);
             break;
         case DP_ACT_ARP_REPLY:
             eth_addr_to_string(&a->mac, mac);
             n = snprintf(buf + ofs, size - ofs, "%sarp_reply(%s)", sep, mac);
+            break;
+        case DP_ACT_CHECK_MTU:
+            inet_ntop(AF_INET, &a->ip, ip, sizeof ip);
+            n = snprintf(buf + ofs, size - ofs, "%scheck_mtu(%u,from=%s)",
+                         sep, a->arg, ip);
+            break;
+        case DP_ACT_SET_ETH:
+            eth_addr_to_string(&a->mac, mac);
+            eth_addr_to_string(&a->mac2, mac2);
+            n = snprintf(buf + ofs, size - ofs, "%sset_eth(%s->%s)", sep,
+                         mac, mac2);
+            break;
+        case DP_ACT_DEC_TTL:
+            n = snprintf(buf + ofs, size - ofs, "%sdec_ttl(%u)", sep, a->arg);
+            break;
+        case DP_ACT_ICMP_ERROR:
+            inet_ntop(AF_INET, &a->ip, ip, sizeof ip);
+            n = snprintf(buf + ofs, size - ofs,
+                         "%sicmp_error(type=%u,code=%u,from=%s)", sep,
+                         a->arg >> 8, a->arg & 0xff, ip);
+            break;
+        case DP_ACT_ICMP_REPLY:
+            inet_ntop(AF_INET, &a->ip, ip, sizeof ip);
+            n = snprintf(buf + ofs, size - ofs, "%sicmp_reply(from=%s)", sep,
+                         ip);
+            break;
+        case DP_ACT_USERSPACE:
+            n = snprintf(buf + ofs, size - ofs, "%suserspace(%s)", sep,
+                         a->arg == DP_USERSPACE_DHCP ? "dhcp" : "?");
             break;
         case DP_ACT_DROP:
             n = snprintf(buf + ofs, size - ofs, "%sdrop(%s)", sep,

@@ -19,11 +19,38 @@
 
 #define DP_ACTION_TYPES                                                    \
     DA(OUTPUT,    "output")      /* port: local datapath port number. */   \
-    DA(TUNNEL,    "tunnel")      /* vni + remote_ip: encapsulate and send \
+    DA(TUNNEL,    "tunnel")      /* vni + ip: encapsulate and send \
                                   * to that host's tunnel endpoint. */     \
     DA(ARP_REPLY, "arp_reply")   /* mac: turn this ARP request into the   \
                                   * reply "target IP is-at mac" and send  \
                                   * it back out of the input port. */      \
+    DA(CHECK_MTU, "check_mtu")   /* arg: MTU of the next hop (bytes of IP \
+                                  * packet); ip, mac: the router port that \
+                                  * answers.  An IPv4 packet (or, for a    \
+                                  * GSO frame, a segment) longer than arg: \
+                                  * with DF, ICMP "fragmentation needed"   \
+                                  * (from ip/mac) back to the sender and   \
+                                  * the list stops; without DF, it is      \
+                                  * fragmented and every fragment runs the \
+                                  * rest of the list. */                   \
+    DA(SET_ETH,   "set_eth")     /* mac: new source, mac2: new            \
+                                  * destination MAC. */                    \
+    DA(DEC_TTL,   "dec_ttl")     /* arg: hops to subtract from the IPv4   \
+                                  * TTL (the simulation checked it stays \
+                                  * >= 1); header checksum updated. */      \
+    DA(ICMP_ERROR,"icmp_error")  /* arg: ICMP type << 8 | code; ip, mac:  \
+                                  * source of the error.  Sends the error \
+                                  * quoting this packet back to its sender \
+                                  * (out of the input port), rate limited \
+                                  * per input port.  Ends a list. */        \
+    DA(ICMP_REPLY,"icmp_reply")  /* ip, mac: the answering address.  Turns \
+                                  * this ICMP echo request into the echo  \
+                                  * reply from ip/mac and sends it back   \
+                                  * out of the input port.  Ends a list. */\
+    DA(USERSPACE, "userspace")   /* arg: enum dp_userspace.  Hands the    \
+                                  * packet to the agent (dp_config's      \
+                                  * packet_in), which may answer with     \
+                                  * dp_packet_out().  Ends a list. */      \
     DA(DROP,      "drop")        /* reason. */
 
 enum dp_action_type {
@@ -33,16 +60,23 @@ enum dp_action_type {
     N_DP_ACTION_TYPES
 };
 
+/* Why a packet goes to the agent (USERSPACE). */
+enum dp_userspace {
+    DP_USERSPACE_DHCP = 1,      /* A DHCPv4 client message from a VM. */
+};
+
 struct dp_action {
     uint8_t type;               /* enum dp_action_type. */
     uint8_t pad;
     uint16_t reason;            /* DROP: enum drop_reason. */
-    uint32_t arg;               /* OUTPUT: port number; TUNNEL: VNI. */
-    be32 remote_ip;             /* TUNNEL: remote tunnel endpoint. */
-    struct eth_addr mac;        /* ARP_REPLY: the answered MAC. */
-    uint8_t pad2[2];
+    uint32_t arg;               /* See DP_ACTION_TYPES. */
+    be32 ip;                    /* TUNNEL: remote tunnel endpoint; ICMP_*,
+                                 * CHECK_MTU: the answering address. */
+    struct eth_addr mac;        /* ARP_REPLY: the answered MAC; SET_ETH:
+                                 * source; ICMP_*, CHECK_MTU: source. */
+    struct eth_addr mac2;       /* SET_ETH: destination. */
 };
-BUILD_ASSERT_DECL(sizeof(struct dp_action) == 20);
+BUILD_ASSERT_DECL(sizeof(struct dp_action) == 24);
 
 /* A growable list of actions. */
 struct dp_actions {
@@ -60,6 +94,16 @@ bool dp_actions_equal(const struct dp_actions *, const struct dp_actions *);
 void dp_actions_output(struct dp_actions *, uint32_t port);
 void dp_actions_tunnel(struct dp_actions *, uint32_t vni, be32 remote_ip);
 void dp_actions_arp_reply(struct dp_actions *, const struct eth_addr *);
+void dp_actions_check_mtu(struct dp_actions *, uint32_t mtu, be32 ip,
+                          const struct eth_addr *mac);
+void dp_actions_set_eth(struct dp_actions *, const struct eth_addr *src,
+                        const struct eth_addr *dst);
+void dp_actions_dec_ttl(struct dp_actions *, uint32_t hops);
+void dp_actions_icmp_error(struct dp_actions *, uint8_t type, uint8_t code,
+                           be32 ip, const struct eth_addr *mac);
+void dp_actions_icmp_reply(struct dp_actions *, be32 ip,
+                           const struct eth_addr *mac);
+void dp_actions_userspace(struct dp_actions *, enum dp_userspace);
 void dp_actions_drop(struct dp_actions *, enum drop_reason);
 
 /* Returns the name of an action type ("output"). */

@@ -21,7 +21,21 @@
  *                        after completing a pending checksum in place or
  *                        segmenting a TSO frame into the scratch arena,
  *          ARP_REPLY  -> a copy in the scratch arena, rewritten, queued
- *                        on the input port,
+ *                        on the input port (from the tunnel: back
+ *                        through the tunnel to the sending host, with
+ *                        the packet's VNI; dp_send_back()),
+ *          ICMP_REPLY -> the echo request rewritten into its reply in
+ *                        place, queued like ARP_REPLY,
+ *          ICMP_ERROR -> the error built in the scratch arena, queued
+ *                        like ARP_REPLY if the input port's token bucket
+ *                        allows; the packet is dropped,
+ *          CHECK_MTU  -> nothing, or an ICMP error as above, or the
+ *                        fragments written to the scratch arena, each
+ *                        running the rest of the list as a packet of its
+ *                        own (dp_fragment()), or a smaller gso_size,
+ *          SET_ETH, DEC_TTL -> rewrite the frame in place (see below),
+ *          USERSPACE  -> packet_in() called at once; dp_packet_out()
+ *                        from inside it queues a copy in the arena,
  *          DROP       -> dp_drop();
  *     -> dp_flush_tx(): close the coalescing contexts, one sendmmsg per
  *        port with frames, one per tunnel socket; the scratch arena is
@@ -31,12 +45,34 @@
  * DP_RX_BATCHES batches per dp_run(), so a busy port cannot starve the
  * others (epoll is level-triggered: the rest is picked up next time).
  *
- * Memory that queued frames point into (rx slots, scratch arena, packet
- * metadata) stays untouched until the next dp_flush_tx(), which is the
- * only place queues are emptied.
+ * Memory that queued frames point into (rx slots, scratch arena, the
+ * tunnel's receive buffers) stays untouched until the next dp_flush_tx(),
+ * which is the only place queues are emptied.  A local output copies the
+ * virtio-net header into its queue entry, so a packet's header may change
+ * after an output without changing what that output sends.
+ *
+ * Rewrites and outputs in one list.  OUTPUT and TUNNEL queue pointers to
+ * the packet's bytes, so rewriting them later in the same list (SET_ETH,
+ * DEC_TTL, completing a pending checksum) would change what an earlier
+ * output sends.  A packet therefore carries a 'shared' flag, set by every
+ * output that points into it; a rewrite of a shared packet first moves
+ * the packet to a copy in the scratch arena (dp_packet_writable()).  The
+ * simulation emits rewrites only before a single OUTPUT or TUNNEL, so the
+ * routed fast path rewrites in place and copies nothing; a flood that
+ * rewrites between outputs is correct, one copy per rewrite stage.
+ * Rewrites never touch L4 checksums (TTL and MACs are not covered by
+ * them), so offload metadata (partial checksum, GSO) stays valid.
+ *
+ * The arena also holds the packet being executed when it lives there (a
+ * copy made to rewrite it, its fragments): a flush in the middle of its
+ * actions must not reuse that memory, so such allocations move
+ * 'scratch_pin', the part of the arena a flush keeps, up to their end;
+ * the pin drops back to zero when the packet's actions end (its memory is
+ * then only referenced by queued frames, which the next flush sends).
  */
 #include "datapath/dp.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/virtio_net.h>
 #include <string.h>
@@ -52,12 +88,17 @@
 #include "lib/log.h"
 #include "lib/packet-edit.h"
 #include "lib/poll-loop.h"
+#include "lib/ratelimit.h"
 
 #define DP_RX_BATCHES 4             /* Per source per dp_run(). */
 #define DP_PORT_TXQ 64              /* Frames queued per port. */
 #define DP_SCRATCH_SIZE (2 * 1024 * 1024)
 #define DP_SEG_MAX 512              /* Segments per TSO frame. */
 #define DP_ARP_MAX 1536             /* Largest ARP frame we answer. */
+#define DP_FRAG_MAX 128             /* Fragments per packet (CHECK_MTU). */
+#define DP_GSO_SEG_MIN 64           /* Smallest gso_size CHECK_MTU sets. */
+#define DP_ICMP_RATE 100            /* ICMP errors/s per input port... */
+#define DP_ICMP_BURST 100           /* ...and the bucket's size. */
 #define DP_EXPIRE_INTERVAL 1000     /* msec, at most. */
 #define DP_IDLE_DEFAULT 10000       /* msec. */
 #define DP_EPOLL_EVENTS 64
@@ -65,12 +106,16 @@
 #define DP_TUN_PKTS (TUNNEL_RX_BATCH * TUNNEL_RX_SEGS_MAX)
 #define DP_SLOT_STRIDE ROUND_UP(PORT_SLOT_SIZE, CACHE_LINE)
 
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5     /* Linux 4.18; older headers. */
+#endif
+
 /* epoll ids of the tunnel sockets (port numbers are small). */
 #define DP_ID_TUNNEL_BASE 0xffffff00u
 
 BUILD_ASSERT_DECL(sizeof(struct virtio_net_hdr) == PORT_VNET_HDR_LEN);
 
-/* One packet of the batch being processed. */
+/* One packet of the batch being processed (or a fragment of one). */
 struct dp_packet {
     uint8_t *frame;
     size_t len;
@@ -78,6 +123,8 @@ struct dp_packet {
     uint32_t in_port;
     uint32_t tun_vni;
     be32 tun_src;
+    struct packet_layout lo;    /* From flow_key_extract(). */
+    bool shared;                /* A queued output points into 'frame'. */
 };
 
 /* What one queued frame stands for in the statistics: a coalesced frame
@@ -95,6 +142,8 @@ struct dp_port {
     int n_tx;
     struct port_tx txq[DP_PORT_TXQ];
     struct dp_txmeta txmeta[DP_PORT_TXQ];
+    struct virtio_net_hdr txvh[DP_PORT_TXQ];    /* txq[i].iov[0]. */
+    struct ratelimit icmp_rl;   /* ICMP errors about its packets. */
 };
 
 /* A flow being coalesced for delivery to local port 'port_no'. */
@@ -140,12 +189,19 @@ struct dp {
     struct dp_packet *tun_pkts;     /* DP_TUN_PKTS: one tunnel_recv(). */
     uint8_t *scratch;           /* DP_SCRATCH_SIZE. */
     size_t scratch_used;
+    size_t scratch_pin;         /* A flush keeps [0, scratch_pin). */
     size_t seg_offsets[DP_SEG_MAX];
     size_t seg_lens[DP_SEG_MAX];
 
     /* Receive coalescing (gro.h), open until the next dp_flush_tx(). */
     struct dp_gro gro[DP_GRO_MAX];
     size_t n_gro;
+
+    long long now;              /* Batch clock (msec). */
+    bool in_batch;              /* In dp_process(): a flush follows. */
+    bool in_callback;           /* In packet_in(). */
+    uint32_t icmp_rate, icmp_burst;
+    struct ratelimit tunnel_icmp_rl;    /* The tunnel's input bucket. */
 
     /* Statistics, apart from the fields dp_get_stats() asks the tunnel
      * and the megaflow table for. */
@@ -156,6 +212,11 @@ static const struct virtio_net_hdr zero_vh;
 
 static void dp_drop(struct dp *, enum drop_reason, uint64_t n);
 static void dp_flush_tx(struct dp *);
+static void dp_output(struct dp *, uint32_t port_no,
+                      const struct virtio_net_hdr *, const uint8_t *frame,
+                      size_t len);
+static uint8_t *dp_scratch_alloc(struct dp *, size_t size);
+static struct dp_port *dp_port_lookup(const struct dp *, uint32_t port_no);
 static int dp_port_add__(struct dp *, const struct port_class *,
                          const char *name, uint32_t *port_nop);
 
@@ -176,7 +237,12 @@ dp_create(const struct dp_config *cfg, int *errorp)
     dp->idle_msec = cfg->flow_idle_msec > 0 ? cfg->flow_idle_msec
                                             : DP_IDLE_DEFAULT;
     dp->expire_interval = MIN(dp->idle_msec, DP_EXPIRE_INTERVAL);
-    dp->next_expire = time_msec() + dp->expire_interval;
+    dp->now = time_msec();
+    dp->next_expire = dp->now + dp->expire_interval;
+    dp->icmp_rate = cfg->icmp_rate ? cfg->icmp_rate : DP_ICMP_RATE;
+    dp->icmp_burst = cfg->icmp_burst ? cfg->icmp_burst : DP_ICMP_BURST;
+    ratelimit_init(&dp->tunnel_icmp_rl, dp->icmp_rate, dp->icmp_burst,
+                   dp->now);
 
     dp->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (dp->epfd < 0) {
@@ -272,6 +338,7 @@ dp_port_del(struct dp *dp, uint32_t port_no)
 {
     struct dp_port *p = dp_port_lookup(dp, port_no);
 
+    ASSERT(!dp->in_callback);
     if (!p) {
         return;
     }
@@ -292,12 +359,14 @@ dp_invalidate(struct dp *dp, const struct tag_set *changed)
 {
     /* The EMC needs nothing: its entries for removed flows are dead and
      * miss. */
+    ASSERT(!dp->in_callback);
     mf_invalidate(dp->mf, changed);
 }
 
 void
 dp_flush(struct dp *dp)
 {
+    ASSERT(!dp->in_callback);
     emc_clear(dp->emc);
     mf_flush(dp->mf);
 }
@@ -325,6 +394,30 @@ dp_dummy_drain(struct dp *dp, uint32_t port_no, struct virtio_net_hdr *vh,
         return 0;
     }
     return port_dummy_pop(p->port, vh, buf, size);
+}
+
+int
+dp_packet_out(struct dp *dp, uint32_t port_no, const void *frame, size_t len)
+{
+    uint8_t *copy;
+
+    if (!dp_port_lookup(dp, port_no)) {
+        return ENODEV;
+    }
+    if (len < ETH_HDR_LEN || len > PORT_FRAME_MAX) {
+        return EINVAL;
+    }
+    copy = dp_scratch_alloc(dp, len);
+    if (!copy) {
+        return ENOBUFS;
+    }
+    memcpy(copy, frame, len);
+    dp_output(dp, port_no, &zero_vh, copy, len);
+    dp->stats.packet_outs++;
+    if (!dp->in_batch) {
+        dp_flush_tx(dp);
+    }
+    return 0;
 }
 
 void
@@ -364,6 +457,9 @@ dp_for_each_flow(const struct dp *dp,
 
 static void dp_process(struct dp *, struct dp_packet *, size_t n,
                        long long now);
+static void dp_execute__(struct dp *, struct dp_packet *,
+                         const struct dp_actions *, size_t start);
+static bool dp_packet_complete_csum(struct dp *, struct dp_packet *);
 static size_t dp_run_port(struct dp *, struct dp_port *);
 static size_t dp_run_tunnel(struct dp *, enum dp_encap);
 
@@ -375,6 +471,7 @@ dp_run(struct dp *dp)
     long long now;
     int n;
 
+    ASSERT(!dp->in_callback);
     n = epoll_wait(dp->epfd, evs, DP_EPOLL_EVENTS, 0);
     for (int i = 0; i < n; i++) {
         uint64_t id = evs[i].data.u64;
@@ -445,6 +542,7 @@ dp_run_port(struct dp *dp, struct dp_port *p)
             pkt->in_port = p->port_no;
             pkt->tun_vni = 0;
             pkt->tun_src = 0;
+            pkt->shared = false;
             p->stats.rx_packets++;
             p->stats.rx_bytes += pkt->len;
             n_pkts++;
@@ -488,6 +586,7 @@ dp_run_tunnel(struct dp *dp, enum dp_encap encap)
             pkt->in_port = FLOW_PORT_TUNNEL;
             pkt->tun_vni = tp[i].vni;
             pkt->tun_src = tp[i].src;
+            pkt->shared = false;
         }
         if (n) {
             dp_process(dp, dp->tun_pkts, n, time_msec());
@@ -519,14 +618,15 @@ dp_scratch_round(size_t size)
 
 /* Returns 'size' bytes of scratch memory valid until the next
  * dp_flush_tx(), flushing first if the arena is full.  Returns NULL only
- * if 'size' exceeds the whole arena. */
+ * if 'size' exceeds what a flush leaves free (the arena minus the pinned
+ * part, see the top of the file). */
 static uint8_t *
 dp_scratch_alloc(struct dp *dp, size_t size)
 {
     uint8_t *p;
 
     size = dp_scratch_round(size);
-    if (size > DP_SCRATCH_SIZE) {
+    if (size > DP_SCRATCH_SIZE - dp->scratch_pin) {
         return NULL;
     }
     if (dp->scratch_used + size > DP_SCRATCH_SIZE) {
@@ -595,7 +695,7 @@ dp_flush_tx(struct dp *dp)
     }
     dp->n_dirty = 0;
     dp_flush_tunnel(dp);
-    dp->scratch_used = 0;
+    dp->scratch_used = dp->scratch_pin;
 }
 
 /* Returns a new entry at the end of local port 'p''s transmit queue, for
@@ -617,15 +717,17 @@ dp_txq_push(struct dp *dp, struct dp_port *p, uint32_t n_pkts,
     return &p->txq[p->n_tx++];
 }
 
-/* Queues 'frame' with header 'vh' on local port 'p'. */
+/* Queues 'frame' with (a copy of) header 'vh' on local port 'p'. */
 static void
 dp_output__(struct dp *dp, struct dp_port *p, const struct virtio_net_hdr *vh,
             const uint8_t *frame, size_t len)
 {
     struct port_tx *tx = dp_txq_push(dp, p, 1, len);
+    struct virtio_net_hdr *txvh = &p->txvh[tx - p->txq];
 
-    tx->iov[0].iov_base = (void *) vh;
-    tx->iov[0].iov_len = sizeof *vh;
+    *txvh = *vh;
+    tx->iov[0].iov_base = txvh;
+    tx->iov[0].iov_len = sizeof *txvh;
     tx->iov[1].iov_base = (void *) frame;
     tx->iov[1].iov_len = len;
     tx->iovs = NULL;
@@ -796,7 +898,7 @@ dp_tunnel_output(struct dp *dp, struct dp_packet *pkt, uint32_t vni,
         out_size = DP_SCRATCH_SIZE - dp->scratch_used;
         if (out_size < pkt->len * 2) {
             dp_flush_tx(dp);
-            out_size = DP_SCRATCH_SIZE;
+            out_size = DP_SCRATCH_SIZE - dp->scratch_used;
         }
         out = dp->scratch + dp->scratch_used;
         error = offload_segment_tcp(pkt->frame, pkt->len, vh, out, out_size,
@@ -817,26 +919,48 @@ dp_tunnel_output(struct dp *dp, struct dp_packet *pkt, uint32_t vni,
         return;
     }
 
-    if (vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-        error = offload_complete_csum(pkt->frame, pkt->len, vh);
-        if (error) {
-            dp_drop(dp, DROP_BAD_VNET_HDR, 1);
-            return;
-        }
-        /* The frame is now complete for every later output too (local
-         * outputs queued before this point send the same bytes). */
-        vh->flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
-        vh->csum_start = 0;
-        vh->csum_offset = 0;
-    }
     if (pkt->len + TUNNEL_HDR_LEN > TUNNEL_UDP_MAX) {
         dp_drop(dp, DROP_TUNNEL_TOO_BIG, 1);
+        return;
+    }
+    /* The frame is then complete for every later output too. */
+    if (!dp_packet_complete_csum(dp, pkt)) {
         return;
     }
     if (!tunnel_has_room(dp->tunnel, 1)) {
         dp_flush_tunnel(dp);
     }
     tunnel_queue(dp->tunnel, dp->encap, remote, vni, pkt->frame, pkt->len);
+    pkt->shared = true;
+}
+
+/* Sends 'frame' ('len' bytes, valid until the next flush) back where
+ * 'pkt' came from: out of its input port, or, for a packet from the
+ * tunnel, back through the tunnel to the host that sent it, with the
+ * packet's VNI (so that host delivers it by its inner destination MAC).
+ * Returns false (and counts a drop) if it cannot be sent. */
+static bool
+dp_send_back(struct dp *dp, const struct dp_packet *pkt, const uint8_t *frame,
+             size_t len)
+{
+    if (pkt->in_port != FLOW_PORT_TUNNEL) {
+        if (!dp_port_lookup(dp, pkt->in_port)) {
+            dp_drop(dp, DROP_TX_ERROR, 1);
+            return false;
+        }
+        dp_output(dp, pkt->in_port, &zero_vh, frame, len);
+        return true;
+    }
+    if (len + TUNNEL_HDR_LEN > TUNNEL_UDP_MAX) {
+        dp_drop(dp, DROP_TUNNEL_TOO_BIG, 1);
+        return false;
+    }
+    if (!tunnel_has_room(dp->tunnel, 1)) {
+        dp_flush_tunnel(dp);
+    }
+    tunnel_queue(dp->tunnel, dp->encap, pkt->tun_src, pkt->tun_vni, frame,
+                 len);
+    return true;
 }
 
 /* Answers the ARP request 'pkt' with 'mac' out of its input port. */
@@ -851,19 +975,443 @@ dp_arp_reply(struct dp *dp, const struct dp_packet *pkt,
         return;
     }
     copy = dp_scratch_alloc(dp, pkt->len);
+    if (!copy) {
+        dp_drop(dp, DROP_TX_ERROR, 1);
+        return;
+    }
     memcpy(copy, pkt->frame, pkt->len);
     if (packet_arp_reply(copy, pkt->len, mac)) {
         dp_drop(dp, DROP_SIM_ERROR, 1);
         return;
     }
-    if (pkt->in_port == FLOW_PORT_TUNNEL) {
-        if (!tunnel_has_room(dp->tunnel, 1)) {
-            dp_flush_tunnel(dp);
+    dp_send_back(dp, pkt, copy, pkt->len);
+}
+
+/* Makes 'pkt''s frame safe to rewrite: if a queued output points into it,
+ * moves the packet to a pinned copy in the arena (see the top of the
+ * file).  Returns false, having counted a drop, if there is no room. */
+static bool
+dp_packet_writable(struct dp *dp, struct dp_packet *pkt)
+{
+    uint8_t *copy;
+
+    if (!pkt->shared) {
+        return true;
+    }
+    /* A flush inside the allocation sends every queued output: the
+     * packet is then no longer shared, and if it lives in the arena, it
+     * is in the pinned part. */
+    copy = dp_scratch_alloc(dp, pkt->len);
+    if (!copy) {
+        dp_drop(dp, DROP_TX_ERROR, 1);
+        return false;
+    }
+    dp->scratch_pin = dp->scratch_used;
+    memcpy(copy, pkt->frame, pkt->len);
+    pkt->frame = copy;
+    pkt->shared = false;
+    return true;
+}
+
+/* Completes 'pkt''s pending checksum, if any, and clears the metadata
+ * that announced it.  Returns false, having counted a drop, on failure. */
+static bool
+dp_packet_complete_csum(struct dp *dp, struct dp_packet *pkt)
+{
+    struct virtio_net_hdr *vh = &pkt->vh;
+
+    if (!(vh->flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)) {
+        return true;
+    }
+    if (!dp_packet_writable(dp, pkt)) {
+        return false;
+    }
+    if (offload_complete_csum(pkt->frame, pkt->len, vh)) {
+        dp_drop(dp, DROP_BAD_VNET_HDR, 1);
+        return false;
+    }
+    vh->flags &= ~VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vh->csum_start = 0;
+    vh->csum_offset = 0;
+    return true;
+}
+
+/* True if 'pkt' is an IPv4 packet whose header flow_key_extract()
+ * validated. */
+static bool
+dp_packet_is_ipv4(const struct dp_packet *pkt)
+{
+    const struct packet_layout *lo = &pkt->lo;
+
+    return (lo->l3_ofs != UINT16_MAX && lo->l2_len >= 2
+            && get16(pkt->frame + lo->l2_len - 2) == htons(ETH_TYPE_IP));
+}
+
+/* The drop reason of a packet answered with ICMP error 'type'/'code':
+ * one per family, see drop.h. */
+static enum drop_reason
+dp_icmp_drop_reason(uint8_t type, uint8_t code)
+{
+    if (type == ICMP4_TIME_EXCEEDED) {
+        return DROP_TTL_EXCEEDED;
+    }
+    if (type != ICMP4_DEST_UNREACH) {
+        return DROP_ICMP_ERROR;
+    }
+    switch (code) {
+    case ICMP4_CODE_NET_UNREACH:
+    case 6:                     /* Destination network unknown. */
+    case 11:                    /* Network unreachable for TOS. */
+        return DROP_NET_UNREACHABLE;
+    case ICMP4_CODE_HOST_UNREACH:
+    case 7:                     /* Destination host unknown. */
+    case 12:                    /* Host unreachable for TOS. */
+        return DROP_HOST_UNREACHABLE;
+    case ICMP4_CODE_PROTO_UNREACH:
+    case ICMP4_CODE_PORT_UNREACH:
+        return DROP_PORT_UNREACHABLE;
+    case ICMP4_CODE_FRAG_NEEDED:
+        return DROP_FRAG_NEEDED;
+    case 9:                     /* Network administratively prohibited. */
+    case 10:                    /* Host administratively prohibited. */
+    case ICMP4_CODE_ADMIN_PROHIB:
+        return DROP_ADMIN_PROHIBITED;
+    default:
+        return DROP_ICMP_ERROR;
+    }
+}
+
+/* Sends the ICMP error 'err' about 'pkt' back to its sender, unless RFC
+ * 1122 forbids one or, if 'limited', the input port's bucket is empty.
+ * Counts the outcome in the statistics; 'pkt' itself is the caller's to
+ * drop. */
+static void
+dp_icmp_error(struct dp *dp, const struct dp_packet *pkt,
+              const struct packet_icmp_error *err, bool limited)
+{
+    uint8_t buf[PACKET_ICMP4_ERROR_MAX];
+    struct ratelimit *rl;
+    uint8_t *copy;
+    size_t len;
+
+    /* Built on the stack first, so that a suppressed error costs no
+     * arena space and takes no token. */
+    if (packet_icmp4_error(buf, sizeof buf, pkt->frame, pkt->len, err,
+                           &len)) {
+        dp->stats.icmp_errors_suppressed++;
+        return;
+    }
+    if (limited) {
+        if (pkt->in_port == FLOW_PORT_TUNNEL) {
+            rl = &dp->tunnel_icmp_rl;
+        } else {
+            struct dp_port *p = dp_port_lookup(dp, pkt->in_port);
+
+            rl = p ? &p->icmp_rl : NULL;
         }
-        tunnel_queue(dp->tunnel, dp->encap, pkt->tun_src, pkt->tun_vni,
-                     copy, pkt->len);
-    } else {
-        dp_output(dp, pkt->in_port, &zero_vh, copy, pkt->len);
+        if (!rl || !ratelimit_allow(rl, dp->now)) {
+            dp->stats.icmp_errors_rate_limited++;
+            return;
+        }
+    }
+    copy = dp_scratch_alloc(dp, len);
+    if (!copy) {
+        dp->stats.icmp_errors_suppressed++;
+        return;
+    }
+    memcpy(copy, buf, len);
+    if (dp_send_back(dp, pkt, copy, len)) {
+        dp->stats.icmp_errors_sent++;
+    }
+}
+
+/* Fragments 'pkt' to 'mtu' into the arena and runs the actions from
+ * 'next' on for every fragment.  'pkt' is consumed. */
+static void
+dp_fragment(struct dp *dp, struct dp_packet *pkt,
+            const struct dp_actions *acts, size_t next, size_t mtu)
+{
+    size_t offsets[DP_FRAG_MAX], lens[DP_FRAG_MAX];
+    size_t n = 0, need, avail;
+    uint8_t *out;
+    int error;
+
+    /* Fragments cannot carry a pending checksum. */
+    if (!dp_packet_complete_csum(dp, pkt)) {
+        return;
+    }
+
+    /* At most DP_FRAG_MAX copies of the headers plus the data. */
+    need = pkt->len + DP_FRAG_MAX * ((size_t) pkt->lo.l3_ofs + 60);
+    if (DP_SCRATCH_SIZE - dp->scratch_used < need) {
+        dp_flush_tx(dp);
+    }
+    avail = DP_SCRATCH_SIZE - dp->scratch_used;
+    out = dp->scratch + dp->scratch_used;
+    error = packet_ipv4_fragment(pkt->frame, pkt->len, mtu, out,
+                                 MIN(avail, need), offsets, lens,
+                                 DP_FRAG_MAX, &n);
+    if (error) {
+        dp_drop(dp, DROP_FRAG_FAILED, 1);
+        return;
+    }
+    dp->scratch_used += dp_scratch_round(offsets[n - 1] + lens[n - 1]);
+    dp->scratch_pin = dp->scratch_used;
+    dp->stats.ip_fragmented++;
+    dp->stats.ip_fragments += n;
+
+    for (size_t i = 0; i < n; i++) {
+        struct dp_packet frag = *pkt;
+
+        frag.frame = out + offsets[i];
+        frag.len = lens[i];
+        memset(&frag.vh, 0, sizeof frag.vh);
+        frag.lo.l4_ofs = UINT16_MAX;
+        frag.lo.l4_len = 0;
+        frag.shared = false;
+        dp_execute__(dp, &frag, acts, next);
+    }
+}
+
+/* CHECK_MTU (action 'i' of 'acts').  Returns true if the list goes on
+ * with 'pkt' (it fits, is not IPv4, or is a TCP GSO frame whose segments
+ * were made to fit), false if 'pkt' was consumed (dropped, possibly with
+ * an ICMP error, or fragmented, every fragment having run the rest of the
+ * list). */
+static bool
+dp_check_mtu(struct dp *dp, struct dp_packet *pkt,
+             const struct dp_actions *acts, size_t i)
+{
+    const struct dp_action *a = &acts->a[i];
+    struct virtio_net_hdr *vh = &pkt->vh;
+    size_t mtu = a->arg, ip_len, hdrs = 0;
+    const uint8_t *ip;
+    bool gso = vh->gso_type != VIRTIO_NET_HDR_GSO_NONE;
+
+    if (!dp_packet_is_ipv4(pkt)) {
+        return true;
+    }
+    ip = pkt->frame + pkt->lo.l3_ofs;
+    ip_len = ntohs(get16(ip + 2));
+
+    if (gso) {
+        /* What matters is the IP length of one segment: IP and L4
+         * headers (parsed: hdr_len is only a bound) plus gso_size. */
+        uint8_t type = vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN;
+        const struct packet_layout *lo = &pkt->lo;
+
+        if (lo->l4_ofs == UINT16_MAX || !vh->gso_size) {
+            dp_drop(dp, DROP_BAD_VNET_HDR, 1);
+            return false;
+        }
+        hdrs = (size_t) lo->l4_ofs - lo->l3_ofs;
+        if (type == VIRTIO_NET_HDR_GSO_TCPV4 && ip[9] == IPPROTO_TCP_) {
+            hdrs += (size_t) (pkt->frame[lo->l4_ofs + 12] >> 4) * 4;
+        } else if (type == VIRTIO_NET_HDR_GSO_UDP_L4
+                   && ip[9] == IPPROTO_UDP_) {
+            hdrs += sizeof(struct udp_header);
+        } else {
+            hdrs = 0;           /* Cut up as one IP packet (UFO). */
+        }
+        if (hdrs) {
+            ip_len = MIN(ip_len, hdrs + vh->gso_size);
+        }
+    }
+    if (ip_len <= mtu) {
+        return true;
+    }
+
+    if (ntohs(get16(ip + 6)) & IP_DF) {
+        struct packet_icmp_error err = {
+            .type = ICMP4_DEST_UNREACH, .code = ICMP4_CODE_FRAG_NEEDED,
+            .mtu = (uint16_t) MIN(mtu, 65535), .ip = a->ip, .mac = a->mac,
+        };
+
+        /* Not rate limited: see dp.h. */
+        dp_icmp_error(dp, pkt, &err, false);
+        dp_drop(dp, DROP_FRAG_NEEDED, 1);
+        return false;
+    }
+    if (gso) {
+        /* Without DF a TCP super-frame may simply be cut into smaller
+         * segments: no fragments, and a TCP receiver takes any size.
+         * UDP GSO would change datagram boundaries: not done. */
+        if ((vh->gso_type & ~VIRTIO_NET_HDR_GSO_ECN)
+            != VIRTIO_NET_HDR_GSO_TCPV4 || !hdrs) {
+            dp_drop(dp, DROP_GSO_UNSUPPORTED, 1);
+            return false;
+        }
+        if (mtu < hdrs + DP_GSO_SEG_MIN) {
+            dp_drop(dp, DROP_FRAG_FAILED, 1);
+            return false;
+        }
+        vh->gso_size = (uint16_t) (mtu - hdrs);
+        dp->stats.gso_resized++;
+        return true;
+    }
+    dp_fragment(dp, pkt, acts, i + 1, mtu);
+    return false;
+}
+
+/* SET_ETH.  Returns false if 'pkt' was dropped. */
+static bool
+dp_set_eth(struct dp *dp, struct dp_packet *pkt, const struct dp_action *a)
+{
+    if (!dp_packet_writable(dp, pkt)) {
+        return false;
+    }
+    memcpy(pkt->frame, &a->mac2, ETH_ADDR_LEN);
+    memcpy(pkt->frame + ETH_ADDR_LEN, &a->mac, ETH_ADDR_LEN);
+    return true;
+}
+
+/* DEC_TTL by 'hops'; a packet that is not IP passes unchanged.  Returns
+ * false if 'pkt' was dropped. */
+static bool
+dp_dec_ttl(struct dp *dp, struct dp_packet *pkt, uint32_t hops)
+{
+    int error;
+
+    if (pkt->lo.l3_ofs == UINT16_MAX) {
+        return true;
+    }
+    if (hops > UINT8_MAX) {
+        dp_drop(dp, DROP_TTL_EXCEEDED, 1);
+        return false;
+    }
+    if (!dp_packet_writable(dp, pkt)) {
+        return false;
+    }
+    error = packet_dec_ttl(pkt->frame, pkt->len, pkt->lo.l3_ofs, hops);
+    if (error == ERANGE) {
+        /* The simulation checks the TTL, so only a flow whose mask
+         * ignores it gets here; there is no source to answer from. */
+        dp_drop(dp, DROP_TTL_EXCEEDED, 1);
+        return false;
+    }
+    return true;
+}
+
+/* ICMP_ERROR: answers and drops 'pkt'. */
+static void
+dp_icmp_error_action(struct dp *dp, const struct dp_packet *pkt,
+                     const struct dp_action *a)
+{
+    struct packet_icmp_error err = {
+        .type = (uint8_t) (a->arg >> 8), .code = (uint8_t) a->arg,
+        .ip = a->ip, .mac = a->mac,
+    };
+
+    dp_icmp_error(dp, pkt, &err, true);
+    dp_drop(dp, dp_icmp_drop_reason(err.type, err.code), 1);
+}
+
+/* ICMP_REPLY: turns 'pkt' into its echo reply, in place, and sends it
+ * back. */
+static void
+dp_icmp_reply(struct dp *dp, struct dp_packet *pkt, const struct dp_action *a)
+{
+    size_t len = pkt->len;
+
+    if (pkt->vh.gso_type != VIRTIO_NET_HDR_GSO_NONE
+        || pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        dp_drop(dp, DROP_ICMP_UNANSWERABLE, 1);
+        return;
+    }
+    if (!dp_packet_writable(dp, pkt)) {
+        return;
+    }
+    if (packet_icmp4_echo_reply(pkt->frame, &len, a->ip, &a->mac)) {
+        dp_drop(dp, DROP_ICMP_UNANSWERABLE, 1);
+        return;
+    }
+    pkt->len = len;
+    if (dp_send_back(dp, pkt, pkt->frame, len)) {
+        pkt->shared = true;
+        dp->stats.icmp_echo_replies++;
+    }
+}
+
+/* USERSPACE: hands 'pkt' to the agent. */
+static void
+dp_userspace(struct dp *dp, struct dp_packet *pkt, uint32_t why)
+{
+    if (!dp->cfg.packet_in) {
+        dp_drop(dp, DROP_NO_USERSPACE, 1);
+        return;
+    }
+    if (pkt->vh.gso_type != VIRTIO_NET_HDR_GSO_NONE) {
+        dp_drop(dp, DROP_GSO_UNSUPPORTED, 1);
+        return;
+    }
+    if (!dp_packet_complete_csum(dp, pkt)) {
+        return;
+    }
+    dp->stats.packet_ins++;
+    dp->in_callback = true;
+    dp->cfg.packet_in(dp->cfg.packet_in_aux, (enum dp_userspace) why,
+                      pkt->in_port, pkt->frame, pkt->len);
+    dp->in_callback = false;
+}
+
+/* Runs actions 'start'... of 'acts' on 'pkt'. */
+static void
+dp_execute__(struct dp *dp, struct dp_packet *pkt,
+             const struct dp_actions *acts, size_t start)
+{
+    for (size_t i = start; i < acts->n; i++) {
+        const struct dp_action *a = &acts->a[i];
+
+        switch ((enum dp_action_type) a->type) {
+        case DP_ACT_OUTPUT:
+            if (pkt->in_port == FLOW_PORT_TUNNEL && acts->n == 1
+                && !dp->cfg.no_gro) {
+                dp_gro_output(dp, pkt, a->arg);
+            } else {
+                dp_output(dp, a->arg, &pkt->vh, pkt->frame, pkt->len);
+            }
+            pkt->shared = true;
+            break;
+        case DP_ACT_TUNNEL:
+            dp_tunnel_output(dp, pkt, a->arg, a->ip);
+            break;
+        case DP_ACT_ARP_REPLY:
+            dp_arp_reply(dp, pkt, &a->mac);
+            break;
+        case DP_ACT_CHECK_MTU:
+            if (!dp_check_mtu(dp, pkt, acts, i)) {
+                return;
+            }
+            break;
+        case DP_ACT_SET_ETH:
+            if (!dp_set_eth(dp, pkt, a)) {
+                return;
+            }
+            break;
+        case DP_ACT_DEC_TTL:
+            if (!dp_dec_ttl(dp, pkt, a->arg)) {
+                return;
+            }
+            break;
+        case DP_ACT_ICMP_ERROR:
+            dp_icmp_error_action(dp, pkt, a);
+            return;
+        case DP_ACT_ICMP_REPLY:
+            dp_icmp_reply(dp, pkt, a);
+            return;
+        case DP_ACT_USERSPACE:
+            /* The list ends here: nothing of it is read after the
+             * callback. */
+            dp_userspace(dp, pkt, a->arg);
+            return;
+        case DP_ACT_DROP:
+            dp_drop(dp, a->reason, 1);
+            break;
+        case N_DP_ACTION_TYPES:
+        default:
+            dp_drop(dp, DROP_SIM_ERROR, 1);
+            break;
+        }
     }
 }
 
@@ -875,33 +1423,8 @@ dp_execute(struct dp *dp, struct dp_packet *pkt,
         dp_drop(dp, DROP_SIM_ERROR, 1);
         return;
     }
-    for (size_t i = 0; i < acts->n; i++) {
-        const struct dp_action *a = &acts->a[i];
-
-        switch ((enum dp_action_type) a->type) {
-        case DP_ACT_OUTPUT:
-            if (pkt->in_port == FLOW_PORT_TUNNEL && acts->n == 1
-                && !dp->cfg.no_gro) {
-                dp_gro_output(dp, pkt, a->arg);
-            } else {
-                dp_output(dp, a->arg, &pkt->vh, pkt->frame, pkt->len);
-            }
-            break;
-        case DP_ACT_TUNNEL:
-            dp_tunnel_output(dp, pkt, a->arg, a->remote_ip);
-            break;
-        case DP_ACT_ARP_REPLY:
-            dp_arp_reply(dp, pkt, &a->mac);
-            break;
-        case DP_ACT_DROP:
-            dp_drop(dp, a->reason, 1);
-            break;
-        case N_DP_ACTION_TYPES:
-        default:
-            dp_drop(dp, DROP_SIM_ERROR, 1);
-            break;
-        }
-    }
+    dp_execute__(dp, pkt, acts, 0);
+    dp->scratch_pin = 0;
 }
 
 /* Runs the simulation for 'key' and caches the result, which is executed
@@ -948,6 +1471,8 @@ dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
     struct megaflow *last_flow = NULL;
     struct flow_key last_key;
 
+    dp->now = now;
+    dp->in_batch = true;
     for (size_t i = 0; i < n; i++) {
         struct dp_packet *pkt = &pkts[i];
         struct megaflow *flow;
@@ -955,7 +1480,7 @@ dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
         uint32_t hash;
 
         if (!flow_key_extract(pkt->frame, pkt->len, pkt->in_port, &key,
-                              NULL)) {
+                              &pkt->lo)) {
             dp_drop(dp, DROP_RUNT, 1);
             continue;
         }
@@ -991,6 +1516,7 @@ dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
         flow->used_msec = now;
         dp_execute(dp, pkt, &flow->actions);
     }
+    dp->in_batch = false;
 }
 
 static int
@@ -1003,6 +1529,7 @@ dp_port_add__(struct dp *dp, const struct port_class *class,
     uint32_t port_no;
     int error;
 
+    ASSERT(!dp->in_callback);
     error = class->open(name, &port);
     if (error) {
         return error;
@@ -1036,6 +1563,7 @@ dp_port_add__(struct dp *dp, const struct port_class *class,
     p->port = port;
     p->stats.port_no = port_no;
     str_copy(p->stats.name, name, sizeof p->stats.name);
+    ratelimit_init(&p->icmp_rl, dp->icmp_rate, dp->icmp_burst, time_msec());
     dp->ports[port_no] = p;
     dp->n_ports++;
     *port_nop = port_no;

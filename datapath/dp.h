@@ -26,6 +26,31 @@
  * kernel gets one large skb instead of one per segment.  Statistics still
  * count the segments.
  *
+ * Router actions (actions.h): SET_ETH and DEC_TTL rewrite the packet for
+ * the actions after them; CHECK_MTU either passes it, answers ICMP
+ * "fragmentation needed" (DF set), fragments it (each fragment runs the
+ * rest of the list) or, for a TCP GSO frame without DF, lowers its
+ * gso_size so that every segment fits; ICMP_ERROR, ICMP_REPLY and
+ * ARP_REPLY answer out of the input port (or back through the tunnel to
+ * the sending host); USERSPACE hands the frame to dp_config.packet_in.
+ * See dp.c for how rewrites coexist with outputs queued earlier in the
+ * same list.
+ *
+ * ICMP errors are rate limited per input port with a token bucket
+ * (dp_config.icmp_rate/icmp_burst; the tunnel is one input port), except
+ * "fragmentation needed", which, as in Linux, never is: path MTU discovery
+ * must not black-hole, and the error only goes back to the sender.  A
+ * packet answered by an ICMP error is dropped with the reason of the
+ * error's family (drop.h: ttl_exceeded, net_unreachable, host_unreachable,
+ * port_unreachable, admin_prohibited, frag_needed, icmp_error) whether or
+ * not the error was sent; dp_stats says what became of the errors
+ * (icmp_errors_sent, icmp_errors_rate_limited, icmp_errors_suppressed).
+ *
+ * Threading: everything here, dp_packet_out() included, is for the thread
+ * that calls dp_run().  The upcall and packet_in run inside dp_run();
+ * packet_in may call dp_packet_out() and dp_get_stats()/
+ * dp_get_port_stats(), nothing else of this header.
+ *
  * Error convention: 0 or positive errno; NULL from constructors.
  */
 #ifndef WEFT_DP_H
@@ -50,6 +75,16 @@ typedef int dp_upcall_fn(void *aux, const struct flow_key *key,
                          struct flow_wc *wc, struct dp_actions *acts,
                          struct flow_tags *tags);
 
+/* A packet for the agent (the USERSPACE action): 'why' is the action's
+ * argument, 'in_port' the datapath port it came in on (FLOW_PORT_TUNNEL
+ * for a decapsulated one), 'frame' the Ethernet frame with any pending
+ * checksum completed (never a GSO frame), valid only during the call.
+ * The packet itself is consumed: the callback may answer with
+ * dp_packet_out(). */
+typedef void dp_packet_in_fn(void *aux, enum dp_userspace why,
+                             uint32_t in_port, const void *frame,
+                             size_t len);
+
 struct dp_config {
     be32 tunnel_ip;             /* Local underlay address (bind). */
     enum dp_encap encap;
@@ -60,6 +95,11 @@ struct dp_config {
     void *upcall_aux;
     bool no_gro;                /* Deliver tunnel segments one by one
                                  * (tests and benchmarks). */
+    uint32_t icmp_rate;         /* ICMP errors per second per input port;
+                                 * 0 = 100. */
+    uint32_t icmp_burst;        /* Bucket size; 0 = 100. */
+    dp_packet_in_fn *packet_in; /* NULL: USERSPACE drops (no_userspace). */
+    void *packet_in_aux;
 };
 
 /* Creates the datapath and opens the tunnel sockets.  Returns NULL and
@@ -99,6 +139,17 @@ int dp_dummy_inject(struct dp *, uint32_t port_no,
 size_t dp_dummy_drain(struct dp *, uint32_t port_no, struct virtio_net_hdr *vh,
                       void *buf, size_t size);
 
+/* Sends the Ethernet frame 'frame' ('len' bytes, no offload metadata)
+ * out of local port 'port_no'.  The frame is copied: the caller keeps
+ * it.  From inside packet_in the frame leaves with the rest of the
+ * batch; outside dp_run() it is sent before this returns.  Returns 0,
+ * ENODEV if 'port_no' is not a local port, EINVAL if 'len' is shorter
+ * than an Ethernet header or longer than a port can send, or ENOBUFS if
+ * the batch's memory is exhausted (not with frames of a legal size).  A
+ * send error is counted (port tx_errors, drop tx_error), not returned. */
+int dp_packet_out(struct dp *, uint32_t port_no, const void *frame,
+                  size_t len);
+
 /* Invalidates the flows tagged with any tag in 'changed'. */
 void dp_invalidate(struct dp *, const struct tag_set *changed);
 void dp_flush(struct dp *);
@@ -128,6 +179,17 @@ struct dp_stats {
     size_t n_megaflows;
     uint64_t gro_frames;        /* Coalesced frames delivered locally... */
     uint64_t gro_segs;          /* ...made of this many tunnel packets. */
+    uint64_t icmp_errors_sent;  /* ICMP_ERROR and CHECK_MTU (DF). */
+    uint64_t icmp_errors_rate_limited;  /* Not sent: bucket empty. */
+    uint64_t icmp_errors_suppressed;    /* Not sent: RFC 1122 forbids an
+                                         * error about that packet. */
+    uint64_t icmp_echo_replies; /* ICMP_REPLY answers sent. */
+    uint64_t ip_fragmented;     /* Packets CHECK_MTU fragmented... */
+    uint64_t ip_fragments;      /* ...into this many fragments. */
+    uint64_t gso_resized;       /* TCP GSO frames without DF whose
+                                 * gso_size CHECK_MTU lowered. */
+    uint64_t packet_ins;        /* USERSPACE frames given to packet_in. */
+    uint64_t packet_outs;       /* Frames queued by dp_packet_out(). */
 };
 
 void dp_get_stats(const struct dp *, struct dp_stats *);

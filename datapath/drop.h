@@ -40,7 +40,42 @@
     DR(RX_TRUNCATED,    "rx_truncated",    "received frame larger than "   \
                                            "the receive buffer")           \
     DR(BAD_VNET_HDR,    "bad_vnet_hdr",    "checksum offload metadata "    \
-                                           "does not fit the frame")
+                                           "does not fit the frame")       \
+    DR(ROUTER_DOWN,     "router_down",     "router or router port has "    \
+                                           "admin_state_up=false")         \
+    DR(NOT_ROUTABLE,    "not_routable",    "not a unicast IPv4 packet, "   \
+                                           "sent to a router")             \
+    DR(TO_ROUTER,       "to_router",       "addressed to a router, which " \
+                                           "only answers ICMP echo")       \
+    DR(ROUTER_LOOP,     "router_loop",     "more routers on the path than "\
+                                           "a walk may cross")             \
+    /* Answered with an ICMP error (sent unless rate limited or forbidden \
+     * by RFC 1122: see dp_stats); one reason per family of errors. */    \
+    DR(TTL_EXCEEDED,    "ttl_exceeded",    "TTL expired in transit (ICMP " \
+                                           "time exceeded)")               \
+    DR(NET_UNREACHABLE, "net_unreachable", "no route to the destination "  \
+                                           "(ICMP net unreachable)")       \
+    DR(HOST_UNREACHABLE,"host_unreachable","destination host unreachable " \
+                                           "(ICMP host unreachable)")      \
+    DR(PORT_UNREACHABLE,"port_unreachable","protocol or port a router "    \
+                                           "address does not serve (ICMP " \
+                                           "protocol/port unreachable)")   \
+    DR(ADMIN_PROHIBITED,"admin_prohibited","administratively filtered "    \
+                                           "(ICMP communication "          \
+                                           "prohibited)")                  \
+    DR(FRAG_NEEDED,     "frag_needed",     "larger than the next hop's "   \
+                                           "MTU with DF set (ICMP "        \
+                                           "fragmentation needed)")        \
+    DR(ICMP_ERROR,      "icmp_error",      "answered with another ICMP "   \
+                                           "error (e.g. parameter problem)")\
+    /* Other router actions. */                                          \
+    DR(FRAG_FAILED,     "frag_failed",     "could not be fragmented to "   \
+                                           "the next hop's MTU")           \
+    DR(ICMP_UNANSWERABLE,"icmp_unanswerable","echo request truncated, "    \
+                                           "corrupt or from a non-unicast "\
+                                           "source")                       \
+    DR(NO_USERSPACE,    "no_userspace",    "for the agent, but no "        \
+                                           "packet_in handler")
 
 enum drop_reason {
 #define DR(ENUM, NAME, DESC) DROP_##ENUM,

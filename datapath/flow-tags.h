@@ -14,7 +14,7 @@
 #include "lib/hash.h"
 #include "lib/util.h"
 
-#define FLOW_TAGS_MAX 16
+#define FLOW_TAGS_MAX 24
 
 struct flow_tags {
     uint64_t tags[FLOW_TAGS_MAX];

@@ -11,6 +11,13 @@
 #include "lib/csum.h"
 #include "lib/flow-key.h"
 
+static bool ip4_is_unicast_host(be32);
+static bool icmp4_error_allowed(const uint8_t *frame,
+                                const struct flow_key *,
+                                const struct packet_layout *);
+static size_t ip4_copied_options(const uint8_t *opts, size_t len,
+                                 uint8_t *out);
+
 int
 packet_arp_reply(void *frame, size_t len, const struct eth_addr *mac)
 {
@@ -37,6 +44,256 @@ packet_arp_reply(void *frame, size_t len, const struct eth_addr *mac)
     put32(arp + 14, key.nw_dst.ip4);
     memcpy(arp + 18, &key.arp_sha, ETH_ADDR_LEN);
     put32(arp + 24, key.nw_src.ip4);
+    return 0;
+}
+
+int
+packet_icmp4_echo_reply(void *frame, size_t *lenp, be32 ip,
+                        const struct eth_addr *mac)
+{
+    uint8_t *p = frame;
+    struct packet_layout lo;
+    struct flow_key key;
+    uint8_t *iph, *icmp;
+    size_t ihl, icmp_len;
+    be16 old_word;
+
+    /* The extractor validated the IPv4 header and lengths; l4_len ends
+     * where the IP packet does.  Verifying the request's checksum (RFC
+     * 1122 3.2.2: discard a bad one) makes the incremental update below
+     * exact. */
+    flow_key_extract(frame, *lenp, 0, &key, &lo);
+    if (key.eth_type != htons(ETH_TYPE_IP) || lo.l3_ofs == UINT16_MAX
+        || key.nw_proto != IPPROTO_ICMP_ || key.nw_frag
+        || lo.l4_ofs == UINT16_MAX || lo.l4_len < sizeof(struct icmp_header)
+        || p[lo.l4_ofs] != ICMP4_ECHO_REQUEST
+        || eth_addr_is_multicast(&key.eth_src)
+        || !ip4_is_unicast_host(key.nw_src.ip4)
+        || csum_fold(csum_partial(p + lo.l4_ofs, lo.l4_len, 0))) {
+        return EINVAL;
+    }
+    iph = p + lo.l3_ofs;
+    ihl = (size_t) lo.l4_ofs - lo.l3_ofs;
+    icmp_len = lo.l4_len;
+
+    memcpy(p, &key.eth_src, ETH_ADDR_LEN);
+    memcpy(p + ETH_ADDR_LEN, mac, ETH_ADDR_LEN);
+
+    if (ihl > sizeof(struct ip_header)) {
+        memmove(iph + sizeof(struct ip_header), iph + ihl, icmp_len);
+    }
+    iph[0] = 0x45;
+    put16(iph + 2, htons((uint16_t) (sizeof(struct ip_header) + icmp_len)));
+    iph[8] = 64;
+    put32(iph + 12, ip);
+    put32(iph + 16, key.nw_src.ip4);
+    put16(iph + 10, csum_ipv4_header(iph, sizeof(struct ip_header)));
+
+    icmp = iph + sizeof(struct ip_header);
+    old_word = get16(icmp);
+    icmp[0] = ICMP4_ECHO_REPLY;
+    icmp[1] = 0;
+    put16(icmp + 2, csum_update16(get16(icmp + 2), old_word, get16(icmp)));
+
+    *lenp = lo.l3_ofs + sizeof(struct ip_header) + icmp_len;
+    return 0;
+}
+
+int
+packet_dec_ttl(void *frame, size_t len, size_t l3_ofs, unsigned int hops)
+{
+    uint8_t *ip;
+    size_t avail;
+
+    if (l3_ofs >= len) {
+        return EINVAL;
+    }
+    ip = (uint8_t *) frame + l3_ofs;
+    avail = len - l3_ofs;
+    if (avail >= sizeof(struct ip_header) && ip[0] >> 4 == 4
+        && (ip[0] & 0xf) >= 5) {
+        be16 old_word = get16(ip + 8);
+
+        if (ip[8] <= hops) {
+            return hops ? ERANGE : 0;
+        }
+        ip[8] -= (uint8_t) hops;
+        put16(ip + 10, csum_update16(get16(ip + 10), old_word,
+                                     get16(ip + 8)));
+        return 0;
+    }
+    if (avail >= sizeof(struct ipv6_header) && ip[0] >> 4 == 6) {
+        if (ip[7] <= hops) {
+            return hops ? ERANGE : 0;
+        }
+        ip[7] -= (uint8_t) hops;
+        return 0;
+    }
+    return EINVAL;
+}
+
+int
+packet_icmp4_error(void *buf, size_t size, const void *frame, size_t len,
+                   const struct packet_icmp_error *err, size_t *lenp)
+{
+    const uint8_t *p = frame;
+    uint8_t *o = buf;
+    struct packet_layout lo;
+    struct flow_key key;
+    const uint8_t *oip;
+    size_t l2, quote, ip_len;
+    uint8_t *ip, *icmp;
+
+    flow_key_extract(frame, len, 0, &key, &lo);
+    if (key.eth_type != htons(ETH_TYPE_IP) || lo.l3_ofs == UINT16_MAX) {
+        return EINVAL;
+    }
+    if (!icmp4_error_allowed(p, &key, &lo)) {
+        return EPERM;
+    }
+
+    /* The extractor checked ihl <= total length <= bytes present. */
+    l2 = lo.l3_ofs;
+    oip = p + l2;
+    quote = MIN(ntohs(get16(oip + 2)),
+                PACKET_ICMP4_ERROR_IP_MAX - sizeof(struct ip_header)
+                - sizeof(struct icmp_header));
+    ip_len = sizeof(struct ip_header) + sizeof(struct icmp_header) + quote;
+    if (size < l2 + ip_len) {
+        return ENOSPC;
+    }
+
+    memcpy(o, p, l2);
+    memcpy(o, &key.eth_src, ETH_ADDR_LEN);
+    memcpy(o + ETH_ADDR_LEN, &err->mac, ETH_ADDR_LEN);
+
+    ip = o + l2;
+    ip[0] = 0x45;
+    ip[1] = (uint8_t) ((oip[1] & 0x1e) | 0xc0);
+    put16(ip + 2, htons((uint16_t) ip_len));
+    put16(ip + 4, 0);
+    put16(ip + 6, 0);
+    ip[8] = 64;
+    ip[9] = IPPROTO_ICMP_;
+    put32(ip + 12, err->ip);
+    put32(ip + 16, key.nw_src.ip4);
+    put16(ip + 10, csum_ipv4_header(ip, sizeof(struct ip_header)));
+
+    icmp = ip + sizeof(struct ip_header);
+    icmp[0] = err->type;
+    icmp[1] = err->code;
+    put16(icmp + 2, 0);
+    put32(icmp + 4, 0);
+    if (err->type == ICMP4_DEST_UNREACH
+        && err->code == ICMP4_CODE_FRAG_NEEDED) {
+        put16(icmp + 6, htons(err->mtu));
+    }
+    memcpy(icmp + sizeof(struct icmp_header), oip, quote);
+    put16(icmp + 2, csum_fold(csum_partial(icmp, ip_len
+                                           - sizeof(struct ip_header), 0)));
+    *lenp = l2 + ip_len;
+    return 0;
+}
+
+int
+packet_ipv4_fragment(const void *frame, size_t len, size_t mtu, void *out,
+                     size_t out_size, size_t *offsets, size_t *lens,
+                     size_t max_frags, size_t *n_frags)
+{
+    const uint8_t *p = frame;
+    uint8_t *o = out;
+    uint8_t later_opts[40];
+    struct packet_layout lo;
+    struct flow_key key;
+    size_t l2, ihl, tot, data_len, opt_len, later_ihl;
+    size_t first_max, later_max, pos = 0, ofs = 0, n = 0;
+    uint16_t frag, off0;
+    const uint8_t *ip;
+
+    *n_frags = 0;
+    flow_key_extract(frame, len, 0, &key, &lo);
+    if (key.eth_type != htons(ETH_TYPE_IP) || lo.l3_ofs == UINT16_MAX) {
+        return EINVAL;
+    }
+    l2 = lo.l3_ofs;
+    ip = p + l2;
+    ihl = (size_t) (ip[0] & 0xf) * 4;
+    tot = ntohs(get16(ip + 2));
+    frag = ntohs(get16(ip + 6));
+    off0 = frag & IP_FRAG_OFF_MASK;
+
+    if (tot <= mtu) {
+        if (!max_frags || out_size < l2 + tot) {
+            return ENOSPC;
+        }
+        memcpy(o, p, l2 + tot);
+        offsets[0] = 0;
+        lens[0] = l2 + tot;
+        *n_frags = 1;
+        return 0;
+    }
+    if (frag & IP_DF) {
+        return EPERM;
+    }
+    data_len = tot - ihl;
+    if ((size_t) off0 * 8 + data_len > 65535) {
+        return EINVAL;
+    }
+    opt_len = ip4_copied_options(ip + sizeof(struct ip_header),
+                                 ihl - sizeof(struct ip_header), later_opts);
+    if (opt_len == SIZE_MAX) {
+        return EINVAL;
+    }
+    later_ihl = sizeof(struct ip_header) + ROUND_UP(opt_len, 4);
+    memset(later_opts + opt_len, 0, later_ihl - sizeof(struct ip_header)
+                                    - opt_len);
+
+    /* The first header is the longest, so it bounds both. */
+    first_max = mtu > ihl ? (mtu - ihl) & ~(size_t) 7 : 0;
+    later_max = (mtu - later_ihl) & ~(size_t) 7;
+    if (first_max < 8) {
+        return EMSGSIZE;
+    }
+
+    while (pos < data_len) {
+        bool first = pos == 0;
+        size_t hl = first ? ihl : later_ihl;
+        size_t chunk = MIN(first ? first_max : later_max, data_len - pos);
+        bool last = pos + chunk == data_len;
+        size_t flen = l2 + hl + chunk;
+        uint16_t fo;
+        uint8_t *fip;
+
+        if (n == max_frags || out_size - ofs < flen) {
+            return ENOSPC;
+        }
+        memcpy(o + ofs, p, l2);
+        fip = o + ofs + l2;
+        if (first) {
+            memcpy(fip, ip, ihl);
+        } else {
+            memcpy(fip, ip, sizeof(struct ip_header));
+            memcpy(fip + sizeof(struct ip_header), later_opts,
+                   later_ihl - sizeof(struct ip_header));
+            fip[0] = (uint8_t) (0x40 | later_ihl / 4);
+        }
+        put16(fip + 2, htons((uint16_t) (hl + chunk)));
+        fo = (uint16_t) ((frag & ~(IP_MF | IP_FRAG_OFF_MASK))
+                         | (off0 + pos / 8));
+        if (!last || frag & IP_MF) {
+            fo |= IP_MF;
+        }
+        put16(fip + 6, htons(fo));
+        memcpy(fip + hl, ip + ihl + pos, chunk);
+        put16(fip + 10, csum_ipv4_header(fip, hl));
+
+        offsets[n] = ofs;
+        lens[n] = flen;
+        n++;
+        ofs += flen;
+        pos += chunk;
+    }
+    *n_frags = n;
     return 0;
 }
 
@@ -345,4 +602,86 @@ packet_verify_csums(const void *frame, size_t len)
     }
     sum = csum_partial(p + lo.l4_ofs, lo.l4_len, sum);
     return csum_fold(sum) == 0 ? 0 : EINVAL;
+}
+
+/* True if 'addr' can be the source of a packet from one unicast host: not
+ * in 0/8 ("this network"), 127/8 (loopback), 224/4 (multicast) or 240/4
+ * (class E, including the limited broadcast). */
+static bool
+ip4_is_unicast_host(be32 addr)
+{
+    uint32_t first = ntohl(addr) >> 24;
+
+    return first != 0 && first != 127 && first < 224;
+}
+
+/* True if an ICMP error may be sent about the IPv4 packet parsed into
+ * 'key' and 'lo' from 'frame' (RFC 1122 3.2.2, RFC 1812 4.3.2.7). */
+static bool
+icmp4_error_allowed(const uint8_t *frame, const struct flow_key *key,
+                    const struct packet_layout *lo)
+{
+    uint32_t dst = ntohl(key->nw_dst.ip4);
+
+    if (key->nw_frag & FLOW_NW_FRAG_LATER
+        || eth_addr_is_multicast(&key->eth_dst)
+        || eth_addr_is_multicast(&key->eth_src)
+        || dst == 0xffffffffu || dst >> 28 == 0xe
+        || !ip4_is_unicast_host(key->nw_src.ip4)) {
+        return false;
+    }
+    if (key->nw_proto == IPPROTO_ICMP_) {
+        if (lo->l4_ofs == UINT16_MAX) {
+            return false;       /* Cannot tell what it is: stay quiet. */
+        }
+        /* Only the queries and their replies may be answered; every
+         * other type (errors, router discovery, unknown) may not. */
+        switch (frame[lo->l4_ofs]) {
+        case ICMP4_ECHO_REPLY:
+        case ICMP4_ECHO_REQUEST:
+        case 13: case 14:       /* Timestamp request and reply. */
+        case 15: case 16:       /* Information request and reply. */
+        case 17: case 18:       /* Address mask request and reply. */
+            return true;
+        default:
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Copies the options among the 'len' bytes at 'opts' whose copied flag
+ * (0x80) is set into 'out' (room for 'len' bytes), dropping the others,
+ * NOPs and everything after end-of-list.  Returns the bytes written, or
+ * SIZE_MAX if an option's length is malformed. */
+static size_t
+ip4_copied_options(const uint8_t *opts, size_t len, uint8_t *out)
+{
+    size_t i = 0, n = 0;
+
+    while (i < len) {
+        uint8_t type = opts[i];
+        size_t olen;
+
+        if (type == 0) {
+            break;
+        }
+        if (type == 1) {
+            i++;
+            continue;
+        }
+        if (len - i < 2) {
+            return SIZE_MAX;
+        }
+        olen = opts[i + 1];
+        if (olen < 2 || olen > len - i) {
+            return SIZE_MAX;
+        }
+        if (type & 0x80) {
+            memcpy(out + n, opts + i, olen);
+            n += olen;
+        }
+        i += olen;
+    }
+    return n;
 }

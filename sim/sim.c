@@ -1,9 +1,24 @@
 /*
  * sim.c -- the simulation of a first packet through the virtual topology
- * (see sim.h).  Today the walk has one device, the virtual L2 switch of a
- * network, entered either from a local VM port (the ingress stage: the
- * whole decision is taken here) or from the tunnel (the egress stage: the
- * ingress host already chose this host, we only deliver).
+ * (see sim.h).  The walk crosses two kinds of device: the virtual L2
+ * switch of a network, and the distributed router.  It is entered either
+ * from a local VM port (the ingress stage: the whole decision is taken
+ * here, across as many switches and routers as the packet crosses) or from
+ * the tunnel (the egress stage: the ingress host already chose this host
+ * and rewrote the packet for the last network, we only deliver).
+ *
+ * The ingress stage, in order: the input port and its network; DHCP from
+ * the VM goes to the agent's DHCP server; ARP requests are answered from
+ * the topology (ports, router interfaces, the DHCP server address); then
+ * the switch looks up the destination MAC.  A router interface MAC enters
+ * the router (sim_route()): a longest-prefix match on the destination
+ * (un-wildcarding only the address bits that decided it), packets for the
+ * router itself (ICMP echo), TTL, and ICMP errors for what cannot be
+ * forwarded; a next hop that is another router's interface continues the
+ * walk in that router.  The last router rewrites the MACs, decrements the
+ * TTL by the number of routers crossed and hands the packet to the
+ * destination port as the switch would, so a routed flow is one cached
+ * flow, output or tunnelled straight to the destination's host.
  *
  * Discipline for every step:
  *   - read a key field only after un-wildcarding it (FLOW_WC_MASK or, for
@@ -32,6 +47,20 @@ BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
 #define SIM_MAX_HOST_TAGS 8
 BUILD_ASSERT_DECL(SIM_MAX_HOST_TAGS + 6 <= FLOW_TAGS_MAX);
 
+/* Routers a packet may cross in one walk (chains of tenant routers);
+ * more is a loop or a misconfiguration. */
+#define SIM_MAX_ROUTER_HOPS 8
+
+/* ICMP (RFC 792). */
+#define ICMP_ECHO_REPLY_TYPE 0
+#define ICMP_UNREACH 3
+#define ICMP_UNREACH_NET 0
+#define ICMP_UNREACH_HOST 1
+#define ICMP_UNREACH_PORT 3
+#define ICMP_ECHO_REQUEST_TYPE 8
+#define ICMP_TIME_EXCEEDED 11
+#define DHCP_SERVER_PORT 67
+
 struct sim_ctx {
     const struct topology *topo;
     const struct flow_key *key;
@@ -42,6 +71,8 @@ struct sim_ctx {
 };
 
 static void sim_vif_ingress(struct sim_ctx *);
+static void sim_route(struct sim_ctx *, const struct topo_port *in,
+                      const struct topo_port *rport);
 static void sim_tunnel_ingress(struct sim_ctx *);
 static void sim_drop(struct sim_ctx *, enum drop_reason, const char *why);
 static void sim_finish(struct sim_ctx *, size_t start);
@@ -194,7 +225,7 @@ static int
 cmp_tunnel(const void *a_, const void *b_)
 {
     const struct dp_action *a = a_, *b = b_;
-    uint32_t x = ntohl(a->remote_ip), y = ntohl(b->remote_ip);
+    uint32_t x = ntohl(a->ip), y = ntohl(b->ip);
 
     return x < y ? -1 : x > y;
 }
@@ -260,7 +291,7 @@ sim_flood_remote(struct sim_ctx *ctx, const struct topo_net *net)
     for (i = 1; i < n; ) {
         struct dp_action *a = &ctx->acts->a[start + i];
 
-        if (a->remote_ip == a[-1].remote_ip) {
+        if (a->ip == a[-1].ip) {
             memmove(a, a + 1, (n - i - 1) * sizeof *a);
             n--;
         } else {
@@ -367,6 +398,22 @@ sim_arp_responder(struct sim_ctx *ctx, const struct topo_port *in,
     flow_tags_add(ctx->tags, net->members_tag);
     target = topo_find_port_by_ip(ctx->topo, net, key->nw_dst.ip4, in);
     if (!target) {
+        const struct topo_subnet *sn;
+
+        /* The agent's DHCP server, unless a port has its address. */
+        flow_tags_add(ctx->tags, net->tag);
+        for (sn = net->subnets; sn; sn = sn->net_next) {
+            if (sn->ipv4 && sn->enable_dhcp
+                && topo_subnet_dhcp_server(sn) == key->nw_dst.ip4) {
+                if (ctx->trace) {
+                    sim_trace_add(ctx->trace, "arp: who-has %s = the DHCP "
+                                  "server: reply 02:77:65:66:74:64",
+                                  ip_name(key->nw_dst.ip4, ip));
+                }
+                dp_actions_arp_reply(ctx->acts, &topo_dhcp_mac);
+                return true;
+            }
+        }
         if (ctx->trace) {
             sim_trace_add(ctx->trace, "arp: who-has %s: no other port on "
                           "the network has it, handled as broadcast",
@@ -389,10 +436,13 @@ sim_arp_responder(struct sim_ctx *ctx, const struct topo_port *in,
     return true;
 }
 
-/* Unicast to 'dst', a port on 'net', from local port 'in'. */
+/* Unicast to 'dst', a port on 'net', from local port 'in'.  'routed':
+ * the packet was routed onto 'net', so it may go back out of the port it
+ * came in on (it is a different packet now). */
 static void
 sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
-            const struct topo_net *net, const struct topo_port *dst)
+            const struct topo_net *net, const struct topo_port *dst,
+            bool routed)
 {
     struct sim_name pn;
     char mac[18], ip[INET_ADDRSTRLEN];
@@ -403,7 +453,7 @@ sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
         port_name(dst, &pn);
     }
 
-    if (dst == in) {
+    if (dst == in && !routed) {
         if (ctx->trace) {
             sim_trace_add(ctx->trace, "l2: dst %s = %s, the input port", mac,
                           pn.s);
@@ -422,7 +472,7 @@ sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
             sim_trace_add(ctx->trace, "l2: dst %s = %s attached here on "
                           "port %u", mac, pn.s, dst->binding->port_no);
         }
-        if (dst->binding->port_no == ctx->key->in_port) {
+        if (dst->binding->port_no == ctx->key->in_port && !routed) {
             sim_drop(ctx, DROP_HAIRPIN, "destination is the input port");
         } else if (!dst->admin_up) {
             sim_drop(ctx, DROP_PORT_ADMIN_DOWN, "destination port is "
@@ -459,6 +509,299 @@ sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
                           mac, pn.s);
         }
         sim_drop(ctx, DROP_UNKNOWN_DST, "destination port is not bound");
+    }
+}
+
+/* Un-wildcards in 'mask' (a 16-bit field in network order, 'value' its
+ * key value) just the leading bits needed to tell 'value' from 'c': all of
+ * them if equal, else down to the first bit where they differ.  Returns
+ * value == c. */
+static bool
+sim_match_be16(be16 value, be16 *mask, uint16_t c)
+{
+    uint16_t v = ntohs(value), diff = v ^ c;
+    uint16_t m = UINT16_MAX;
+
+    if (diff) {
+        /* The highest differing bit, and every bit above it, decide. */
+        unsigned top = 31 - (unsigned) __builtin_clz((unsigned) diff);
+
+        m = (uint16_t) (UINT16_MAX << top);
+    }
+    *mask |= htons(m);
+    return !diff;
+}
+
+/* The subnet whose DHCP the agent serves for port 'p', or NULL.  Tags the
+ * subnets it consults. */
+static const struct topo_subnet *
+sim_dhcp_subnet(struct sim_ctx *ctx, const struct topo_port *p)
+{
+    for (size_t i = 0; i < p->n_ips; i++) {
+        const struct topo_subnet *sn;
+
+        if (!p->ips[i].subnet_id) {
+            continue;
+        }
+        sn = topo_find_subnet(ctx->topo, p->ips[i].subnet_id);
+        flow_tags_add(ctx->tags, topo_tag_subnet(p->ips[i].subnet_id));
+        if (sn && sn->ipv4 && sn->enable_dhcp) {
+            return sn;
+        }
+    }
+    return NULL;
+}
+
+/* DHCPv4 from a VM whose port has a DHCP-enabled subnet goes to the
+ * agent's DHCP server, whatever its destination.  Returns true if it
+ * did. */
+static bool
+sim_dhcp(struct sim_ctx *ctx, const struct topo_port *in)
+{
+    const struct flow_key *key = ctx->key;
+
+    FLOW_WC_MASK(ctx->wc, nw_proto);
+    if (key->nw_proto != IPPROTO_UDP_
+        || !sim_match_be16(key->tp_dst, &ctx->wc->masks.tp_dst,
+                           DHCP_SERVER_PORT)) {
+        return false;
+    }
+    if (!sim_dhcp_subnet(ctx, in)) {
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "dhcp: the port has no subnet with "
+                          "enable_dhcp: forwarded as any packet");
+        }
+        return false;
+    }
+    if (ctx->trace) {
+        sim_trace_add(ctx->trace, "dhcp: to the agent's DHCP server");
+    }
+    dp_actions_userspace(ctx->acts, DP_USERSPACE_DHCP);
+    return true;
+}
+
+/* Un-wildcards the fewest leading bits of nw_ttl that decide whether
+ * 'ttl' <= 'limit'.  Returns ttl <= limit. */
+static bool
+sim_ttl_at_most(struct sim_ctx *ctx, unsigned limit)
+{
+    unsigned ttl = ctx->key->nw_ttl;
+
+    for (unsigned j = 0; j <= 8; j++) {
+        unsigned m = (0xff00u >> j) & 0xff;
+        unsigned lo = ttl & m, hi = lo | (~m & 0xff);
+
+        if (hi <= limit || lo > limit) {
+            ctx->wc->masks.nw_ttl |= (uint8_t) m;
+            break;
+        }
+    }
+    return ttl <= limit;
+}
+
+static const char *
+router_name(const struct topo_router *r, struct sim_name *out)
+{
+    char id[16];
+
+    snprintf(out->s, sizeof out->s, "router %.40s",
+             r->name[0] ? r->name : short_id(r->id, id));
+    return out->s;
+}
+
+/* The router interface's first address (the source of what the router
+ * says on that interface), 0 if it has none. */
+static be32
+iface_addr(const struct topo_port *p)
+{
+    return p->n_ips ? p->ips[0].ip : 0;
+}
+
+static void
+sim_icmp_error(struct sim_ctx *ctx, uint8_t type, uint8_t code, be32 from,
+               const struct eth_addr *mac, const char *why)
+{
+    if (ctx->trace) {
+        char ip[INET_ADDRSTRLEN];
+
+        sim_trace_add(ctx->trace, "icmp: %s: type %u code %u from %s", why,
+                      type, code, ip_name(from, ip));
+    }
+    dp_actions_icmp_error(ctx->acts, type, code, from, mac);
+}
+
+/* A packet for one of the router's own addresses ('e', a LOCAL route). */
+static void
+sim_route_local(struct sim_ctx *ctx, const struct topo_route *e,
+                const struct eth_addr *mac)
+{
+    const struct flow_key *key = ctx->key;
+    struct flow_wc *wc = ctx->wc;
+    char ip[INET_ADDRSTRLEN];
+
+    ctx->wc->masks.nw_dst.ip4 = UINT32_MAX;
+    FLOW_WC_MASK(wc, nw_proto);
+    FLOW_WC_MASK(wc, nw_frag);
+    if (key->nw_proto == IPPROTO_ICMP_ && !(key->nw_frag & FLOW_NW_FRAG_ANY)) {
+        FLOW_WC_MASK(wc, tp_src);
+        if (key->tp_src == htons(ICMP_ECHO_REQUEST_TYPE)) {
+            if (ctx->trace) {
+                sim_trace_add(ctx->trace, "router: echo request to %s: "
+                              "reply", ip_name(e->prefix, ip));
+            }
+            dp_actions_icmp_reply(ctx->acts, e->prefix, mac);
+            return;
+        }
+    } else if (key->nw_proto == IPPROTO_UDP_) {
+        sim_icmp_error(ctx, ICMP_UNREACH, ICMP_UNREACH_PORT, e->prefix, mac,
+                       "udp to the router");
+        return;
+    }
+    sim_drop(ctx, DROP_TO_ROUTER, "addressed to the router");
+}
+
+/* Routes the packet that local port 'in' sent to router interface
+ * 'rport' (see the comment at the top of the file). */
+static void
+sim_route(struct sim_ctx *ctx, const struct topo_port *in,
+          const struct topo_port *rport)
+{
+    const struct flow_key *key = ctx->key;
+    struct flow_wc *wc = ctx->wc;
+    const struct eth_addr *mac = &rport->mac;   /* What the sender sees. */
+    const struct topo_router *r = rport->router;
+    uint32_t mtu = UINT32_MAX;
+    be32 mtu_from = 0;
+    char ip[INET_ADDRSTRLEN], ip2[INET_ADDRSTRLEN];
+    struct sim_name rn, pn, nn;
+
+    if (key->eth_type != htons(ETH_TYPE_IP)) {
+        sim_drop(ctx, DROP_NOT_ROUTABLE, "not IPv4");
+        return;
+    }
+    wc->masks.nw_dst.ip4 |= htonl(0xf0000000);
+    if ((ntohl(key->nw_dst.ip4) & 0xf0000000) == 0xe0000000) {
+        sim_drop(ctx, DROP_NOT_ROUTABLE, "multicast destination");
+        return;
+    }
+
+    for (unsigned hop = 1; ; hop++) {
+        const struct topo_route *e;
+        const struct topo_port *out, *np;
+        const struct topo_net *out_net;
+        be32 from = iface_addr(rport), nexthop;
+        unsigned bits;
+        size_t before;
+
+        flow_tags_add(ctx->tags, r->tag);
+        if (hop > SIM_MAX_ROUTER_HOPS) {
+            sim_drop(ctx, DROP_ROUTER_LOOP, "too many routers on the path");
+            return;
+        }
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "%s: in on %s (%s)",
+                          router_name(r, &rn), port_name(rport, &pn),
+                          ip_name(from, ip));
+        }
+        if (!r->present || !r->admin_up || !rport->admin_up) {
+            sim_drop(ctx, DROP_ROUTER_DOWN, !r->present
+                     ? "router is unknown" : "router or interface is down");
+            return;
+        }
+
+        e = topo_route_lookup(r, key->nw_dst.ip4, &bits);
+        wc->masks.nw_dst.ip4 |= htonl(bits ? UINT32_MAX << (32 - bits) : 0);
+        if (e && e->type == TOPO_ROUTE_LOCAL) {
+            sim_route_local(ctx, e, mac);
+            return;
+        }
+        if (sim_ttl_at_most(ctx, hop)) {
+            sim_icmp_error(ctx, ICMP_TIME_EXCEEDED, 0, from, mac,
+                           "ttl exceeded");
+            return;
+        }
+        if (!e || !e->port) {
+            if (ctx->trace && e) {
+                sim_trace_add(ctx->trace, "route %s/%u via %s: next hop on "
+                              "no interface", ip_name(e->prefix, ip),
+                              e->plen, ip_name(e->nexthop, ip2));
+            }
+            sim_icmp_error(ctx, ICMP_UNREACH, ICMP_UNREACH_NET, from, mac,
+                           "no route");
+            return;
+        }
+
+        out = e->port;
+        out_net = out->net;
+        flow_tags_add(ctx->tags, out_net->tag);
+        if (e->type == TOPO_ROUTE_STATIC) {
+            nexthop = e->nexthop;
+        } else {
+            wc->masks.nw_dst.ip4 = UINT32_MAX;
+            nexthop = key->nw_dst.ip4;
+        }
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "route %s/%u (%s): out on %s to %s",
+                          ip_name(e->prefix, ip), e->plen,
+                          e->type == TOPO_ROUTE_STATIC ? "static"
+                          : "connected", net_name(out_net, &nn),
+                          ip_name(nexthop, ip2));
+        }
+        if (!out->admin_up) {
+            sim_drop(ctx, DROP_ROUTER_DOWN, "egress interface is down");
+            return;
+        }
+        if (!out_net->present) {
+            sim_drop(ctx, DROP_NO_NETWORK, "egress network is unknown");
+            return;
+        }
+        if (!out_net->admin_up) {
+            sim_drop(ctx, DROP_NET_ADMIN_DOWN, "egress network is admin "
+                     "down");
+            return;
+        }
+        if (out_net->mtu < mtu) {
+            mtu = out_net->mtu;
+            mtu_from = from;
+        }
+
+        flow_tags_add(ctx->tags, out_net->members_tag);
+        np = topo_find_port_by_ip(ctx->topo, out_net, nexthop, NULL);
+        if (!np) {
+            sim_icmp_error(ctx, ICMP_UNREACH, ICMP_UNREACH_HOST, from, mac,
+                           "no port has the next hop address");
+            return;
+        }
+        flow_tags_add(ctx->tags, np->tag);
+        if (np->router) {
+            if (np->router == r) {
+                sim_drop(ctx, DROP_ROUTER_LOOP, "next hop is the router "
+                         "itself");
+                return;
+            }
+            r = np->router;
+            rport = np;
+            continue;
+        }
+
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "deliver on %s to %s after %u "
+                          "router%s", net_name(out_net, &nn),
+                          port_name(np, &pn), hop, hop > 1 ? "s" : "");
+        }
+        dp_actions_check_mtu(ctx->acts, mtu, mtu_from, mac);
+        dp_actions_set_eth(ctx->acts, &out->mac, &np->mac);
+        dp_actions_dec_ttl(ctx->acts, hop);
+        before = ctx->acts->n;
+        sim_unicast(ctx, in, out_net, np, true);
+        if (ctx->acts->n == before + 1
+            && ctx->acts->a[before].type == DP_ACT_DROP) {
+            /* Nothing is sent: the rewrite is moot. */
+            memmove(ctx->acts->a + before - 3, ctx->acts->a + before,
+                    sizeof *ctx->acts->a);
+            ctx->acts->n -= 3;
+        }
+        return;
     }
 }
 
@@ -532,10 +875,28 @@ sim_vif_ingress(struct sim_ctx *ctx)
         && sim_arp_responder(ctx, in, net)) {
         return;
     }
+    if (key->eth_type == htons(ETH_TYPE_IP) && sim_dhcp(ctx, in)) {
+        return;
+    }
 
     dst = sim_l2_lookup(ctx, net, mac);
-    if (dst) {
-        sim_unicast(ctx, in, net, dst);
+    if (!dst) {
+        return;
+    }
+    if (dst->router) {
+        flow_tags_add(ctx->tags, dst->tag);
+        flow_tags_add(ctx->tags, dst->router->tag);
+        if (ctx->trace) {
+            char id[16];
+
+            sim_trace_add(ctx->trace, "l2: dst %s = interface of router "
+                          "%.40s", mac, dst->router->name[0]
+                          ? dst->router->name
+                          : short_id(dst->router->id, id));
+        }
+        sim_route(ctx, in, dst);
+    } else {
+        sim_unicast(ctx, in, net, dst, false);
     }
 }
 

@@ -38,6 +38,8 @@
 
 #include <string.h>
 
+struct json_t;
+
 /* A minimal intrusive chained hash map.  Callers compute hashes and
  * compare keys themselves (walking topo_hmap_first_with_hash()). */
 struct topo_hmap_node {
@@ -170,6 +172,7 @@ struct topo_net {
     bool vni_indexed;
     uint32_t vni;
     uint64_t vni_tag;                   /* vni:<vni>, if 'has_vni'. */
+    uint32_t mtu;                       /* Tenant MTU (bytes of IP). */
     uint64_t tag;                       /* net:<id> */
     uint64_t members_tag;               /* netmembers:<id> */
 
@@ -177,12 +180,89 @@ struct topo_net {
     struct topo_port *local_members;    /* Bound to the local host. */
     struct topo_host_count *hosts;      /* Sorted by name; remote hosts. */
     size_t n_hosts, allocated_hosts;
+    struct topo_subnet *subnets;        /* Via subnet->net_next. */
+    size_t n_subnets;
+};
+
+#define TOPO_DEFAULT_MTU 1500
+
+/* A subnet.  Only IPv4 subnets take part in routing and DHCP for now; an
+ * IPv6 one is kept (so that it exists for ports that name it) with
+ * 'ipv4' false. */
+#define TOPO_MAX_DNS 4
+#define TOPO_MAX_HOST_ROUTES 16
+
+struct topo_subnet {
+    struct topo_hmap_node id_node;      /* In subnets_by_id. */
+    char *id;
+    char *network_id;
+    struct topo_net *net;
+    struct topo_subnet *net_next;       /* In net->subnets. */
+    bool ipv4;
+    be32 prefix;                        /* Masked. */
+    uint8_t plen;
+    bool has_gateway;
+    be32 gateway;
+    bool enable_dhcp;
+    be32 dns[TOPO_MAX_DNS];
+    size_t n_dns;
+    struct topo_prefix_route {
+        be32 prefix;
+        uint8_t plen;
+        be32 nexthop;
+    } routes[TOPO_MAX_HOST_ROUTES];     /* host_routes. */
+    size_t n_routes;
+    uint64_t tag;                       /* subnet:<id> */
+};
+
+/* One entry of a router's routing table. */
+enum topo_route_type {
+    TOPO_ROUTE_LOCAL,                   /* One of the router's addresses. */
+    TOPO_ROUTE_CONNECTED,               /* A subnet an interface is on. */
+    TOPO_ROUTE_STATIC,                  /* From the router's 'routes'. */
+};
+
+struct topo_route {
+    enum topo_route_type type;
+    be32 prefix;
+    uint8_t plen;
+    be32 nexthop;                       /* STATIC: the next hop. */
+    be32 ifaddr;                        /* The interface's address on that
+                                         * subnet (ICMP errors come from
+                                         * the ingress one). */
+    const struct topo_port *port;       /* The interface to leave through;
+                                         * NULL for a STATIC route whose
+                                         * next hop is on no interface's
+                                         * subnet. */
+};
+
+/* A distributed router: exists while a router object with that id exists
+ * ('present') or while an interface port names it. */
+struct topo_router {
+    struct topo_hmap_node id_node;      /* In routers_by_id. */
+    char *id;
+    char *name;                         /* "" if none. */
+    bool present;
+    bool admin_up;
+    struct topo_prefix_route *routes;   /* Static routes as configured. */
+    size_t n_routes;
+    struct topo_port *ports;            /* Interfaces, via rtr_next. */
+    size_t n_ports;
+    uint64_t tag;                       /* router:<id> */
+
+    /* The routing table, rebuilt from the above whenever any of it (or a
+     * subnet an interface is on) changes.  'lpm' maps prefixes to
+     * entries of 'table'. */
+    struct lpm *lpm;
+    struct topo_route *table;
+    size_t n_table;
 };
 
 struct topo_ip {
     struct topo_hmap_node node;         /* In ips. */
     struct topo_port *port;
     be32 ip;
+    char *subnet_id;                    /* From fixed_ips; NULL if none. */
 };
 
 struct topo_port {
@@ -206,6 +286,11 @@ struct topo_port {
     struct topo_port *local_prev, *local_next;  /* In net->local_members. */
     struct topo_port *all_prev, *all_next;      /* In topo->local_ports. */
     struct topo_binding *binding;       /* Local attachment, or NULL. */
+
+    char *device_owner;                 /* "" if none. */
+    char *device_id;                    /* "" if none. */
+    struct topo_router *router;         /* If a router interface. */
+    struct topo_port *rtr_prev, *rtr_next;      /* In router->ports. */
 };
 
 struct topo_agent {
@@ -237,9 +322,16 @@ struct topology {
     struct topo_hmap hosts;
     struct topo_hmap binds_by_id;
     struct topo_hmap binds_by_no;
+    struct topo_hmap subnets_by_id;
+    struct topo_hmap routers_by_id;
     struct topo_port *local_ports;      /* Via port->all_next. */
     size_t n_present_nets;
+    size_t n_present_routers;
 };
+
+/* The MAC address the agent's DHCP server and its ARP answers for the DHCP
+ * server address use. */
+extern const struct eth_addr topo_dhcp_mac;
 
 /* Hashes used by the indexes. */
 static inline uint32_t
@@ -278,6 +370,40 @@ const struct topo_port *topo_find_port_by_ip(const struct topology *,
 const struct topo_agent *topo_find_host(const struct topology *,
                                         const char *host);
 const char *topo_local_host(const struct topology *);
+
+/* Subnets and routers (topology-l3.c), for topology.c. */
+int topo_update_subnet(struct topology *, const char *id,
+                       const struct json_t *, struct tag_set *changed);
+int topo_update_router(struct topology *, const char *id,
+                       const struct json_t *, struct tag_set *changed);
+void topo_l3_clear(struct topology *);
+/* A port enters or leaves its router's interface set (port_insert() and
+ * port_remove() call these). */
+void topo_router_port_attach(struct topology *, struct topo_port *,
+                             struct tag_set *changed);
+void topo_router_port_detach(struct topology *, struct topo_port *,
+                             struct tag_set *changed);
+
+/* Shared with topology-l3.c. */
+struct topo_net *topo_net_get(struct topology *, const char *id);
+void topo_net_maybe_free(struct topology *, struct topo_net *);
+bool topo_json_string(const struct json_t *obj, const char *name,
+                      const char *dflt, char **out);
+bool topo_json_bool(const struct json_t *obj, const char *name, bool dflt,
+                    bool *out);
+
+/* Lookups for the simulation and for DHCP. */
+const struct topo_subnet *topo_find_subnet(const struct topology *,
+                                           const char *id);
+const struct topo_router *topo_find_router(const struct topology *,
+                                           const char *id);
+/* The route of 'router' for 'dst'; NULL if none.  '*bitsp' receives how
+ * many leading bits of 'dst' the answer depended on. */
+const struct topo_route *topo_route_lookup(const struct topo_router *,
+                                           be32 dst, unsigned *bitsp);
+/* The DHCP server address of 'subnet': its gateway, or else its first
+ * host address. */
+be32 topo_subnet_dhcp_server(const struct topo_subnet *);
 
 /* Tags for facts that have no object id of their own: "no network has VNI
  * N", "datapath port N is bound to nothing", and "some agent's tunnel IP"

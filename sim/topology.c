@@ -20,6 +20,7 @@
 struct net_spec {
     char *name;
     bool admin_up;
+    uint32_t mtu;
     bool has_vni;
     uint32_t vni;
 };
@@ -30,9 +31,12 @@ struct port_spec {
     char *network_id;
     char *host;
     char *ifname;
+    char *device_owner;
+    char *device_id;
     struct eth_addr mac;
     bool admin_up;
     be32 *ips;
+    char **ip_subnets;          /* Parallel to 'ips'; entries may be NULL. */
     size_t n_ips;
 };
 
@@ -44,14 +48,13 @@ struct agent_spec {
 };
 
 static struct topo_net *net_find(const struct topology *, const char *id);
-static struct topo_net *net_get(struct topology *, const char *id);
-static void net_maybe_free(struct topology *, struct topo_net *);
 static void net_index_vni(struct topology *, struct topo_net *);
 static void net_unindex_vni(struct topology *, struct topo_net *);
 static struct topo_port *port_find(const struct topology *, const char *id);
 static void port_insert(struct topology *, const char *id,
-                        struct port_spec *);
-static void port_remove(struct topology *, struct topo_port *);
+                        struct port_spec *, struct tag_set *changed);
+static void port_remove(struct topology *, struct topo_port *,
+                        struct tag_set *changed);
 static struct topo_agent *agent_find(const struct topology *,
                                      const char *id);
 static void agent_remove(struct topology *, struct topo_agent *);
@@ -83,6 +86,8 @@ topology_create(const char *local_host)
     topo_hmap_init(&topo->hosts);
     topo_hmap_init(&topo->binds_by_id);
     topo_hmap_init(&topo->binds_by_no);
+    topo_hmap_init(&topo->subnets_by_id);
+    topo_hmap_init(&topo->routers_by_id);
     return topo;
 }
 
@@ -117,6 +122,8 @@ topology_destroy(struct topology *topo)
     topo_hmap_destroy(&topo->hosts);
     topo_hmap_destroy(&topo->binds_by_id);
     topo_hmap_destroy(&topo->binds_by_no);
+    topo_hmap_destroy(&topo->subnets_by_id);
+    topo_hmap_destroy(&topo->routers_by_id);
     free(topo->local_host);
     free(topo);
 }
@@ -128,8 +135,10 @@ topology_clear(struct topology *topo, struct tag_set *changed)
     size_t i;
 
     while ((i = 0, node = topo_hmap_next(&topo->ports_by_id, &i, NULL))) {
-        port_remove(topo, CONTAINER_OF(node, struct topo_port, id_node));
+        port_remove(topo, CONTAINER_OF(node, struct topo_port, id_node),
+                    changed);
     }
+    topo_l3_clear(topo);
     while ((i = 0, node = topo_hmap_next(&topo->agents_by_id, &i, NULL))) {
         agent_remove(topo, CONTAINER_OF(node, struct topo_agent, id_node));
     }
@@ -141,7 +150,7 @@ topology_clear(struct topology *topo, struct tag_set *changed)
             topo->n_present_nets--;
         }
         net->present = false;
-        net_maybe_free(topo, net);
+        topo_net_maybe_free(topo, net);
     }
     ASSERT(topo->macs.n == 0 && topo->ips.n == 0 && topo->hosts.n == 0);
     ASSERT(!topo->local_ports);
@@ -156,7 +165,8 @@ enum topo_kind {
     TOPO_NETWORK,
     TOPO_PORT,
     TOPO_AGENT,
-    TOPO_SUBNET,                /* Not consulted by the L2 simulation. */
+    TOPO_SUBNET,
+    TOPO_ROUTER,
 };
 
 static enum topo_kind
@@ -168,6 +178,7 @@ topo_key_parse(const char *key, const char **idp)
     } kinds[] = {
         { "networks/", TOPO_NETWORK }, { "ports/", TOPO_PORT },
         { "agents/", TOPO_AGENT }, { "subnets/", TOPO_SUBNET },
+        { "routers/", TOPO_ROUTER },
     };
 
     if (!key) {
@@ -199,6 +210,9 @@ topo_update_kind(struct topology *topo, enum topo_kind kind, const char *id,
     case TOPO_AGENT:
         return update_agent(topo, id, value, changed);
     case TOPO_SUBNET:
+        return topo_update_subnet(topo, id, value, changed);
+    case TOPO_ROUTER:
+        return topo_update_router(topo, id, value, changed);
     case TOPO_IGNORED:
         return 0;
     case TOPO_BAD_KEY:
@@ -521,8 +535,8 @@ topo_local_host(const struct topology *topo)
  * type; a missing or null member yields the default.  'obj' is a JSON
  * object. */
 
-static bool
-json_get_string(const json_t *obj, const char *name, const char *dflt,
+bool
+topo_json_string(const json_t *obj, const char *name, const char *dflt,
                 char **out)
 {
     const json_t *v = json_object_get(obj, name);
@@ -538,8 +552,8 @@ json_get_string(const json_t *obj, const char *name, const char *dflt,
     return false;
 }
 
-static bool
-json_get_bool(const json_t *obj, const char *name, bool dflt, bool *out)
+bool
+topo_json_bool(const json_t *obj, const char *name, bool dflt, bool *out)
 {
     const json_t *v = json_object_get(obj, name);
 
@@ -564,12 +578,25 @@ net_spec_destroy(struct net_spec *spec)
 static int
 net_spec_parse(const json_t *obj, struct net_spec *spec)
 {
-    const json_t *seg;
+    const json_t *seg, *mtu;
     int error = EINVAL;
 
     memset(spec, 0, sizeof *spec);
-    if (!json_get_string(obj, "name", "", &spec->name)
-        || !json_get_bool(obj, "admin_state_up", true, &spec->admin_up)) {
+    if (!topo_json_string(obj, "name", "", &spec->name)
+        || !topo_json_bool(obj, "admin_state_up", true, &spec->admin_up)) {
+        goto out;
+    }
+    mtu = json_object_get(obj, "mtu");
+    if (mtu && json_is_integer(mtu)) {
+        json_int_t v = json_integer_value(mtu);
+
+        if (v < 68 || v > 65535) {
+            goto out;
+        }
+        spec->mtu = (uint32_t) v;
+    } else if (!mtu || json_is_null(mtu)) {
+        spec->mtu = TOPO_DEFAULT_MTU;
+    } else {
         goto out;
     }
     seg = json_object_get(obj, "provider:segmentation_id");
@@ -613,7 +640,7 @@ update_network(struct topology *topo, const char *id, const json_t *json,
             net->present = false;
             net->has_vni = false;
             topo->n_present_nets--;
-            net_maybe_free(topo, net);
+            topo_net_maybe_free(topo, net);
         }
         return 0;
     }
@@ -622,9 +649,9 @@ update_network(struct topology *topo, const char *id, const json_t *json,
     if (error) {
         return error;
     }
-    net = net_get(topo, id);
+    net = topo_net_get(topo, id);
     if (!net->present || net->admin_up != spec.admin_up
-        || net->has_vni != spec.has_vni
+        || net->mtu != spec.mtu || net->has_vni != spec.has_vni
         || (spec.has_vni && net->vni != spec.vni)) {
         tag_set_add(changed, net->tag);
     }
@@ -643,6 +670,7 @@ update_network(struct topology *topo, const char *id, const json_t *json,
     }
     net->present = true;
     net->admin_up = spec.admin_up;
+    net->mtu = spec.mtu;
     net->has_vni = spec.has_vni;
     net->vni = spec.vni;
     net->vni_tag = spec.has_vni ? topo_tag_vni(spec.vni) : 0;
@@ -670,8 +698,8 @@ net_find(const struct topology *topo, const char *id)
 }
 
 /* Returns the network 'id', creating an absent placeholder if needed. */
-static struct topo_net *
-net_get(struct topology *topo, const char *id)
+struct topo_net *
+topo_net_get(struct topology *topo, const char *id)
 {
     struct topo_net *net = net_find(topo, id);
 
@@ -680,6 +708,7 @@ net_get(struct topology *topo, const char *id)
         net->id = xstrdup(id);
         net->name = xstrdup("");
         net->admin_up = true;
+        net->mtu = TOPO_DEFAULT_MTU;
         net->tag = topo_tag_net(id);
         net->members_tag = topo_tag_netmembers(id);
         topo_hmap_insert(&topo->nets_by_id, &net->id_node,
@@ -688,10 +717,10 @@ net_get(struct topology *topo, const char *id)
     return net;
 }
 
-static void
-net_maybe_free(struct topology *topo, struct topo_net *net)
+void
+topo_net_maybe_free(struct topology *topo, struct topo_net *net)
 {
-    if (net->present || net->n_ports) {
+    if (net->present || net->n_ports || net->n_subnets) {
         return;
     }
     ASSERT(!net->local_members && !net->n_hosts);
@@ -794,6 +823,14 @@ port_spec_destroy(struct port_spec *spec)
     free(spec->network_id);
     free(spec->host);
     free(spec->ifname);
+    free(spec->device_owner);
+    free(spec->device_id);
+    if (spec->ip_subnets) {
+        for (size_t i = 0; i < spec->n_ips; i++) {
+            free(spec->ip_subnets[i]);
+        }
+    }
+    free(spec->ip_subnets);
     free(spec->ips);
 }
 
@@ -809,9 +846,11 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
         return EINVAL;
     }
     spec->ips = xcalloc(json_array_size(ips), sizeof *spec->ips);
+    spec->ip_subnets = xcalloc(json_array_size(ips),
+                               sizeof *spec->ip_subnets);
     for (i = 0; i < json_array_size(ips); i++) {
         const json_t *fip = json_array_get(ips, i);
-        const json_t *addr;
+        const json_t *addr, *sid;
         struct in6_addr in6;
         struct in_addr in;
 
@@ -819,6 +858,10 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
             return EINVAL;
         }
         addr = json_object_get(fip, "ip_address");
+        sid = json_object_get(fip, "subnet_id");
+        if (sid && !json_is_null(sid) && !json_is_string(sid)) {
+            return EINVAL;
+        }
         if (!addr || json_is_null(addr)) {
             continue;
         } else if (!json_is_string(addr)) {
@@ -831,6 +874,9 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
                 dup = dup || spec->ips[j] == in.s_addr;
             }
             if (!dup) {
+                spec->ip_subnets[spec->n_ips] = (sid && json_is_string(sid)
+                                                 ? xstrdup(json_string_value(sid))
+                                                 : NULL);
                 spec->ips[spec->n_ips++] = in.s_addr;
             }
         } else if (inet_pton(AF_INET6, json_string_value(addr), &in6) != 1) {
@@ -848,11 +894,13 @@ port_spec_parse(const char *id, const json_t *obj, struct port_spec *spec)
     int error = EINVAL;
 
     memset(spec, 0, sizeof *spec);
-    if (!json_get_string(obj, "name", "", &spec->name)
-        || !json_get_string(obj, "network_id", "", &spec->network_id)
-        || !json_get_string(obj, "binding:host_id", "", &spec->host)
-        || !json_get_string(obj, "mac_address", "", &mac)
-        || !json_get_bool(obj, "admin_state_up", true, &spec->admin_up)
+    if (!topo_json_string(obj, "name", "", &spec->name)
+        || !topo_json_string(obj, "network_id", "", &spec->network_id)
+        || !topo_json_string(obj, "binding:host_id", "", &spec->host)
+        || !topo_json_string(obj, "mac_address", "", &mac)
+        || !topo_json_bool(obj, "admin_state_up", true, &spec->admin_up)
+        || !topo_json_string(obj, "device_owner", "", &spec->device_owner)
+        || !topo_json_string(obj, "device_id", "", &spec->device_id)
         || !spec->network_id[0]
         || !eth_addr_from_string(mac, &spec->mac)
         || port_parse_ips(obj, spec)) {
@@ -885,13 +933,20 @@ out:
 }
 
 static bool
+str_eq_null(const char *a, const char *b)
+{
+    return a && b ? !strcmp(a, b) : a == b;
+}
+
+static bool
 port_ips_equal(const struct topo_port *port, const struct port_spec *spec)
 {
     if (port->n_ips != spec->n_ips) {
         return false;
     }
     for (size_t i = 0; i < spec->n_ips; i++) {
-        if (port->ips[i].ip != spec->ips[i]) {
+        if (port->ips[i].ip != spec->ips[i]
+            || !str_eq_null(port->ips[i].subnet_id, spec->ip_subnets[i])) {
             return false;
         }
     }
@@ -910,7 +965,7 @@ update_port(struct topology *topo, const char *id, const json_t *json,
         if (old) {
             tag_set_add(changed, old->tag);
             tag_set_add(changed, old->net->members_tag);
-            port_remove(topo, old);
+            port_remove(topo, old, changed);
         }
         return 0;
     }
@@ -926,6 +981,8 @@ update_port(struct topology *topo, const char *id, const json_t *json,
         bool moved = strcmp(old->network_id, spec.network_id) != 0;
         bool members = (moved
                         || strcmp(old->host, spec.host)
+                        || strcmp(old->device_owner, spec.device_owner)
+                        || strcmp(old->device_id, spec.device_id)
                         || memcmp(old->mac.ea, spec.mac.ea, ETH_ADDR_LEN)
                         || old->admin_up != spec.admin_up
                         || !port_ips_equal(old, &spec));
@@ -939,9 +996,20 @@ update_port(struct topology *topo, const char *id, const json_t *json,
         if (moved) {
             tag_set_add(changed, topo_tag_netmembers(spec.network_id));
         }
-        port_remove(topo, old);
+        if (!members) {
+            /* Same port as far as any flow can tell: its router (if any)
+             * gets the new object without invalidating anything. */
+            struct tag_set scratch;
+
+            tag_set_init(&scratch);
+            port_remove(topo, old, &scratch);
+            port_insert(topo, id, &spec, &scratch);
+            tag_set_destroy(&scratch);
+            return 0;
+        }
+        port_remove(topo, old, changed);
     }
-    port_insert(topo, id, &spec);
+    port_insert(topo, id, &spec, changed);
     return 0;
 }
 
@@ -964,7 +1032,8 @@ port_find(const struct topology *topo, const char *id)
 
 /* Creates port 'id' from 'spec', whose strings it takes over. */
 static void
-port_insert(struct topology *topo, const char *id, struct port_spec *spec)
+port_insert(struct topology *topo, const char *id, struct port_spec *spec,
+            struct tag_set *changed)
 {
     struct topo_port *port = xzalloc(sizeof *port);
     struct topo_binding *b;
@@ -975,13 +1044,15 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec)
     port->network_id = spec->network_id;
     port->host = spec->host;
     port->ifname = spec->ifname;
+    port->device_owner = spec->device_owner;
+    port->device_id = spec->device_id;
     port->mac = spec->mac;
     port->admin_up = spec->admin_up;
     port->local = port->host[0] && !strcmp(port->host, topo->local_host);
     port->tag = topo_tag_port(id);
     port->host_tag = port->host[0] ? topo_tag_host(port->host) : 0;
 
-    net = net_get(topo, port->network_id);
+    net = topo_net_get(topo, port->network_id);
     port->net = net;
     net->n_ports++;
     if (port->local) {
@@ -1009,9 +1080,11 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec)
 
         tip->port = port;
         tip->ip = spec->ips[i];
+        tip->subnet_id = spec->ip_subnets[i];
         topo_hmap_insert(&topo->ips, &tip->node, topo_hash_ip(net, tip->ip));
     }
     free(spec->ips);
+    free(spec->ip_subnets);
     memset(spec, 0, sizeof *spec);
 
     b = binding_find_by_id(topo, id);
@@ -1020,19 +1093,23 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec)
         port->binding = b;
     }
     topo_hmap_insert(&topo->ports_by_id, &port->id_node, hash_string(id, 0));
+    topo_router_port_attach(topo, port, changed);
 }
 
 static void
-port_remove(struct topology *topo, struct topo_port *port)
+port_remove(struct topology *topo, struct topo_port *port,
+            struct tag_set *changed)
 {
     struct topo_net *net = port->net;
 
+    topo_router_port_detach(topo, port, changed);
     topo_hmap_remove(&topo->ports_by_id, &port->id_node);
     if (port->binding) {
         port->binding->port = NULL;
     }
     for (size_t i = 0; i < port->n_ips; i++) {
         topo_hmap_remove(&topo->ips, &port->ips[i].node);
+        free(port->ips[i].subnet_id);
     }
     topo_hmap_remove(&topo->macs, &port->mac_node);
 
@@ -1058,7 +1135,7 @@ port_remove(struct topology *topo, struct topo_port *port)
         net_host_del(net, port->host);
     }
     net->n_ports--;
-    net_maybe_free(topo, net);
+    topo_net_maybe_free(topo, net);
 
     free(port->ips);
     free(port->id);
@@ -1066,6 +1143,8 @@ port_remove(struct topology *topo, struct topo_port *port)
     free(port->network_id);
     free(port->host);
     free(port->ifname);
+    free(port->device_owner);
+    free(port->device_id);
     free(port);
 }
 
@@ -1089,7 +1168,7 @@ agent_spec_parse(const json_t *obj, struct agent_spec *spec)
     int error = EINVAL;
 
     memset(spec, 0, sizeof *spec);
-    if (!json_get_string(obj, "host", "", &spec->host) || !spec->host[0]) {
+    if (!topo_json_string(obj, "host", "", &spec->host) || !spec->host[0]) {
         goto out;
     }
     conf = json_object_get(obj, "configurations");

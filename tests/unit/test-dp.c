@@ -16,6 +16,26 @@
  *     ARP request: arp_reply(...:aa)
  *     other   drop unknown_dst
  *
+ * The router tests (env_init_router()) put a distributed router in front
+ * of that, as the simulation would: IPv4 to the router MAC ...:b0 from a
+ * VM port is routed by destination,
+ *
+ *     10.0.0.254 (the router)  ICMP echo request: icmp_reply; other:
+ *                              icmp_error(port unreachable)
+ *     TTL <= 1                 icmp_error(time exceeded)
+ *     10.1.0.2                 check_mtu, set_eth(...:b1 -> A2), dec_ttl,
+ *                              output A2
+ *     10.2.0.3, 10.7.7.7       check_mtu, set_eth(...:b1 -> B1), dec_ttl,
+ *                              tunnel to B
+ *     10.1.0.9                 output A2, set_eth(...:b1 -> A1), dec_ttl,
+ *                              output A1 (a rewrite between outputs)
+ *     10.1.0.10                tunnel to B, output A2 (B drops it)
+ *     other                    icmp_error(net unreachable)
+ *
+ * UDP to port 67 goes to userspace (DHCP); from the tunnel, host B
+ * answers 10.7.7.7 with icmp_error(host unreachable) and host A delivers
+ * frames for ...:b1 (the router's MAC as seen by B) to A1.
+ *
  * Every wait is bounded (poll with a timeout, a loop limit).
  */
 #include "datapath/dp.h"
@@ -40,6 +60,7 @@
 #include "lib/log.h"
 #include "lib/packet-edit.h"
 #include "lib/poll-loop.h"
+#include "lib/ratelimit.h"
 #include "tests/lib/unit.h"
 
 #define VNI 0x123456u
@@ -54,6 +75,18 @@ static const struct eth_addr mac_unknown = {{ 2, 0, 0, 0, 0, 0x99 }};
 static const struct eth_addr mac_router = {{ 2, 0, 0, 0, 0, 0xaa }};
 static const struct eth_addr mac_bcast = {{ 0xff, 0xff, 0xff, 0xff, 0xff,
                                             0xff }};
+static const struct eth_addr mac_rtr = {{ 2, 0, 0, 0, 0, 0xb0 }};
+static const struct eth_addr mac_rtr2 = {{ 2, 0, 0, 0, 0, 0xb1 }};
+
+#define IP_A1       0x0a000001  /* A1's address. */
+#define IP_RTR      0x0a0000fe  /* The router's address on A1's subnet. */
+#define IP_LOCAL    0x0a010002  /* Routed to A2. */
+#define IP_REMOTE   0x0a020003  /* Routed to B1. */
+#define IP_UNREACH  0x0a070707  /* Routed to B, which answers host
+                                 * unreachable. */
+#define IP_COW      0x0a010009  /* Output, rewrite, output. */
+#define IP_TUN_OUT  0x0a01000a  /* Tunnel, then output. */
+#define IP_NOROUTE  0x0a090909
 
 struct fake_host {
     uint32_t vm_port;           /* A: A2's port; B: B1's port. */
@@ -61,6 +94,9 @@ struct fake_host {
     int n_upcalls;
     struct flow_key last_key;
     bool fail;                  /* Upcall returns an error. */
+    bool router;                /* Route first (router_decide()). */
+    uint32_t mtu;               /* The router's check_mtu(). */
+    uint32_t back_port;         /* A: A1's port. */
 };
 
 struct env {
@@ -86,6 +122,79 @@ mac_eq(const struct eth_addr *a, const struct eth_addr *b)
     return !memcmp(a, b, sizeof *a);
 }
 
+/* The router part of the fake topology (see the top of the file).
+ * Returns true if it decided. */
+static bool
+router_decide(struct fake_host *h, const struct flow_key *key,
+              struct flow_wc *wc, struct dp_actions *acts)
+{
+    be32 rtr_ip = htonl(IP_RTR);
+    uint32_t dst;
+
+    FLOW_WC_MASK(wc, in_port);
+    FLOW_WC_MASK(wc, eth_dst);
+    FLOW_WC_MASK(wc, eth_type);
+    if (key->eth_type != htons(ETH_TYPE_IP)) {
+        return false;
+    }
+    FLOW_WC_MASK(wc, nw_proto);
+    FLOW_WC_MASK(wc, tp_src);
+    FLOW_WC_MASK(wc, tp_dst);
+    FLOW_WC_MASK(wc, nw_dst);
+    dst = ntohl(key->nw_dst.ip4);
+    if (key->nw_proto == IPPROTO_UDP_ && key->tp_dst == htons(67)) {
+        dp_actions_userspace(acts, DP_USERSPACE_DHCP);
+        return true;
+    }
+    if (key->in_port == FLOW_PORT_TUNNEL) {
+        if (mac_eq(&key->eth_dst, &mac_b1) && dst == IP_UNREACH) {
+            dp_actions_icmp_error(acts, 3, 1, rtr_ip, &mac_rtr);
+            return true;
+        }
+        if (mac_eq(&key->eth_dst, &mac_rtr2)) {
+            dp_actions_output(acts, h->back_port);
+            return true;
+        }
+        return false;
+    }
+    if (!mac_eq(&key->eth_dst, &mac_rtr)) {
+        return false;
+    }
+
+    FLOW_WC_MASK(wc, nw_ttl);
+    if (dst == IP_RTR) {
+        if (key->nw_proto == IPPROTO_ICMP_
+            && key->tp_src == htons(ICMP4_ECHO_REQUEST)) {
+            dp_actions_icmp_reply(acts, rtr_ip, &mac_rtr);
+        } else {
+            dp_actions_icmp_error(acts, 3, 3, rtr_ip, &mac_rtr);
+        }
+    } else if (key->nw_ttl <= 1) {
+        dp_actions_icmp_error(acts, 11, 0, rtr_ip, &mac_rtr);
+    } else if (dst == IP_LOCAL) {
+        dp_actions_check_mtu(acts, h->mtu, rtr_ip, &mac_rtr);
+        dp_actions_set_eth(acts, &mac_rtr2, &mac_a2);
+        dp_actions_dec_ttl(acts, 1);
+        dp_actions_output(acts, h->vm_port);
+    } else if (dst == IP_REMOTE || dst == IP_UNREACH) {
+        dp_actions_check_mtu(acts, h->mtu, rtr_ip, &mac_rtr);
+        dp_actions_set_eth(acts, &mac_rtr2, &mac_b1);
+        dp_actions_dec_ttl(acts, 1);
+        dp_actions_tunnel(acts, VNI, h->peer_ip);
+    } else if (dst == IP_COW) {
+        dp_actions_output(acts, h->vm_port);
+        dp_actions_set_eth(acts, &mac_rtr2, &mac_a1);
+        dp_actions_dec_ttl(acts, 1);
+        dp_actions_output(acts, h->back_port);
+    } else if (dst == IP_TUN_OUT) {
+        dp_actions_tunnel(acts, VNI, h->peer_ip);
+        dp_actions_output(acts, h->vm_port);
+    } else {
+        dp_actions_icmp_error(acts, 3, 0, rtr_ip, &mac_rtr);
+    }
+    return true;
+}
+
 static int
 fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
             struct dp_actions *acts, struct flow_tags *tags)
@@ -97,6 +206,9 @@ fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
     if (h->fail) {
         dp_actions_drop(acts, DROP_SIM_ERROR);
         return EIO;
+    }
+    if (h->router && router_decide(h, key, wc, acts)) {
+        return 0;
     }
     FLOW_WC_MASK(wc, in_port);
     FLOW_WC_MASK(wc, eth_dst);
@@ -140,10 +252,19 @@ fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
     return 0;
 }
 
-/* Creates both hosts, with receive coalescing off if 'no_gro'.  Returns
- * false (after printing why) if the loopback sockets cannot be bound. */
+/* What the router tests change in the datapaths' configuration. */
+struct env_opts {
+    uint32_t icmp_rate, icmp_burst;
+    dp_packet_in_fn *packet_in;
+    void *packet_in_aux;
+};
+
+/* Creates both hosts, with receive coalescing off if 'no_gro' and the
+ * settings of 'opts' (may be NULL).  Returns false (after printing why)
+ * if the loopback sockets cannot be bound. */
 static bool
-env_init__(struct env *e, long long idle_msec, bool no_gro)
+env_init_opts(struct env *e, long long idle_msec, bool no_gro,
+              const struct env_opts *opts)
 {
     struct dp_config cfg;
     int error = 0;
@@ -165,6 +286,12 @@ env_init__(struct env *e, long long idle_msec, bool no_gro)
         cfg.flow_idle_msec = idle_msec;
         cfg.upcall = fake_upcall;
         cfg.no_gro = no_gro;
+        if (opts) {
+            cfg.icmp_rate = opts->icmp_rate;
+            cfg.icmp_burst = opts->icmp_burst;
+            cfg.packet_in = opts->packet_in;
+            cfg.packet_in_aux = opts->packet_in_aux;
+        }
 
         cfg.tunnel_ip = e->ip_a;
         cfg.upcall_aux = &e->ha;
@@ -196,7 +323,14 @@ env_init__(struct env *e, long long idle_msec, bool no_gro)
     e->ha.peer_ip = e->ip_b;
     e->hb.vm_port = e->b1;
     e->hb.peer_ip = e->ip_a;
+    e->ha.back_port = e->a1;
     return true;
+}
+
+static bool
+env_init__(struct env *e, long long idle_msec, bool no_gro)
+{
+    return env_init_opts(e, idle_msec, no_gro, NULL);
 }
 
 static bool
@@ -849,14 +983,20 @@ test_partial_csum_to_tunnel(void)
     vh = tcp4_offload_vh(0);
     CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
 
-    /* Broadcast: the local copy leaves after the tunnel copy completed the
-     * checksum in place, so it must not still claim NEEDS_CSUM. */
+    /* Broadcast: the local output was queued before the tunnel output
+     * completed the checksum, so the tunnel's completion works on a copy
+     * and the local copy leaves as it came: partial checksum and the
+     * NEEDS_CSUM that goes with it, which the receiver completes. */
     CHECK_EQ(wait_frame(&e, e.b, e.b1, &ovh, out, sizeof out), len);
     CHECK_EQ(packet_verify_csums(out, len), 0);
     CHECK_EQ(ovh.flags, 0);
     CHECK_EQ(wait_frame(&e, e.a, e.a2, &ovh, out, sizeof out), len);
+    CHECK(!memcmp(out, frame, len));
+    CHECK_EQ(ovh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    CHECK_EQ(ovh.csum_start, vh.csum_start);
+    CHECK_EQ(ovh.csum_offset, vh.csum_offset);
+    CHECK_EQ(offload_complete_csum(out, len, &ovh), 0);
     CHECK_EQ(packet_verify_csums(out, len), 0);
-    CHECK_EQ(ovh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM, 0);
     env_destroy(&e);
 }
 
@@ -1412,6 +1552,608 @@ test_gro_disabled(void)
     run_gro_cases(cases, ARRAY_SIZE(cases), true);
 }
 
+/* Router actions. */
+
+/* Creates the router environment (see the top of the file) with next-hop
+ * MTU 'mtu' and the settings of 'opts' (may be NULL); receive coalescing
+ * is off so that fragments and segments arrive as sent. */
+static bool
+env_init_router(struct env *e, uint32_t mtu, const struct env_opts *opts)
+{
+    if (!env_init_opts(e, 0, true, opts)) {
+        return false;
+    }
+    e->ha.router = e->hb.router = true;
+    e->ha.mtu = e->hb.mtu = mtu;
+    return true;
+}
+
+/* A UDP/IPv4 frame from A1 through the router to 'dst', with 'payload'
+ * bytes, TTL 'ttl', DF if 'df'. */
+static size_t
+routed_udp(uint8_t *buf, size_t size, uint32_t dst, size_t payload,
+           uint8_t ttl, bool df)
+{
+    return packet_build_udp4(buf, size, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_rtr,
+        .ip4_src = htonl(IP_A1), .ip4_dst = htonl(dst),
+        .ttl = ttl, .tos = 0x10, .ip_id = 0x4242, .dont_frag = df,
+        .src_port = 1000, .dst_port = 2000, .payload_len = payload,
+    });
+}
+
+/* A TCP/IPv4 TSO frame from A1 through the router to 'dst' with a
+ * pending checksum: 'payload' bytes to be cut into 'mss'-byte segments
+ * (the virtio-net header goes to '*vh'). */
+static size_t
+routed_tso(uint8_t *buf, size_t size, uint32_t dst, size_t payload,
+           uint16_t mss, bool df, struct virtio_net_hdr *vh)
+{
+    *vh = tcp4_offload_vh(mss);
+    return packet_build_tcp4(buf, size, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_rtr,
+        .ip4_src = htonl(IP_A1), .ip4_dst = htonl(dst), .dont_frag = df,
+        .src_port = 40000, .dst_port = 5001, .tcp_flags = TCP_ACK,
+        .tcp_seq = 1000, .csum_mode = PACKET_CSUM_PARTIAL,
+        .payload_len = payload,
+    });
+}
+
+/* Checks that 'out' ('n' bytes) is 'orig' ('len' bytes) routed: MACs
+ * ...:b1 -> 'dst', TTL one less, a correct header checksum, nothing else
+ * changed. */
+static void
+check_routed(const uint8_t *out, size_t n, const uint8_t *orig, size_t len,
+             const struct eth_addr *dst)
+{
+    CHECK_EQ(n, len);
+    if (n != len) {
+        return;
+    }
+    CHECK(!memcmp(out, dst, ETH_ADDR_LEN));
+    CHECK(!memcmp(out + 6, &mac_rtr2, ETH_ADDR_LEN));
+    CHECK(!memcmp(out + 12, orig + 12, 22 - 12));
+    CHECK_EQ(out[22], orig[22] - 1);
+    CHECK_EQ(out[23], orig[23]);
+    CHECK(!memcmp(out + 26, orig + 26, len - 26));
+    CHECK(csum_ipv4_header_ok(out + ETH_HDR_LEN, 20));
+}
+
+/* Checks that 'out' ('n' bytes) is ICMP error 'type'/'code' from the
+ * router to A1's IP at MAC 'eth_dst', quoting 'orig' (the offender as
+ * 'quoted', an Ethernet frame of 'len' bytes), and returns ICMP bytes
+ * 4-7. */
+static uint32_t
+check_icmp_error(const uint8_t *out, size_t n, uint8_t type, uint8_t code,
+                 const struct eth_addr *eth_dst, const uint8_t *quoted,
+                 size_t len)
+{
+    size_t quote = MIN(len - ETH_HDR_LEN, 576 - 28);
+    const uint8_t *ip = out + ETH_HDR_LEN, *icmp = ip + 20;
+    be32 a;
+
+    CHECK_EQ(n, ETH_HDR_LEN + 28 + quote);
+    if (n != ETH_HDR_LEN + 28 + quote) {
+        return 0;
+    }
+    CHECK(!memcmp(out, eth_dst, ETH_ADDR_LEN));
+    CHECK(!memcmp(out + 6, &mac_rtr, ETH_ADDR_LEN));
+    CHECK_EQ(out[12] << 8 | out[13], ETH_TYPE_IP);
+    CHECK_EQ(ip[9], IPPROTO_ICMP_);
+    CHECK_EQ(ip[8], 64);
+    memcpy(&a, ip + 12, 4);
+    CHECK_EQ(a, htonl(IP_RTR));
+    memcpy(&a, ip + 16, 4);
+    CHECK_EQ(a, htonl(IP_A1));
+    CHECK_EQ(icmp[0], type);
+    CHECK_EQ(icmp[1], code);
+    CHECK(!memcmp(icmp + 8, quoted + ETH_HDR_LEN, quote));
+    CHECK_EQ(packet_verify_csums(out, n), 0);
+    return (uint32_t) icmp[4] << 24 | icmp[5] << 16 | icmp[6] << 8
+           | icmp[7];
+}
+
+static struct dp_stats
+stats(struct dp *dp)
+{
+    struct dp_stats s;
+
+    dp_get_stats(dp, &s);
+    return s;
+}
+
+static void
+test_ratelimit_bucket(void)
+{
+    struct ratelimit rl;
+
+    ratelimit_init(&rl, 10, 3, 1000);
+    for (int i = 0; i < 3; i++) {
+        CHECK(ratelimit_allow(&rl, 1000));
+    }
+    CHECK(!ratelimit_allow(&rl, 1000));
+    CHECK(!ratelimit_allow(&rl, 1099));         /* 0.99 tokens. */
+    CHECK(ratelimit_allow(&rl, 1100));          /* 1 token. */
+    CHECK(!ratelimit_allow(&rl, 1100));
+    CHECK(!ratelimit_allow(&rl, 500));          /* Backwards: nothing. */
+    CHECK(ratelimit_allow(&rl, 1200));
+    /* A long pause refills only up to the burst, without overflow. */
+    for (int i = 0; i < 3; i++) {
+        CHECK(ratelimit_allow(&rl, 1LL << 60));
+    }
+    CHECK(!ratelimit_allow(&rl, 1LL << 60));
+    /* Rates below 1000/s refill by the millisecond. */
+    ratelimit_init(&rl, 1, 1, 0);
+    CHECK(ratelimit_allow(&rl, 0));
+    CHECK(!ratelimit_allow(&rl, 999));
+    CHECK(ratelimit_allow(&rl, 1000));
+    /* Zero is taken as one. */
+    ratelimit_init(&rl, 0, 0, 0);
+    CHECK(ratelimit_allow(&rl, 0));
+    CHECK(!ratelimit_allow(&rl, 0));
+}
+
+/* check_mtu, set_eth, dec_ttl, output: new MACs, TTL - 1, good checksum;
+ * the same through the tunnel; offload metadata passes untouched. */
+static void
+test_route(void)
+{
+    uint8_t frame[4096], out[4096], segs[8192];
+    struct virtio_net_hdr vh, ovh;
+    size_t offsets[8], lens[8], n_segs, len, n;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, NULL));
+    len = routed_udp(frame, sizeof frame, IP_LOCAL, 200, 64, true);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a2, NULL, out, sizeof out);
+    check_routed(out, n, frame, len, &mac_a2);
+    CHECK_EQ(packet_verify_csums(out, n), 0);
+
+    len = routed_udp(frame, sizeof frame, IP_REMOTE, 1400, 9, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.b, e.b1, NULL, out, sizeof out);
+    check_routed(out, n, frame, len, &mac_b1);
+    CHECK_EQ(out[22], 8);
+
+    /* A TSO frame whose segments fit keeps its metadata and its pending
+     * checksum (TTL and MACs are not covered by it). */
+    len = routed_tso(frame, sizeof frame, IP_LOCAL, 3000, 1400, true, &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a2, &ovh, out, sizeof out);
+    check_routed(out, n, frame, len, &mac_a2);
+    CHECK(!memcmp(&ovh, &vh, sizeof vh));
+    CHECK_EQ(offload_segment_tcp(out, n, &ovh, segs, sizeof segs, offsets,
+                                 lens, 8, &n_segs), 0);
+    CHECK_EQ(n_segs, 3);
+    for (size_t i = 0; i < n_segs; i++) {
+        CHECK_EQ(packet_verify_csums(segs + offsets[i], lens[i]), 0);
+    }
+
+    CHECK_EQ(stats(e.a).drops[DROP_SIM_ERROR], 0);
+    CHECK_EQ(stats(e.a).ip_fragmented, 0);
+    CHECK_EQ(stats(e.a).gso_resized, 0);
+    settle(&e);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a1, NULL, out, sizeof out), 0);
+    env_destroy(&e);
+}
+
+/* Too big with DF: ICMP "fragmentation needed" with the MTU comes back on
+ * the input port, also for a TSO frame whose segments are too big, and
+ * is not rate limited. */
+static void
+test_frag_needed(void)
+{
+    struct env_opts opts = { .icmp_rate = 1, .icmp_burst = 1 };
+    uint8_t frame[4096], out[4096];
+    struct virtio_net_hdr vh;
+    struct env e;
+    size_t len, n;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1000, &opts));
+    len = routed_udp(frame, sizeof frame, IP_LOCAL, 1200 - 28, 64, true);
+    for (int i = 0; i < 3; i++) {
+        CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+        CHECK_EQ(check_icmp_error(out, n, 3, 4, &mac_a1, frame, len),
+                 1000);
+    }
+    CHECK_EQ(stats(e.a).drops[DROP_FRAG_NEEDED], 3);
+    CHECK_EQ(stats(e.a).icmp_errors_sent, 3);
+    CHECK_EQ(stats(e.a).icmp_errors_rate_limited, 0);
+
+    /* 40 bytes of headers + 1400 > 1000. */
+    len = routed_tso(frame, sizeof frame, IP_LOCAL, 3000, 1400, true, &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    CHECK_EQ(check_icmp_error(out, n, 3, 4, &mac_a1, frame, len), 1000);
+    /* 40 + 900 fits: passes. */
+    len = routed_tso(frame, sizeof frame, IP_LOCAL, 3000, 900, true, &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+
+    settle(&e);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out), 0);
+    CHECK_EQ(stats(e.a).drops[DROP_FRAG_NEEDED], 4);
+    env_destroy(&e);
+}
+
+/* Collects the fragments of one packet from 'port' of 'dp' and compares
+ * their reassembly with the IPv4 packet of 'orig' ('len' bytes), routed
+ * to 'mac'.  Returns the number of fragments. */
+static size_t
+reassemble(struct env *e, struct dp *dp, uint32_t port, const uint8_t *orig,
+           size_t len, const struct eth_addr *mac, size_t mtu)
+{
+    static uint8_t data[65536], out[4096];
+    size_t data_len = len - 34, got = 0, n_frags = 0;
+    bool saw_last = false;
+
+    memset(data, 0, sizeof data);
+    while (!saw_last && n_frags < 100) {
+        size_t n = wait_frame(e, dp, port, NULL, out, sizeof out);
+        size_t off, flen;
+        uint16_t fo;
+
+        if (!n) {
+            break;
+        }
+        n_frags++;
+        CHECK(n <= ETH_HDR_LEN + mtu);
+        CHECK(!memcmp(out, mac, ETH_ADDR_LEN));
+        CHECK(!memcmp(out + 6, &mac_rtr2, ETH_ADDR_LEN));
+        CHECK(csum_ipv4_header_ok(out + 14, 20));
+        CHECK_EQ(out[22], orig[22] - 1);
+        CHECK(!memcmp(out + 18, orig + 18, 2));         /* Identification. */
+        CHECK(!memcmp(out + 26, orig + 26, 8));         /* Addresses. */
+        fo = (uint16_t) (out[20] << 8 | out[21]);
+        off = (size_t) (fo & IP_FRAG_OFF_MASK) * 8;
+        flen = (size_t) (out[16] << 8 | out[17]) - 20;
+        CHECK_EQ(n, 34 + flen);
+        if (off + flen > data_len || n != 34 + flen) {
+            break;
+        }
+        if (fo & IP_MF) {
+            CHECK_EQ(flen % 8, 0);
+        } else {
+            saw_last = true;
+        }
+        memcpy(data + off, out + 34, flen);
+        got += flen;
+    }
+    CHECK(saw_last);
+    CHECK_EQ(got, data_len);
+    CHECK(!memcmp(data, orig + 34, data_len));
+    return n_frags;
+}
+
+/* Too big without DF: the fragments arrive and reassemble, locally and
+ * through the tunnel (every fragment ran the rest of the list); a TSO
+ * frame gets a smaller gso_size instead. */
+static void
+test_fragmentation(void)
+{
+    uint8_t frame[4096], out[4096], segs[8192];
+    size_t offsets[8], lens[8], n_segs, len, n;
+    struct virtio_net_hdr vh, ovh;
+    struct dp_stats s;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 997, NULL));
+    len = routed_udp(frame, sizeof frame, IP_LOCAL, 2500, 64, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    /* 976 data bytes per fragment: 2508 = 976 + 976 + 556. */
+    CHECK_EQ(reassemble(&e, e.a, e.a2, frame, len, &mac_a2, 997), 3);
+
+    len = routed_udp(frame, sizeof frame, IP_REMOTE, 3001, 30, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    CHECK_EQ(reassemble(&e, e.b, e.b1, frame, len, &mac_b1, 997), 4);
+
+    s = stats(e.a);
+    CHECK_EQ(s.ip_fragmented, 2);
+    CHECK_EQ(s.ip_fragments, 7);
+    CHECK_EQ(s.tunnel_tx, 4);
+
+    /* A pending checksum is completed before the cut: the fragments
+     * reassemble into the completed packet. */
+    len = routed_tso(frame, sizeof frame, IP_LOCAL, 2000, 0, false, &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    CHECK_EQ(offload_complete_csum(frame, len, &vh), 0);
+    CHECK_EQ(packet_verify_csums(frame, len), 0);
+    CHECK_EQ(reassemble(&e, e.a, e.a2, frame, len, &mac_a2, 997), 3);
+
+    len = routed_tso(frame, sizeof frame, IP_LOCAL, 3000, 1400, false, &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a2, &ovh, out, sizeof out);
+    check_routed(out, n, frame, len, &mac_a2);
+    CHECK_EQ(ovh.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+    CHECK_EQ(ovh.gso_size, 997 - 40);
+    CHECK_EQ(ovh.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+    CHECK_EQ(offload_segment_tcp(out, n, &ovh, segs, sizeof segs, offsets,
+                                 lens, 8, &n_segs), 0);
+    CHECK_EQ(n_segs, 4);
+    for (size_t i = 0; i < n_segs; i++) {
+        CHECK(lens[i] <= ETH_HDR_LEN + 997);
+        CHECK_EQ(packet_verify_csums(segs + offsets[i], lens[i]), 0);
+    }
+    CHECK_EQ(stats(e.a).gso_resized, 1);
+
+    /* Through the tunnel, the resized frame is segmented to fit. */
+    len = routed_tso(frame, sizeof frame, IP_REMOTE, 3000, 1400, false,
+                     &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    for (int i = 0; i < 4; i++) {
+        n = wait_frame(&e, e.b, e.b1, NULL, out, sizeof out);
+        CHECK(n > 54 && n <= ETH_HDR_LEN + 997);
+        CHECK_EQ(packet_verify_csums(out, n), 0);
+    }
+    settle(&e);
+    CHECK_EQ(dp_dummy_drain(e.b, e.b1, NULL, out, sizeof out), 0);
+    CHECK_EQ(stats(e.a).drops[DROP_FRAG_FAILED], 0);
+    env_destroy(&e);
+}
+
+/* ICMP_ERROR: the error arrives on the input port and the original is
+ * dropped with the reason of the error's family; none about an ICMP
+ * error; from the tunnel, the error goes back through the tunnel. */
+static void
+test_icmp_error(void)
+{
+    uint8_t frame[2048], out[2048];
+    struct env e;
+    size_t len, n;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, NULL));
+    len = routed_udp(frame, sizeof frame, IP_NOROUTE, 1000, 64, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    CHECK_EQ(check_icmp_error(out, n, 3, 0, &mac_a1, frame, len), 0);
+    CHECK_EQ(stats(e.a).drops[DROP_NET_UNREACHABLE], 1);
+
+    len = routed_udp(frame, sizeof frame, IP_LOCAL, 10, 1, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    CHECK_EQ(check_icmp_error(out, n, 11, 0, &mac_a1, frame, len), 0);
+    CHECK_EQ(stats(e.a).drops[DROP_TTL_EXCEEDED], 1);
+
+    /* An ICMP error is never answered with one (RFC 1122). */
+    len = packet_build_icmp4(frame, sizeof frame, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_rtr,
+        .ip4_src = htonl(IP_A1), .ip4_dst = htonl(IP_NOROUTE),
+        .icmp_type = 3, .icmp_code = 3, .payload_len = 28,
+    });
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    settle(&e);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a1, NULL, out, sizeof out), 0);
+    CHECK_EQ(stats(e.a).drops[DROP_NET_UNREACHABLE], 2);
+    CHECK_EQ(stats(e.a).icmp_errors_suppressed, 1);
+    CHECK_EQ(stats(e.a).icmp_errors_sent, 2);
+
+    /* Routed to B, which answers through the tunnel; A delivers the
+     * error (addressed to the router's MAC B saw) to A1. */
+    len = routed_udp(frame, sizeof frame, IP_UNREACH, 100, 64, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    CHECK(n > 14 + 28 + 20);
+    if (n > 14 + 28 + 20) {
+        uint8_t routed[256];
+
+        /* The quote is of the packet as B got it: routed once. */
+        memcpy(routed, frame, len);
+        routed[22]--;
+        put16(routed + 24, csum_ipv4_header(routed + 14, 20));
+        CHECK_EQ(check_icmp_error(out, n, 3, 1, &mac_rtr2, routed, len),
+                 0);
+    }
+    CHECK_EQ(stats(e.b).drops[DROP_HOST_UNREACHABLE], 1);
+    CHECK_EQ(stats(e.b).icmp_errors_sent, 1);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out), 0);
+    CHECK_EQ(dp_dummy_drain(e.b, e.b1, NULL, out, sizeof out), 0);
+    env_destroy(&e);
+}
+
+/* N errors requested in one batch: only a burst's worth is sent, the rest
+ * counted. */
+static void
+test_icmp_rate_limit(void)
+{
+    struct env_opts opts = { .icmp_rate = 1, .icmp_burst = 5 };
+    uint8_t frame[256], out[2048];
+    struct dp_stats s;
+    struct env e;
+    size_t len;
+    int got = 0;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, &opts));
+    len = routed_udp(frame, sizeof frame, IP_NOROUTE, 10, 64, false);
+    for (int i = 0; i < 20; i++) {      /* One receive batch. */
+        CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    }
+    settle(&e);
+    while (got < 100 && dp_dummy_drain(e.a, e.a1, NULL, out, sizeof out)) {
+        got++;
+    }
+    CHECK_EQ(got, 5);
+    s = stats(e.a);
+    CHECK_EQ(s.icmp_errors_sent, 5);
+    CHECK_EQ(s.icmp_errors_rate_limited, 15);
+    CHECK_EQ(s.drops[DROP_NET_UNREACHABLE], 20);
+    env_destroy(&e);
+}
+
+/* ICMP_REPLY: the echo reply comes back on the input port; anything else
+ * to the router's address gets port unreachable. */
+static void
+test_icmp_reply(void)
+{
+    uint8_t frame[256], out[256];
+    struct env e;
+    size_t len, n;
+    be32 a;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, NULL));
+    len = packet_build_icmp4(frame, sizeof frame, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_rtr,
+        .ip4_src = htonl(IP_A1), .ip4_dst = htonl(IP_RTR), .ttl = 17,
+        .icmp_type = ICMP4_ECHO_REQUEST, .icmp_id = 0x77, .icmp_seq = 3,
+        .payload_len = 56,
+    });
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    CHECK_EQ(n, len);
+    CHECK(!memcmp(out, &mac_a1, 6));
+    CHECK(!memcmp(out + 6, &mac_rtr, 6));
+    CHECK_EQ(out[22], 64);
+    memcpy(&a, out + 26, 4);
+    CHECK_EQ(a, htonl(IP_RTR));
+    memcpy(&a, out + 30, 4);
+    CHECK_EQ(a, htonl(IP_A1));
+    CHECK_EQ(out[34], ICMP4_ECHO_REPLY);
+    CHECK_EQ(out[35], 0);
+    CHECK(!memcmp(out + 38, frame + 38, len - 38));    /* id, seq, data. */
+    CHECK_EQ(packet_verify_csums(out, n), 0);
+    CHECK_EQ(stats(e.a).icmp_echo_replies, 1);
+
+    len = routed_udp(frame, sizeof frame, IP_RTR, 10, 64, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    CHECK_EQ(check_icmp_error(out, n, 3, 3, &mac_a1, frame, len), 0);
+    CHECK_EQ(stats(e.a).drops[DROP_PORT_UNREACHABLE], 1);
+    env_destroy(&e);
+}
+
+/* A rewrite between two outputs: the first output still sends the frame
+ * as it was.  A checksum that a tunnel output completed in place is
+ * complete for a later local output, which no longer claims it
+ * pending. */
+static void
+test_rewrite_after_output(void)
+{
+    uint8_t frame[256], out[256];
+    struct virtio_net_hdr vh, ovh;
+    struct env e;
+    size_t len, n;
+
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, NULL));
+    len = routed_udp(frame, sizeof frame, IP_COW, 100, 64, false);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, frame, len), 0);
+    CHECK_EQ(wait_frame(&e, e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK(!memcmp(out, frame, len));
+    n = wait_frame(&e, e.a, e.a1, NULL, out, sizeof out);
+    check_routed(out, n, frame, len, &mac_a1);
+
+    len = routed_tso(frame, sizeof frame, IP_TUN_OUT, 100, 0, false, &vh);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    CHECK_EQ(wait_frame(&e, e.a, e.a2, &ovh, out, sizeof out), len);
+    CHECK_EQ(ovh.flags, 0);
+    CHECK_EQ(packet_verify_csums(out, len), 0);
+    CHECK(!memcmp(out, frame, 50));             /* All but the checksum. */
+    CHECK_EQ(stats(e.a).tunnel_tx, 1);
+    env_destroy(&e);
+}
+
+struct packet_in_ctx {
+    struct dp *dp;
+    int n;
+    enum dp_userspace why;
+    uint32_t in_port;
+    uint8_t frame[512];
+    size_t len;
+    bool csum_ok;
+    int out_error;
+};
+
+/* A DHCP-like answer from the router to A1. */
+static size_t
+dhcp_answer(uint8_t *buf, size_t size)
+{
+    return packet_build_udp4(buf, size, &(struct packet_spec) {
+        .eth_src = mac_rtr, .eth_dst = mac_a1,
+        .ip4_src = htonl(IP_RTR), .ip4_dst = htonl(IP_A1),
+        .src_port = 67, .dst_port = 68, .payload_len = 40,
+    });
+}
+
+static void
+packet_in_cb(void *aux, enum dp_userspace why, uint32_t in_port,
+             const void *frame, size_t len)
+{
+    struct packet_in_ctx *c = aux;
+    uint8_t answer[128];
+
+    c->n++;
+    c->why = why;
+    c->in_port = in_port;
+    c->len = len;
+    memcpy(c->frame, frame, MIN(len, sizeof c->frame));
+    c->csum_ok = packet_verify_csums(frame, len) == 0;
+    c->out_error = dp_packet_out(c->dp, in_port, answer,
+                                 dhcp_answer(answer, sizeof answer));
+}
+
+/* USERSPACE: packet_in gets the frame with its checksum completed and
+ * answers with dp_packet_out(); dp_packet_out() outside dp_run() sends at
+ * once. */
+static void
+test_userspace(void)
+{
+    struct packet_in_ctx c;
+    struct env_opts opts = { .packet_in = packet_in_cb,
+                             .packet_in_aux = &c };
+    uint8_t frame[512], out[512], answer[128];
+    struct virtio_net_hdr vh;
+    size_t len, alen;
+    struct env e;
+
+    memset(&c, 0, sizeof c);
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, &opts));
+    c.dp = e.a;
+    len = packet_build_udp4(frame, sizeof frame, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_bcast,
+        .ip4_src = 0, .ip4_dst = htonl(0xffffffff),
+        .src_port = 68, .dst_port = 67, .payload_len = 300,
+        .csum_mode = PACKET_CSUM_PARTIAL,
+    });
+    memset(&vh, 0, sizeof vh);
+    vh.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+    vh.csum_start = 34;
+    vh.csum_offset = 6;
+    CHECK(packet_verify_csums(frame, len) != 0);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    alen = dhcp_answer(answer, sizeof answer);
+    CHECK_EQ(wait_frame(&e, e.a, e.a1, NULL, out, sizeof out), alen);
+    CHECK(!memcmp(out, answer, alen));
+    CHECK_EQ(c.n, 1);
+    CHECK_EQ(c.why, DP_USERSPACE_DHCP);
+    CHECK_EQ(c.in_port, e.a1);
+    CHECK_EQ(c.len, len);
+    CHECK(c.csum_ok);
+    CHECK(!memcmp(c.frame, frame, 40));         /* Headers but UDP csum. */
+    CHECK_EQ(c.out_error, 0);
+    CHECK_EQ(stats(e.a).packet_ins, 1);
+    CHECK_EQ(stats(e.a).packet_outs, 1);
+
+    /* Outside dp_run(): sent before dp_packet_out() returns. */
+    CHECK_EQ(dp_packet_out(e.a, e.a2, answer, alen), 0);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out), alen);
+    CHECK(!memcmp(out, answer, alen));
+    CHECK_EQ(dp_packet_out(e.a, 999, answer, alen), ENODEV);
+    CHECK_EQ(dp_packet_out(e.a, FLOW_PORT_TUNNEL, answer, alen), ENODEV);
+    CHECK_EQ(dp_packet_out(e.a, e.a2, answer, 13), EINVAL);
+    CHECK_EQ(stats(e.a).packet_outs, 2);
+    env_destroy(&e);
+
+    /* No handler: dropped with its reason. */
+    ENV_INIT_OR_SKIP(env_init_router(&e, 1500, NULL));
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, frame, len), 0);
+    settle(&e);
+    CHECK_EQ(stats(e.a).drops[DROP_NO_USERSPACE], 1);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a1, NULL, out, sizeof out), 0);
+    env_destroy(&e);
+}
+
 /* Root only: real AF_PACKET ports on veths in namespaces this test creates
  * ("wF-" prefix) and removes.  Two datapaths share one "hypervisor"
  * namespace (tunnel IPs 127.0.0.2/3 on its loopback); VM 1 hangs off A,
@@ -1709,6 +2451,15 @@ main(void)
     RUN(test_gro_boundaries);
     RUN(test_gro_ipv6);
     RUN(test_gro_disabled);
+    RUN(test_ratelimit_bucket);
+    RUN(test_route);
+    RUN(test_frag_needed);
+    RUN(test_fragmentation);
+    RUN(test_icmp_error);
+    RUN(test_icmp_rate_limit);
+    RUN(test_icmp_reply);
+    RUN(test_rewrite_after_output);
+    RUN(test_userspace);
     RUN(test_afpacket_netns);
     return unit_finish();
 }

@@ -14,6 +14,12 @@
  *
  * The topology is driven through topology_update() with JSON generated from
  * a small model, exactly as the agent drives it from the change stream.
+ * The model has networks with one subnet each (random prefixes inside one
+ * small address pool, so that they overlap and nest), routers whose
+ * interfaces are ports of the model and whose static routes point at
+ * random pool addresses (so that chains of routers, loops and unresolvable
+ * next hops all occur), and packets with random TTLs, protocols and DHCP
+ * ports.
  * Seeds are fixed, so a failure reproduces.
  */
 #include <arpa/inet.h>
@@ -33,6 +39,8 @@
 #define N_PORTS 60
 #define MAC_POOL 24             /* Distinct low bytes a MAC may take. */
 #define IP_POOL 24
+#define N_ROUTERS 3
+#define MAX_ROUTES 3
 
 static uint64_t rng_state;
 
@@ -59,6 +67,23 @@ struct m_net {
     bool exists;
     bool up;
     uint32_t vni;
+    uint32_t mtu;
+    bool subnet;                /* Has its subnet "sub-<i>". */
+    int sub_base, sub_plen;     /* Pool index of the prefix, length. */
+    int gateway;                /* Pool index, -1 none. */
+    bool dhcp;
+};
+
+struct m_route {
+    int dst, plen;              /* Pool index of the prefix, length. */
+    int nexthop;                /* Pool index. */
+};
+
+struct m_router {
+    bool exists;
+    bool up;
+    struct m_route routes[MAX_ROUTES];
+    int n_routes;
 };
 
 struct m_port {
@@ -70,6 +95,7 @@ struct m_port {
     bool up;
     uint32_t port_no;           /* Local binding, 0 if none. */
     int status;
+    int router;                 /* Interface of this router, -1 none. */
 };
 
 struct m_agent {
@@ -82,7 +108,15 @@ struct model {
     struct m_net nets[N_NETS];
     struct m_port ports[N_PORTS];
     struct m_agent agents[N_HOSTS];
+    struct m_router routers[N_ROUTERS];
 };
+
+static void
+router_id(int i, char buf[64])
+{
+    snprintf(buf, 64, "%08x-2222-4222-8222-00000000000%d", 0xdd000000 + i,
+             i);
+}
 
 static void
 net_id(int i, char buf[64])
@@ -132,6 +166,14 @@ vni_taken(const struct model *m, uint32_t vni, int except)
     return false;
 }
 
+static const char *
+pool_ip_str(int i, char buf[INET_ADDRSTRLEN])
+{
+    be32 ip = pool_ip(i);
+
+    return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
+}
+
 static void
 push_net(struct topology *topo, const struct model *m, int i,
          struct tag_set *changed)
@@ -143,9 +185,67 @@ push_net(struct topology *topo, const struct model *m, int i,
     snprintf(key, sizeof key, "networks/%s", id);
     if (m->nets[i].exists) {
         json = xasprintf("{\"id\": \"%s\", \"name\": \"n%d\", "
-                         "\"admin_state_up\": %s, "
+                         "\"admin_state_up\": %s, \"mtu\": %u, "
                          "\"provider:segmentation_id\": %u}", id, i,
-                         m->nets[i].up ? "true" : "false", m->nets[i].vni);
+                         m->nets[i].up ? "true" : "false", m->nets[i].mtu,
+                         m->nets[i].vni);
+    }
+    CHECK_EQ(topology_update(topo, key, json, changed), 0);
+    free(json);
+}
+
+static void
+push_subnet(struct topology *topo, const struct model *m, int i,
+            struct tag_set *changed)
+{
+    const struct m_net *n = &m->nets[i];
+    char id[64], key[80], a[INET_ADDRSTRLEN], g[INET_ADDRSTRLEN + 2];
+    char *json = NULL;
+
+    net_id(i, id);
+    snprintf(key, sizeof key, "subnets/sub-%d", i);
+    if (n->subnet) {
+        if (n->gateway >= 0) {
+            snprintf(g, sizeof g, "\"%s\"", pool_ip_str(n->gateway, a));
+        } else {
+            snprintf(g, sizeof g, "null");
+        }
+        json = xasprintf("{\"id\": \"sub-%d\", \"network_id\": \"%s\", "
+                         "\"ip_version\": 4, \"cidr\": \"%s/%d\", "
+                         "\"gateway_ip\": %s, \"enable_dhcp\": %s, "
+                         "\"dns_nameservers\": [], \"host_routes\": []}",
+                         i, id, pool_ip_str(n->sub_base, a), n->sub_plen, g,
+                         n->dhcp ? "true" : "false");
+    }
+    CHECK_EQ(topology_update(topo, key, json, changed), 0);
+    free(json);
+}
+
+static void
+push_router(struct topology *topo, const struct model *m, int i,
+            struct tag_set *changed)
+{
+    const struct m_router *r = &m->routers[i];
+    char id[64], key[80], routes[512] = "";
+    char *json = NULL;
+    size_t ofs = 0;
+
+    router_id(i, id);
+    snprintf(key, sizeof key, "routers/%s", id);
+    if (r->exists) {
+        for (int j = 0; j < r->n_routes; j++) {
+            char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+
+            ofs += (size_t) snprintf(routes + ofs, sizeof routes - ofs,
+                                     "%s{\"destination\": \"%s/%d\", "
+                                     "\"nexthop\": \"%s\"}", j ? ", " : "",
+                                     pool_ip_str(r->routes[j].dst, a),
+                                     r->routes[j].plen,
+                                     pool_ip_str(r->routes[j].nexthop, b));
+        }
+        json = xasprintf("{\"id\": \"%s\", \"name\": \"r%d\", "
+                         "\"admin_state_up\": %s, \"routes\": [%s]}", id,
+                         i, r->up ? "true" : "false", routes);
     }
     CHECK_EQ(topology_update(topo, key, json, changed), 0);
     free(json);
@@ -157,7 +257,8 @@ push_port(struct topology *topo, const struct model *m, int i,
 {
     static const char *const statuses[] = { "ACTIVE", "DOWN", "BUILD" };
     const struct m_port *p = &m->ports[i];
-    char id[64], nid[64], key[80], ips[128], mac[18], host[16] = "";
+    char id[64], nid[64], key[80], ips[192], mac[18], host[16] = "";
+    char rid[64] = "", owner[32];
     struct eth_addr ea;
     char *json = NULL;
 
@@ -172,10 +273,18 @@ push_port(struct topology *topo, const struct model *m, int i,
         if (p->ip < 0) {
             snprintf(ips, sizeof ips, "[]");
         } else if (p->ip2 < 0) {
-            snprintf(ips, sizeof ips, "[{\"ip_address\": \"%s\"}]", a);
+            snprintf(ips, sizeof ips, "[{\"subnet_id\": \"sub-%d\", "
+                     "\"ip_address\": \"%s\"}]", p->net, a);
         } else {
-            snprintf(ips, sizeof ips, "[{\"ip_address\": \"%s\"}, "
-                     "{\"ip_address\": \"%s\"}]", a, b);
+            snprintf(ips, sizeof ips, "[{\"subnet_id\": \"sub-%d\", "
+                     "\"ip_address\": \"%s\"}, "
+                     "{\"ip_address\": \"%s\"}]", p->net, a, b);
+        }
+        if (p->router >= 0) {
+            router_id(p->router, rid);
+            snprintf(owner, sizeof owner, "network:router_interface");
+        } else {
+            snprintf(owner, sizeof owner, "compute:nova");
         }
         if (p->host >= 0) {
             snprintf(host, sizeof host, "h%d", p->host);
@@ -186,9 +295,10 @@ push_port(struct topology *topo, const struct model *m, int i,
         json = xasprintf("{\"id\": \"%s\", \"network_id\": \"%s\", "
                          "\"mac_address\": \"%s\", \"fixed_ips\": %s, "
                          "\"admin_state_up\": %s, \"status\": \"%s\", "
+                         "\"device_owner\": \"%s\", \"device_id\": \"%s\", "
                          "\"binding:host_id\": \"%s\"}",
                          id, nid, mac, ips, p->up ? "true" : "false",
-                         statuses[p->status], host);
+                         statuses[p->status], owner, rid, host);
     }
     CHECK_EQ(topology_update(topo, key, json, changed), 0);
     free(json);
@@ -259,6 +369,41 @@ random_port(struct model *m, int i)
     /* Local ports are usually attached; a few stale bindings elsewhere. */
     p->port_no = ((p->host == 0 && chance(85)) || chance(5))
                  ? port_no_of(i) : 0;
+    /* Some ports are router interfaces (unbound, as the controller makes
+     * them, but a few bound ones too). */
+    p->router = chance(20) ? (int) rnd_n(N_ROUTERS) : -1;
+    if (p->router >= 0 && chance(85)) {
+        p->host = -1;
+        p->port_no = 0;
+    }
+}
+
+static void
+random_subnet(struct m_net *n)
+{
+    static const int plens[] = { 24, 27, 28, 29, 30 };
+
+    n->subnet = chance(90);
+    n->sub_plen = plens[rnd_n(ARRAY_SIZE(plens))];
+    n->sub_base = (int) rnd_n(IP_POOL);
+    n->gateway = chance(80) ? (int) rnd_n(IP_POOL) : -1;
+    n->dhcp = chance(80);
+    n->mtu = chance(70) ? 1450 : 1300 + rnd_n(200);
+}
+
+static void
+random_router(struct m_router *r)
+{
+    static const int plens[] = { 0, 24, 28, 30, 32 };
+
+    r->exists = chance(90);
+    r->up = chance(90);
+    r->n_routes = (int) rnd_n(MAX_ROUTES + 1);
+    for (int j = 0; j < r->n_routes; j++) {
+        r->routes[j].dst = (int) rnd_n(IP_POOL);
+        r->routes[j].plen = plens[rnd_n(ARRAY_SIZE(plens))];
+        r->routes[j].nexthop = (int) rnd_n(IP_POOL);
+    }
 }
 
 static void
@@ -271,6 +416,10 @@ random_model(struct model *m)
         do {
             m->nets[i].vni = 100 + rnd_n(8);
         } while (vni_taken(m, m->nets[i].vni, i));
+        random_subnet(&m->nets[i]);
+    }
+    for (int i = 0; i < N_ROUTERS; i++) {
+        random_router(&m->routers[i]);
     }
     for (int i = 0; i < N_HOSTS - 1; i++) {
         m->agents[i].exists = true;
@@ -301,6 +450,10 @@ build_topology(const struct model *m)
     }
     for (int i = 0; i < N_NETS; i++) {
         push_net(topo, m, i, &changed);
+        push_subnet(topo, m, i, &changed);
+    }
+    for (int i = 0; i < N_ROUTERS; i++) {
+        push_router(topo, m, i, &changed);
     }
     for (int i = 0; i < N_HOSTS; i++) {
         push_agent(topo, m, i, &changed);
@@ -326,14 +479,31 @@ random_key(const struct model *m, struct flow_key *key)
         key->tun_vni = chance(85) ? m->nets[rnd_n(N_NETS)].vni
                                   : 100 + rnd_n(10);
     } else if (chance(95)) {
-        key->in_port = port_no_of((int) rnd_n(N_PORTS));
+        int i = (int) rnd_n(N_PORTS);
+
+        /* Mostly from attached ports, which are a minority. */
+        for (int tries = 0; tries < N_PORTS && chance(90)
+             && !m->ports[i].port_no; tries++) {
+            i = (i + 1) % N_PORTS;
+        }
+        key->in_port = port_no_of(i);
         key->tun_vni = 0;
         key->tun_src = 0;
     } else {
         key->in_port = rnd_n(N_PORTS + 4);
     }
 
-    if (chance(55)) {
+    if (chance(20)) {
+        /* A router interface, often on the input port's network. */
+        for (int tries = 0; tries < 3 * N_PORTS; tries++) {
+            const struct m_port *p = &m->ports[rnd_n(N_PORTS)];
+
+            if (p->exists && p->router >= 0) {
+                key->eth_dst = pool_mac(p->mac);
+                break;
+            }
+        }
+    } else if (chance(55)) {
         key->eth_dst = pool_mac((int) rnd_n(MAC_POOL));
     } else if (chance(45)) {
         memset(key->eth_dst.ea, 0xff, ETH_ADDR_LEN);
@@ -356,6 +526,27 @@ random_key(const struct model *m, struct flow_key *key)
     }
     if (chance(70)) {
         key->nw_dst.ip4 = pool_ip((int) rnd_n(IP_POOL));
+    }
+    if (key->eth_type == htons(ETH_TYPE_IP)) {
+        static const uint8_t protos[] = { 1, 6, 17, 17 };
+
+        if (chance(80)) {
+            key->nw_proto = protos[rnd_n(ARRAY_SIZE(protos))];
+        }
+        if (chance(50)) {
+            key->nw_ttl = (uint8_t) rnd_n(5);
+        } else if (chance(50)) {
+            key->nw_ttl = 64;
+        }
+        if (chance(20)) {
+            key->tp_dst = htons(chance(50) ? 67 : 66 + rnd_n(4));
+        }
+        if (key->nw_proto == 1 && chance(50)) {
+            key->tp_src = htons(8);
+        }
+        if (chance(70)) {
+            key->nw_frag = 0;
+        }
     }
 }
 
@@ -402,10 +593,25 @@ fresh_equals(const struct topology *topo, const struct flow_key *key,
     if (!eq) {
         char a[256], b[256], k[512];
 
+        struct sim_trace trace;
+        struct flow_wc wc;
+        struct flow_tags tags;
+        struct dp_actions acts;
+
         fprintf(stderr, "  key %s\n  cached %s fresh %s\n",
                 flow_key_format(key, NULL, k, sizeof k),
                 dp_actions_format(cached, a, sizeof a),
                 dp_actions_format(&out.acts, b, sizeof b));
+        sim_trace_init(&trace);
+        flow_wc_init_catchall(&wc);
+        flow_tags_init(&tags);
+        dp_actions_init(&acts);
+        sim_run(topo, key, &wc, &acts, &tags, &trace);
+        for (size_t i = 0; i < trace.n; i++) {
+            fprintf(stderr, "    %s\n", trace.lines[i]);
+        }
+        sim_trace_destroy(&trace);
+        dp_actions_destroy(&acts);
     }
     dp_actions_destroy(&out.acts);
     return eq;
@@ -505,6 +711,16 @@ test_masks_sufficient(void)
 }
 
 static void
+count_outcomes(const struct megaflow *flow, void *outcomes_)
+{
+    int *outcomes = outcomes_;
+
+    for (size_t k = 0; k < flow->actions.n; k++) {
+        outcomes[flow->actions.a[k].type]++;
+    }
+}
+
+static void
 test_cached_equals_fresh(void)
 {
     int bad = 0, hits = 0, lookups = 0;
@@ -533,11 +749,11 @@ test_cached_equals_fresh(void)
             flow = mf_lookup(table, &key);
             if (flow) {
                 hits++;
-                outcomes[flow->actions.a[0].type]++;
                 bad += !fresh_equals(topo, &key, &flow->actions);
             }
         }
         bad += check_table(topo, &m, table);
+        mf_for_each(table, count_outcomes, outcomes);
         mf_destroy(table);
         topology_destroy(topo);
     }
@@ -545,9 +761,16 @@ test_cached_equals_fresh(void)
     /* The biased generator must exercise the cache and every outcome. */
     CHECK(hits > lookups / 5);
     for (int t = 0; t < N_DP_ACTION_TYPES; t++) {
+        if (!outcomes[t]) {
+            fprintf(stderr, "  no flow with %s\n",
+                    dp_action_type_name((enum dp_action_type) t));
+        }
         CHECK(outcomes[t] > 0);
     }
 }
+
+/* The kind of the last random_change(), reported with a failure. */
+static int last_change;
 
 /* Applies one random change to 'm' and 'topo'; the tags go to 'changed'. */
 static void
@@ -559,7 +782,10 @@ random_change(struct model *m, struct topology *topo,
     int h = (int) rnd_n(N_HOSTS);
     struct m_port *p = &m->ports[i];
 
-    switch (rnd_n(14)) {
+    int r = (int) rnd_n(N_ROUTERS);
+
+    last_change = (int) rnd_n(19);
+    switch (last_change) {
     case 0:                     /* Port moves to another host. */
         if (p->exists) {
             p->host = chance(10) ? -1 : (int) rnd_n(N_HOSTS);
@@ -661,11 +887,33 @@ random_change(struct model *m, struct topology *topo,
         m->agents[h].ip = 10 + h;
         push_agent(topo, m, h, changed);
         break;
+    case 13:                    /* Subnet changes or comes and goes. */
+        random_subnet(&m->nets[n]);
+        push_subnet(topo, m, n, changed);
+        push_net(topo, m, n, changed);
+        break;
+    case 14:                    /* Router routes, admin state, existence. */
+    case 15:
+        random_router(&m->routers[r]);
+        push_router(topo, m, r, changed);
+        break;
+    case 16:                    /* A port becomes or stops being a router
+                                 * interface. */
+    case 17:
+        if (p->exists) {
+            p->router = p->router >= 0 ? -1 : r;
+            push_port(topo, m, i, changed);
+        }
+        break;
     default:                    /* Snapshot reload. */
         if (chance(20)) {
             topology_clear(topo, changed);
             for (int j = 0; j < N_NETS; j++) {
                 push_net(topo, m, j, changed);
+                push_subnet(topo, m, j, changed);
+            }
+            for (int j = 0; j < N_ROUTERS; j++) {
+                push_router(topo, m, j, changed);
             }
             for (int j = 0; j < N_PORTS; j++) {
                 if (m->ports[j].exists) {
@@ -719,8 +967,8 @@ test_invalidation(void)
 
             bad += check_table(topo, &m, table);
             if (bad) {
-                fprintf(stderr, "  seed %llu round %d\n",
-                        (unsigned long long) seed, round);
+                fprintf(stderr, "  seed %llu round %d change %d\n",
+                        (unsigned long long) seed, round, last_change);
                 break;
             }
         }

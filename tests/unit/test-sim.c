@@ -259,6 +259,10 @@ test_local_unicast(void)
     FLOW_WC_MASK(&expect, eth_type);
     FLOW_WC_MASK(&expect, eth_dst);
     expect.masks.eth_src.ea[0] = 1;
+    /* Is it DHCP (UDP to 67)?  53 = 0x0035 and 67 = 0x0043 first differ
+     * in bit 6, so bits 15..6 of the port tell. */
+    FLOW_WC_MASK(&expect, nw_proto);
+    expect.masks.tp_dst = htons(0xffc0);
     CHECK(!memcmp(&expect, &r.wc, sizeof expect));
 
     /* Back to the input port's own MAC. */
@@ -825,10 +829,25 @@ test_malformed(void)
     CHECK_EQ(topology_update(topo, "ipam/" NET1, "{garbage", &changed), 0);
     CHECK_EQ(topology_update(topo, "macs/fa:16:3e:00:00:01", "\"x\"",
                              &changed), 0);
+    CHECK_EQ(changed.n, 0);
+
+    /* Subnets are read (routing, DHCP); a bad one changes nothing. */
+    CHECK_EQ(topology_update(topo, "subnets/s1",
+                             "{\"network_id\": \"" NET1 "\", "
+                             "\"cidr\": \"10.0.0.0/33\"}", &changed), EINVAL);
+    CHECK_EQ(topology_update(topo, "subnets/s1",
+                             "{\"network_id\": \"" NET1 "\", "
+                             "\"cidr\": \"10.0.0.0/24\", "
+                             "\"gateway_ip\": 5}", &changed), EINVAL);
+    CHECK_EQ(topology_update(topo, "routers/r1", "{\"routes\": [{}]}",
+                             &changed), EINVAL);
+    CHECK_EQ(changed.n, 0);
+    CHECK_EQ(topology_n_subnets(topo), 0);
     CHECK_EQ(topology_update(topo, "subnets/s1",
                              "{\"network_id\": \"" NET1 "\", "
                              "\"cidr\": \"10.0.0.0/24\"}", &changed), 0);
-    CHECK_EQ(changed.n, 0);
+    CHECK(tags_has(&changed, topo_tag_subnet("s1")));
+    CHECK_EQ(topology_n_subnets(topo), 1);
     tag_set_destroy(&changed);
     topology_destroy(topo);
 }
