@@ -2,7 +2,8 @@
  * weftctl.c -- the Weft command-line client.
  *
  *     weftctl [--url URL] [-f table|json] RESOURCE VERB [ARGS] [OPTIONS]
- *     weftctl [--agent-host NAME | --socket PATH] flows|counters|agent-status
+ *     weftctl [--agent-host NAME | --socket PATH]
+ *         flows|counters|agent-status|flush|router-routes ROUTER
  *
  * Resource commands speak the Neutron v2.0 API to the controller with
  * libcurl (URL from --url, else $WEFT_URL, else http://127.0.0.1:9696).
@@ -16,6 +17,8 @@
  * a filter (list).  Generic create/list/show/update/delete commands work
  * from that table; the command table 'commands' pairs a resource with a
  * verb (how many positional arguments, what it runs) and its usage line.
+ * A member action (router interface-add/-remove) is a verb too: its
+ * options, flagged ON_ACTION in the same table, make the action's body.
  *
  * Names are resolved to ids the way openstackclient does: GET the argument
  * as an id; if that is not found, list with ?name= and insist on exactly
@@ -532,6 +535,7 @@ enum attr_type {
     ATTR_LIST,                  /* Repeatable: a list of the values. */
     ATTR_PAIRS,                 /* Repeatable: a list of objects, each from
                                  * "KEY=VALUE,..." with 'keys'. */
+    ATTR_CLEAR,                 /* A flag (no value): an empty list. */
 };
 
 /* Flags of a 'struct attr'. */
@@ -542,6 +546,8 @@ enum {
                                  * (ATTR_STRING or ATTR_REF only). */
     REQUIRED = 1 << 3,          /* 'create' needs it. */
     ALL_KEYS = 1 << 4,          /* ATTR_PAIRS: every key must be given. */
+    ON_ACTION = 1 << 5,         /* A member action (router interface-add)
+                                 * takes the option for its body. */
 };
 
 /* One key of an ATTR_PAIRS option. */
@@ -656,6 +662,35 @@ static const struct attr port_attrs[] = {
 };
 static const struct resource res_port = {
     "port", "ports", "name", port_columns, port_attrs,
+};
+
+static const struct column router_columns[] = {
+    { "ID", "id" }, { "Name", "name" }, { "Status", "status" },
+    { "State", "admin_state_up" }, { "Project", "project_id" },
+    { NULL, NULL },
+};
+static const struct pair_key route_keys[] = {
+    { "destination", "destination", NULL }, { "nexthop", "nexthop", NULL },
+    { "gateway", "nexthop", NULL },     /* openstackclient's word. */
+    { NULL, NULL, NULL },
+};
+static const struct attr router_attrs[] = {
+    ATTR("name", ON_UPDATE, ATTR_STRING, "name"),
+    ATTR("project", ON_CREATE | ON_LIST, ATTR_STRING, "project_id"),
+    ATTR("admin-state", ON_CREATE | ON_UPDATE, ATTR_UP_DOWN,
+         "admin_state_up"),
+    /* --route after --no-route: the routes given win when both are. */
+    ATTR("no-route", ON_UPDATE, ATTR_CLEAR, "routes"),
+    ATTR("route", ON_UPDATE | ALL_KEYS, ATTR_PAIRS, "routes",
+         .arg = "destination=CIDR,nexthop=IP", .keys = route_keys),
+    ATTR("subnet", ON_ACTION, ATTR_REF, "subnet_id", .arg = "SUBNET",
+         .ref = &res_subnet),
+    ATTR("port", ON_ACTION, ATTR_REF, "port_id", .arg = "PORT",
+         .ref = &res_port),
+    { .opt = NULL },
+};
+static const struct resource res_router = {
+    "router", "routers", "name", router_columns, router_attrs,
 };
 
 static const struct column agent_columns[] = {
@@ -910,7 +945,8 @@ parse_opts(const struct command *c, int argc, char **argv, struct opts *o)
             exit(EXIT_FAILURE);
         }
         const char *value;
-        if (a->type == ATTR_TRUE || a->type == ATTR_FALSE) {
+        if (a->type == ATTR_TRUE || a->type == ATTR_FALSE
+            || a->type == ATTR_CLEAR) {
             if (eq) {
                 fatal("--%s takes no value", a->opt);
             }
@@ -1019,6 +1055,8 @@ attr_value(struct ctl *ctl, const struct attr *a, const struct opts *o)
         return s ? json_true() : NULL;
     case ATTR_FALSE:
         return s ? json_false() : NULL;
+    case ATTR_CLEAR:
+        return s ? json_array() : NULL;
     case ATTR_IP_VERSION: {
         const char *cidr = opt_get(o, "cidr");
         return json_integer(s ? atoi(s) : cidr && strchr(cidr, ':') ? 6 : 4);
@@ -1156,6 +1194,57 @@ cmd_delete(struct ctl *ctl, const struct resource *res,
         json_decref(api(ctl, "DELETE", path, NULL, NULL));
         free(path);
     }
+}
+
+/* For command 'verb': PUTs the body made of the ON_ACTION options of 'o'
+ * to member action 'action' of the 'res' that o->pos[0] names, and prints
+ * the reply, which Neutron does not wrap ({"id": ROUTER, ...}). */
+static void
+member_action(struct ctl *ctl, const struct resource *res,
+              const struct opts *o, const char *verb, const char *action)
+{
+    json_t *body = attrs_to_json(ctl, res, ON_ACTION, o, json_object());
+    if (!json_object_size(body)) {
+        struct buf needs = { 0 };
+        for (const struct attr *a = res->attrs; a->opt; a++) {
+            if (a->flags & ON_ACTION) {
+                buf_printf(&needs, "%s--%s %s", needs.len ? " or " : "",
+                           a->opt, a->arg);
+            }
+        }
+        fatal("%s %s needs %s", res->name, verb, needs.data);
+    }
+    char *object = object_path(ctl, res, o->pos[0]);
+    char *path = xasprintf("%s/%s", object, action);
+    char *raw;
+    json_t *j = api(ctl, "PUT", path, body, &raw);
+    if (ctl->json) {
+        puts(raw);
+    } else if (json_is_object(j)) {
+        print_object(j);
+    } else {
+        fatal("PUT %s: reply is not an object", path);
+    }
+    json_decref(body);
+    json_decref(j);
+    free(raw);
+    free(path);
+    free(object);
+}
+
+static void
+cmd_interface_add(struct ctl *ctl, const struct resource *res,
+                  const struct opts *o)
+{
+    member_action(ctl, res, o, "interface-add", "add_router_interface");
+}
+
+static void
+cmd_interface_remove(struct ctl *ctl, const struct resource *res,
+                     const struct opts *o)
+{
+    member_action(ctl, res, o, "interface-remove",
+                  "remove_router_interface");
 }
 
 /* Lists 'res', filtered by its ON_LIST options. */
@@ -1414,6 +1503,49 @@ cmd_flush(struct ctl *ctl, const struct resource *res, const struct opts *o)
     ctl_command(ctl, "flush", print_flushed);
 }
 
+/* True if 's' has the shape of a UUID (8-4-4-4-12 hex digits). */
+static bool
+is_uuid(const char *s)
+{
+    if (strlen(s) != 36) {
+        return false;
+    }
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static void
+print_routes(const json_t *j)
+{
+    static const struct column columns[] = {
+        { "Destination", "destination" }, { "Type", "type" },
+        { "Nexthop", "nexthop" }, { "Interface IP", "interface_ip" },
+        { "Port ID", "port_id" }, { NULL, NULL },
+    };
+
+    print_rows(columns, json_object_get(j, "routes"));
+}
+
+/* An agent's routing table for one router: a router id goes straight to
+ * the agent; a name is resolved through the controller first. */
+static void
+cmd_router_routes(struct ctl *ctl, const struct resource *res,
+                  const struct opts *o)
+{
+    char *id = (is_uuid(o->pos[0]) ? xstrdup(o->pos[0])
+                : resolve(ctl, &res_router, o->pos[0]));
+    char *command = xasprintf("routes %s", id);
+
+    ctl_command(ctl, command, print_routes);
+    free(command);
+    free(id);
+}
+
 static void
 cmd_help(struct ctl *ctl, const struct resource *res, const struct opts *o)
 {
@@ -1432,12 +1564,19 @@ static const struct verb verb_show = { "show", 0, 1, 1, cmd_show };
 static const struct verb verb_update = { "update", ON_UPDATE, 1, 1,
                                          cmd_update };
 static const struct verb verb_delete = { "delete", 0, 1, MANY, cmd_delete };
+static const struct verb verb_interface_add = { "interface-add", ON_ACTION,
+                                                1, 1, cmd_interface_add };
+static const struct verb verb_interface_remove = {
+    "interface-remove", ON_ACTION, 1, 1, cmd_interface_remove,
+};
 static const struct verb verb_flows = { "flows", 0, 0, 0, cmd_flows };
 static const struct verb verb_counters = { "counters", 0, 0, 0,
                                            cmd_counters };
 static const struct verb verb_agent_status = { "agent-status", 0, 0, 0,
                                                cmd_agent_status };
 static const struct verb verb_flush = { "flush", 0, 0, 0, cmd_flush };
+static const struct verb verb_router_routes = { "router-routes", 0, 1, 1,
+                                                cmd_router_routes };
 static const struct verb verb_help = { "help", 0, 0, 1, cmd_help };
 
 /* The usage lines list the options of each resource's attribute table
@@ -1481,6 +1620,25 @@ static const struct command commands[] = {
       "Change a port (--host binds it to that host's agent)." },
     { &res_port, &verb_delete, "ID|NAME...", "Delete ports." },
 
+    { &res_router, &verb_create, "NAME [--project P] [--admin-state up|down]",
+      "Create a router (distributed: every agent routes for it)." },
+    { &res_router, &verb_list, "[--project P]", "List routers." },
+    { &res_router, &verb_show, "ID|NAME", "Show one router." },
+    { &res_router, &verb_update,
+      "ID|NAME [--name N] [--admin-state up|down]\n"
+      "        [--route destination=CIDR,nexthop=IP]... [--no-route]",
+      "Change a router (the routes given replace its static routes;\n"
+      "      --no-route clears them; gateway= may stand for nexthop=)." },
+    { &res_router, &verb_delete, "ID|NAME...",
+      "Delete routers (their interfaces must be removed first)." },
+    { &res_router, &verb_interface_add,
+      "ID|NAME --subnet SUBNET | --port PORT",
+      "Attach a subnet (the router takes its gateway IP) or an unused\n"
+      "      port.  'weftctl port list --device-id ROUTER_ID' lists them." },
+    { &res_router, &verb_interface_remove,
+      "ID|NAME --subnet SUBNET | --port PORT",
+      "Detach a subnet or port (its interface port is deleted)." },
+
     { &res_agent, &verb_list, "[--host HOST]",
       "List agents and whether they are alive." },
     { &res_agent, &verb_show, "ID|HOST", "Show one agent." },
@@ -1493,6 +1651,9 @@ static const struct command commands[] = {
       "Show an agent's sync status." },
     { NULL, &verb_flush, "[--agent-host NAME | --socket PATH]",
       "Drop every cached flow on an agent." },
+    { NULL, &verb_router_routes,
+      "ROUTER [--agent-host NAME | --socket PATH]",
+      "Show a router's routing table as an agent computed it." },
     { NULL, &verb_help, "[RESOURCE]", "Show help." },
 };
 static const size_t n_commands = ARRAY_SIZE(commands);

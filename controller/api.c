@@ -46,6 +46,12 @@ static const struct api_extension extensions[] = {
     { "net-mtu", "Network MTU", "Provides MTU attribute for a network "
       "resource." },
     { "port-security", "Port Security", "Provides port security" },
+    { "router", "Neutron L3 Router", "Router abstraction for Layer 3 "
+      "routing between networks (distributed; no external gateway yet)." },
+    { "extraroute", "Neutron Extra Route", "Extra routes configuration for "
+      "L3 router" },
+    { "dvr", "Distributed Virtual Router", "Enables configuration of "
+      "Distributed Virtual Routers." },
     { "weft", "Weft", "Weft controller/agent protocol: agent reports, "
       "snapshot, watch and port status under /v2.0/weft/." },
 };
@@ -231,6 +237,21 @@ handle_extensions(struct res_ctx *ctx, const char *method, char **parts,
     return res_path_not_found(ctx);
 }
 
+/* Checks that there is a request body and that it is a JSON object. */
+static int
+check_body_object(struct res_ctx *ctx, const json_t *body)
+{
+    if (!body) {
+        return res_error(ctx, 400, "HTTPBadRequest",
+                         "Resource body required");
+    }
+    if (!json_is_object(body)) {
+        return res_error(ctx, 400, "HTTPBadRequest",
+                         "Body contains invalid data");
+    }
+    return 0;
+}
+
 /* Returns the body's inner object for 'def' (a new reference): the
  * singular member, or the plural member's array when 'bulk' is allowed. */
 static int
@@ -241,13 +262,8 @@ body_member(struct res_ctx *ctx, const struct resource_def *def,
 
     *memberp = NULL;
     *is_bulkp = false;
-    if (!body) {
-        return res_error(ctx, 400, "HTTPBadRequest",
-                         "Resource body required");
-    }
-    if (!json_is_object(body)) {
-        return res_error(ctx, 400, "HTTPBadRequest",
-                         "Body contains invalid data");
+    if (check_body_object(ctx, body)) {
+        return ctx->status;
     }
     m = json_object_get(body, def->singular);
     if (m && json_object_size(body) == 1) {
@@ -378,6 +394,24 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
     return res_method_not_allowed(ctx, method);
 }
 
+/* Handles PUT /v2.0/<plural>/<id>/<action> inside 'ctx->txn'. */
+static int
+handle_action(struct res_ctx *ctx, const char *method,
+              const struct resource_action *action, const char *id,
+              json_t *body, json_t **replyp)
+{
+    int error;
+
+    if (strcmp(method, "PUT")) {
+        return res_method_not_allowed(ctx, method);
+    }
+    error = check_body_object(ctx, body);
+    if (!error) {
+        error = action->run(ctx, id, body, replyp);
+    }
+    return error ? error : 200;
+}
+
 /* Parses the request body, if any.  Returns 0 or 400. */
 static int
 parse_body(struct res_ctx *ctx, const struct api_request *req,
@@ -402,6 +436,7 @@ route(struct api *api, struct res_ctx *ctx, const struct api_request *req,
       char **parts, size_t n, const struct res_query *q, json_t **replyp)
 {
     const char *method = req->method;
+    const struct resource_action *action;
     const struct resource_def *def;
     json_t *body = NULL;
     int status;
@@ -436,7 +471,8 @@ route(struct api *api, struct res_ctx *ctx, const struct api_request *req,
         return status;
     }
     def = resource_find(parts[1]);
-    if (!def || n > 3) {
+    action = def && n == 4 ? resource_find_action(def, parts[3]) : NULL;
+    if (!def || n > 4 || (n == 4 && !action)) {
         return res_path_not_found(ctx);
     }
     status = parse_body(ctx, req, &body);
@@ -445,8 +481,10 @@ route(struct api *api, struct res_ctx *ctx, const struct api_request *req,
     }
 
     res_txn_begin(ctx);
-    status = handle_resource(ctx, req, def, n == 3 ? parts[2] : NULL, q, body,
-                             replyp);
+    status = (action
+              ? handle_action(ctx, method, action, parts[2], body, replyp)
+              : handle_resource(ctx, req, def, n == 3 ? parts[2] : NULL, q,
+                                body, replyp));
     status = res_txn_end(ctx, status, replyp);
     json_decref(body);
     return status;

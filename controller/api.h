@@ -13,10 +13,14 @@
  *   GET  /                                   version document
  *   GET  /v2.0, /v2.0/                       resource collections
  *   GET  /v2.0/extensions[/ALIAS]            extensions we implement
- *   GET|POST /v2.0/{networks,subnets,ports}  list (filters, fields=,
+ *   GET|POST /v2.0/{networks,subnets,ports,routers}
+ *                                            list (filters, fields=,
  *                                            limit/marker) / create (also
  *                                            bulk, all-or-nothing)
  *   GET|PUT|DELETE /v2.0/COLLECTION/ID       show / update / delete
+ *   PUT  /v2.0/routers/ID/{add,remove}_router_interface
+ *                                            member actions (a resource's
+ *                                            'actions'), reply 200
  *   GET  /v2.0/agents[/ID], PUT, DELETE      agents (created by reports)
  *   /v2.0/weft/...                           agent protocol, see
  *                                            docs/agent-protocol.md and
@@ -27,8 +31,10 @@
  * CIDR/IP/MAC/UUID, and a network_id that names no network -- type
  * NetworkNotFound), 404 unknown id or path, 405 wrong method, 409
  * conflicts (NetworkInUse, SubnetInUse, MacAddressInUse,
- * IpAddressAlreadyAllocated, IpAddressGenerationFailure), 410 watch from a
- * compacted revision, 413 body too large (http.c), 500 store failure.
+ * IpAddressAlreadyAllocated, IpAddressGenerationFailure, RouterInUse,
+ * PortInUse, ServicePortInUse, RouterInterfaceInUseByRoute,
+ * GatewayIpInUse), 410 watch from a compacted revision, 413 body too large
+ * (http.c), 500 store failure.
  *
  * Project: a create takes project_id/tenant_id from the body, else the
  * X-Project-Id header (api_request.project_id), else API_DEFAULT_PROJECT.

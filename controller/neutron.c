@@ -155,6 +155,15 @@ range_keys(struct res_ctx *ctx, const char *prefix, struct store_kvs *kvs)
     return error ? res_store_error(ctx, error) : 0;
 }
 
+/* True if 'port' is a router interface: owned by
+ * NEUTRON_ROUTER_INTERFACE with a device_id that can name a router. */
+static bool
+is_router_interface(const json_t *port)
+{
+    return (!strcmp(get_str(port, "device_owner"), NEUTRON_ROUTER_INTERFACE)
+            && resource_uuid_valid(get_str(port, "device_id")));
+}
+
 /* Validators. */
 
 int
@@ -342,7 +351,8 @@ route_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
     static const char *const keys[] = { "destination", "nexthop", NULL };
     struct ipam_prefix p;
     char buf[IPAM_PREFIX_STRLEN];
-    json_t *hop;
+    json_t *hop, *route, *d;
+    size_t j;
 
     if (!json_is_object(e) || !only_keys(e, keys)
         || !ipam_prefix_parse(get_str(e, "destination"), &p)) {
@@ -354,8 +364,17 @@ route_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
         bad_input(ctx, attr, "route %zu has an invalid nexthop", i);
         return NULL;
     }
-    return json_pack("{s:s,s:o}", "destination", ipam_prefix_format(&p, buf),
-                     "nexthop", hop);
+    route = json_pack("{s:s,s:o}", "destination",
+                      ipam_prefix_format(&p, buf), "nexthop", hop);
+    json_array_foreach (done, j, d) {
+        if (json_equal(d, route)) {
+            bad_input(ctx, attr, "duplicate route (destination %s, nexthop "
+                      "%s)", buf, json_string_value(hop));
+            json_decref(route);
+            return NULL;
+        }
+    }
+    return route;
 }
 
 int
@@ -561,6 +580,38 @@ neutron_validate_vnic_type(struct res_ctx *ctx, const struct attr_def *attr,
         }
     }
     return bad_input(ctx, attr, "'%s' is not a valid vnic type", s);
+}
+
+int
+neutron_validate_gateway_info(struct res_ctx *ctx,
+                              const struct attr_def *attr, json_t **valuep)
+{
+    /* {} clears a gateway, like null (openstackclient's "router unset
+     * --external-gateway" sends it). */
+    if (!json_object_size(*valuep)) {
+        replace(valuep, json_null());
+        return 0;
+    }
+    return bad_input(ctx, attr, "external gateways are not supported yet; "
+                     "only null (no gateway) is accepted");
+}
+
+int
+neutron_validate_distributed(struct res_ctx *ctx,
+                             const struct attr_def *attr, json_t **valuep)
+{
+    return json_is_true(*valuep) ? 0 : bad_input(
+        ctx, attr, "every Weft router is distributed; centralized routers "
+        "are not supported");
+}
+
+int
+neutron_validate_ha(struct res_ctx *ctx, const struct attr_def *attr,
+                    json_t **valuep)
+{
+    return json_is_false(*valuep) ? 0 : bad_input(
+        ctx, attr, "Weft routers are distributed, so there are no HA "
+        "routers");
 }
 
 /* Networks. */
@@ -966,13 +1017,47 @@ out:
     return error;
 }
 
+/* Refuses to move the gateway of subnet 'old' away from under the router
+ * interface that holds it. */
+static int
+check_gateway_unused(struct res_ctx *ctx, const json_t *old,
+                     const json_t *obj)
+{
+    const char *gw = json_string_value(json_object_get(old, "gateway_ip"));
+    const char *new = json_string_value(json_object_get(obj, "gateway_ip"));
+    char *key, *port_id = NULL;
+    json_t *port = NULL;
+    int error = 0;
+
+    if (!gw || (new && !strcmp(gw, new))) {
+        return 0;
+    }
+    key = xasprintf("idx/ip/%s/%s", get_str(old, "id"), gw);
+    if (key_exists(ctx, key, &port_id)) {
+        error = resource_load(ctx, def_of("ports"), port_id, &port);
+        if (error == 404) {
+            res_error_clear(ctx);
+            error = 0;
+        } else if (!error && is_router_interface(port)) {
+            error = res_error(ctx, 409, "GatewayIpInUse",
+                              "Current gateway ip %s already in use by port "
+                              "%s. Unable to update.", gw, port_id);
+        }
+    }
+    json_decref(port);
+    free(port_id);
+    free(key);
+    return error;
+}
+
 int
 neutron_subnet_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
                       const json_t *changes)
 {
     if (json_object_get(changes, "gateway_ip")
         || json_object_get(changes, "allocation_pools")) {
-        return check_gateway_and_pools(ctx, obj, false);
+        int error = check_gateway_unused(ctx, old, obj);
+        return error ? error : check_gateway_and_pools(ctx, obj, false);
     }
     return 0;
 }
@@ -1268,6 +1353,44 @@ out:
     return error;
 }
 
+static char *
+router_port_key(const json_t *port)
+{
+    return xasprintf("idx/router-port/%s/%s", get_str(port, "device_id"),
+                     get_str(port, "id"));
+}
+
+/* Keeps the router interface index in step with 'port', whose previous
+ * version is 'old' (NULL for a new port; 'port' is NULL for a deleted
+ * one).  An unbound interface port is ACTIVE, because every agent routes
+ * for it; one that stops being an interface is DOWN again. */
+static int
+port_sync_router(struct res_ctx *ctx, const json_t *old, json_t *port)
+{
+    bool was = old && is_router_interface(old);
+    bool is = port && is_router_interface(port);
+    bool moved = (was && is && strcmp(get_str(old, "device_id"),
+                                      get_str(port, "device_id")));
+    int error = 0;
+    char *key;
+
+    if (was && (!is || moved)) {
+        key = router_port_key(old);
+        error = delete_key(ctx, key);
+        free(key);
+    }
+    if (!error && is && (!was || moved)) {
+        key = router_port_key(port);
+        error = put_key(ctx, key, get_str(port, "id"));
+        free(key);
+    }
+    if (port && !*get_str(port, "binding:host_id") && (is || was)) {
+        json_object_set_new(port, "status",
+                            json_string(is ? "ACTIVE" : "DOWN"));
+    }
+    return error;
+}
+
 static void
 port_set_vif_type(json_t *port)
 {
@@ -1294,6 +1417,9 @@ neutron_port_create(struct res_ctx *ctx, json_t *obj)
     }
     json_object_set_new(obj, "status", json_string("DOWN"));
     port_set_vif_type(obj);
+    if (!error) {
+        error = port_sync_router(ctx, NULL, obj);
+    }
     json_decref(net);
     return error;
 }
@@ -1333,14 +1459,620 @@ neutron_port_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
         json_object_set_new(obj, "status", json_string("DOWN"));
     }
     port_set_vif_type(obj);
+    if (!error) {
+        error = port_sync_router(ctx, old, obj);
+    }
     json_decref(net);
     return error;
+}
+
+/* Releases everything 'port' holds besides its own key: its addresses,
+ * its MAC, its place in the router interface index. */
+static int
+port_unlink(struct res_ctx *ctx, const json_t *port)
+{
+    int error = port_release(ctx, port, true, true);
+    return error ? error : port_sync_router(ctx, port, NULL);
 }
 
 int
 neutron_port_remove(struct res_ctx *ctx, const json_t *obj)
 {
-    return port_release(ctx, obj, true, true);
+    /* Only remove_router_interface takes an interface off its router
+     * (which checks the routes that depend on it). */
+    if (is_router_interface(obj)) {
+        json_t *router;
+        int error = resource_load(ctx, def_of("routers"),
+                                  get_str(obj, "device_id"), &router);
+
+        json_decref(router);
+        if (!error) {
+            return res_error(ctx, 409, "ServicePortInUse",
+                             "Port %s cannot be deleted directly via the "
+                             "port API: has device owner %s.",
+                             get_str(obj, "id"), NEUTRON_ROUTER_INTERFACE);
+        } else if (error != 404) {
+            return error;
+        }
+        res_error_clear(ctx);
+    }
+    return port_unlink(ctx, obj);
+}
+
+/* Routers. */
+
+/* Records 400 BadRequest "Bad router request: <reason>." */
+static int
+bad_router_request(struct res_ctx *ctx, const char *fmt, ...)
+    PRINTF_FMT(2, 3);
+
+static int
+bad_router_request(struct res_ctx *ctx, const char *fmt, ...)
+{
+    va_list args;
+    int status;
+
+    va_start(args, fmt);
+    status = input_error(ctx, "BadRequest", "Bad router request: ", fmt,
+                         args);
+    va_end(args);
+    return status;
+}
+
+/* Appends to 'out', for every fixed IP of every interface port of router
+ * 'router_id', {"port": PORT, "subnet": SUBNET, "ip_address": IP}. */
+static int
+router_interfaces(struct res_ctx *ctx, const char *router_id, json_t *out)
+{
+    char *prefix = xasprintf("idx/router-port/%s/", router_id);
+    struct store_kvs kvs;
+    int error;
+
+    error = range_keys(ctx, prefix, &kvs);
+    for (size_t i = 0; !error && i < kvs.n; i++) {
+        json_t *port, *e;
+        size_t j;
+
+        error = resource_load(ctx, def_of("ports"), kvs.kvs[i].value,
+                              &port);
+        if (error) {
+            break;
+        }
+        json_array_foreach (json_object_get(port, "fixed_ips"), j, e) {
+            json_t *sub;
+
+            error = resource_load(ctx, def_of("subnets"),
+                                  get_str(e, "subnet_id"), &sub);
+            if (error) {
+                break;
+            }
+            json_array_append_new(out, json_pack(
+                                      "{s:O,s:o,s:s}", "port", port,
+                                      "subnet", sub, "ip_address",
+                                      get_str(e, "ip_address")));
+        }
+        json_decref(port);
+    }
+    store_kvs_destroy(&kvs);
+    free(prefix);
+    return error;
+}
+
+/* Checks that subnet 'sub' may join a router whose interfaces are
+ * 'ifaces' (from router_interfaces()): not already there, and not
+ * overlapping a subnet that is. */
+static int
+check_router_subnet(struct res_ctx *ctx, const json_t *ifaces,
+                    const json_t *sub)
+{
+    const char *sid = get_str(sub, "id");
+    struct ipam_prefix p, q;
+    size_t i;
+    json_t *f;
+
+    ASSERT(ipam_prefix_parse(get_str(sub, "cidr"), &p));
+    json_array_foreach (ifaces, i, f) {
+        const json_t *other = json_object_get(f, "subnet");
+
+        if (!strcmp(get_str(other, "id"), sid)) {
+            return bad_router_request(ctx, "Router already has a port on "
+                                      "subnet %s", sid);
+        }
+        if (ipam_prefix_parse(get_str(other, "cidr"), &q)
+            && ipam_prefix_overlaps(&p, &q)) {
+            return bad_router_request(ctx, "Cidr %s of subnet %s overlaps "
+                                      "with cidr %s of subnet %s",
+                                      get_str(sub, "cidr"), sid,
+                                      get_str(other, "cidr"),
+                                      get_str(other, "id"));
+        }
+    }
+    return 0;
+}
+
+/* Why static route 'route' cannot be used by a router whose interfaces
+ * are 'ifaces', or NULL if it can. */
+static const char *
+route_problem(const json_t *route, const json_t *ifaces)
+{
+    struct ipam_prefix dst, p;
+    struct ipam_addr hop, a;
+    bool connected = false;
+    size_t i;
+    json_t *f;
+
+    if (!ipam_prefix_parse(get_str(route, "destination"), &dst)
+        || !ipam_addr_parse(get_str(route, "nexthop"), &hop)) {
+        return "the route is malformed";
+    }
+    if (dst.addr.family != hop.family) {
+        return "the destination and the nexthop differ in IP version";
+    }
+    json_array_foreach (ifaces, i, f) {
+        if (ipam_addr_parse(get_str(f, "ip_address"), &a)
+            && a.family == hop.family && !ipam_addr_cmp(&a, &hop)) {
+            return "the nexthop is used by router";
+        }
+        connected |= (ipam_prefix_parse(get_str(json_object_get(f, "subnet"),
+                                                "cidr"), &p)
+                      && ipam_prefix_contains(&p, &hop));
+    }
+    return connected ? NULL : "the nexthop is not connected with router";
+}
+
+/* Checks the routes of 'router' against its interfaces. */
+static int
+check_routes(struct res_ctx *ctx, const json_t *router)
+{
+    const char *id = get_str(router, "id");
+    json_t *routes = json_object_get(router, "routes");
+    json_t *ifaces;
+    int error;
+    size_t i;
+    json_t *r;
+
+    if (json_array_size(routes) > NEUTRON_MAX_ROUTES) {
+        return res_error(ctx, 400, "RoutesExhausted",
+                         "Unable to complete operation for %s. The number "
+                         "of routes exceeds the maximum %d.", id,
+                         NEUTRON_MAX_ROUTES);
+    }
+    ifaces = json_array();
+    error = router_interfaces(ctx, id, ifaces);
+    json_array_foreach (routes, i, r) {
+        const char *why = error ? NULL : route_problem(r, ifaces);
+
+        if (why) {
+            char *text = json_dumps(routes, JSON_COMPACT);
+            error = res_error(ctx, 400, "InvalidRoutes",
+                              "Invalid format for routes: %s, %s.",
+                              text ? text : "[]", why);
+            free(text);
+        }
+    }
+    json_decref(ifaces);
+    return error;
+}
+
+int
+neutron_router_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
+                      const json_t *changes)
+{
+    return json_object_get(changes, "routes") ? check_routes(ctx, obj) : 0;
+}
+
+int
+neutron_router_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    char *prefix = xasprintf("idx/router-port/%s/", id);
+    struct store_kvs kvs;
+    int error;
+
+    error = range_keys(ctx, prefix, &kvs);
+    if (!error && kvs.n) {
+        error = res_error(ctx, 409, "RouterInUse", "Router %s still has "
+                          "ports", id);
+    }
+    store_kvs_destroy(&kvs);
+    free(prefix);
+    return error;
+}
+
+/* Reads the subnet_id and port_id of an interface action's 'body' into
+ * '*sidp' and '*pidp' (NULL when absent); at least one must be there. */
+static int
+interface_body(struct res_ctx *ctx, const json_t *body, const char **sidp,
+               const char **pidp)
+{
+    const char *key;
+    json_t *v;
+
+    *sidp = *pidp = NULL;
+    json_object_foreach ((json_t *) body, key, v) {
+        const char **p = (!strcmp(key, "subnet_id") ? sidp
+                          : !strcmp(key, "port_id") ? pidp : NULL);
+
+        if (!p) {
+            return bad_router_request(ctx, "Unrecognized attribute '%s'",
+                                      key);
+        }
+        if (!json_is_string(v)) {
+            return bad_router_request(ctx, "%s must be a UUID string", key);
+        }
+        if (!resource_uuid_valid(json_string_value(v))) {
+            return bad_router_request(ctx, "'%s' is not a valid UUID",
+                                      json_string_value(v));
+        }
+        *p = json_string_value(v);
+    }
+    if (!*sidp && !*pidp) {
+        return bad_router_request(ctx, "Either subnet_id or port_id must be "
+                                  "specified");
+    }
+    return 0;
+}
+
+/* Neutron's reply to an interface action on 'router' for 'port': the
+ * subnet 'sid', or when 'sid' is NULL every subnet of the port. */
+static json_t *
+interface_info(const json_t *router, const json_t *port, const char *sid)
+{
+    json_t *ids = json_array();
+    size_t i;
+    json_t *e;
+
+    if (sid) {
+        json_array_append_new(ids, json_string(sid));
+    } else {
+        json_array_foreach (json_object_get(port, "fixed_ips"), i, e) {
+            json_t *s = json_string(get_str(e, "subnet_id"));
+            size_t j;
+            json_t *d;
+            bool dup = false;
+
+            json_array_foreach (ids, j, d) {
+                dup |= json_equal(d, s);
+            }
+            if (!dup) {
+                json_array_append(ids, s);
+            }
+            json_decref(s);
+        }
+    }
+    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:s}",
+                     "id", get_str(router, "id"),
+                     "tenant_id", get_str(router, "project_id"),
+                     "project_id", get_str(router, "project_id"),
+                     "port_id", get_str(port, "id"),
+                     "subnet_id",
+                     json_string_value(json_array_get(ids, 0)) ?: "",
+                     "subnet_ids", ids,
+                     "network_id", get_str(port, "network_id"));
+}
+
+/* add_router_interface by subnet: a new port on the subnet's gateway IP. */
+static int
+add_interface_by_subnet(struct res_ctx *ctx, const json_t *router,
+                        const json_t *ifaces, const char *sid,
+                        json_t **portp)
+{
+    const char *gw, *net_id;
+    json_t *sub, *in;
+    char *key;
+    int error;
+
+    error = load_ref(ctx, "subnets", sid, 404, &sub);
+    if (error) {
+        return error;
+    }
+    gw = json_string_value(json_object_get(sub, "gateway_ip"));
+    net_id = get_str(sub, "network_id");
+    if (!gw) {
+        error = bad_router_request(ctx, "Subnet for router interface must "
+                                   "have a gateway IP");
+        goto out;
+    }
+    error = check_router_subnet(ctx, ifaces, sub);
+    if (error) {
+        goto out;
+    }
+    key = xasprintf("idx/ip/%s/%s", sid, gw);
+    if (key_exists(ctx, key, NULL)) {
+        error = res_error(ctx, 409, "IpAddressInUse",
+                          "Unable to complete operation for network %s. The "
+                          "IP address %s is in use.", net_id, gw);
+    }
+    free(key);
+    if (error) {
+        goto out;
+    }
+    in = json_pack("{s:s,s:[{s:s,s:s}],s:s,s:s,s:b,s:s,s:s,s:s}",
+                   "network_id", net_id,
+                   "fixed_ips", "subnet_id", sid, "ip_address", gw,
+                   "device_owner", NEUTRON_ROUTER_INTERFACE,
+                   "device_id", get_str(router, "id"),
+                   "admin_state_up", true, "binding:host_id", "",
+                   "project_id", get_str(router, "project_id"),
+                   "name", "");
+    error = resource_create(ctx, def_of("ports"), in, portp);
+    json_decref(in);
+
+out:
+    json_decref(sub);
+    return error;
+}
+
+/* add_router_interface by port: the unused port 'pid' joins the router,
+ * unbound (the router is distributed). */
+static int
+add_interface_by_port(struct res_ctx *ctx, const json_t *router,
+                      const json_t *ifaces, const char *pid, json_t **portp)
+{
+    const char *owner, *device;
+    json_t *port, *fixed, *changes;
+    size_t i;
+    json_t *e;
+    int error;
+
+    error = resource_load(ctx, def_of("ports"), pid, &port);
+    if (error) {
+        return error;
+    }
+    owner = get_str(port, "device_owner");
+    device = get_str(port, "device_id");
+    fixed = json_object_get(port, "fixed_ips");
+    if (*owner || *device) {
+        error = res_error(ctx, 409, "PortInUse",
+                          "Unable to complete operation on port %s for "
+                          "network %s. Port already has an attached device "
+                          "%s.", pid, get_str(port, "network_id"),
+                          *device ? device : owner);
+        goto out;
+    }
+    if (!json_array_size(fixed)) {
+        error = bad_router_request(ctx, "Router port must have at least one "
+                                   "fixed IP");
+        goto out;
+    }
+    json_array_foreach (fixed, i, e) {
+        json_t *sub;
+
+        error = load_ref(ctx, "subnets", get_str(e, "subnet_id"), 404, &sub);
+        if (!error) {
+            error = check_router_subnet(ctx, ifaces, sub);
+            json_decref(sub);
+        }
+        if (error) {
+            goto out;
+        }
+    }
+    changes = json_pack("{s:s,s:s,s:s}",
+                        "device_owner", NEUTRON_ROUTER_INTERFACE,
+                        "device_id", get_str(router, "id"),
+                        "binding:host_id", "");
+    error = resource_update(ctx, def_of("ports"), pid, changes, portp);
+    json_decref(changes);
+
+out:
+    json_decref(port);
+    return error;
+}
+
+/* Bumps the revision of 'router', whose interfaces changed. */
+static int
+router_touch(struct res_ctx *ctx, json_t *router)
+{
+    resource_touch(ctx, def_of("routers"), router);
+    return resource_save(ctx, def_of("routers"), router);
+}
+
+/* Checks that no static route of 'router' goes through subnet 'sub'. */
+static int
+check_not_nexthop(struct res_ctx *ctx, const json_t *router,
+                  const json_t *sub)
+{
+    struct ipam_prefix p;
+    struct ipam_addr hop;
+    size_t i;
+    json_t *r;
+
+    if (!ipam_prefix_parse(get_str(sub, "cidr"), &p)) {
+        return 0;
+    }
+    json_array_foreach (json_object_get(router, "routes"), i, r) {
+        if (ipam_addr_parse(get_str(r, "nexthop"), &hop)
+            && ipam_prefix_contains(&p, &hop)) {
+            return res_error(ctx, 409, "RouterInterfaceInUseByRoute",
+                             "Router interface for subnet %s on router %s "
+                             "cannot be deleted, as it is required by one "
+                             "or more routes.", get_str(sub, "id"),
+                             get_str(router, "id"));
+        }
+    }
+    return 0;
+}
+
+/* Deletes interface port 'port' (a router interface, whose own checks are
+ * the caller's). */
+static int
+port_destroy(struct res_ctx *ctx, const json_t *port)
+{
+    char *key = xasprintf("ports/%s", get_str(port, "id"));
+    int error = port_unlink(ctx, port);
+
+    if (!error) {
+        error = delete_key(ctx, key);
+    }
+    free(key);
+    return error;
+}
+
+/* remove_router_interface by port 'pid' (and, if nonnull, subnet 'sid',
+ * which must be one of the port's). */
+static int
+remove_interface_by_port(struct res_ctx *ctx, const json_t *router,
+                         const json_t *ifaces, const char *pid,
+                         const char *sid, json_t **portp)
+{
+    char *key = xasprintf("idx/router-port/%s/%s", get_str(router, "id"),
+                          pid);
+    bool on_subnet = false;
+    json_t *port = NULL;
+    size_t i;
+    json_t *f;
+    int error;
+
+    if (!key_exists(ctx, key, NULL)) {
+        free(key);
+        return res_error(ctx, 404, "RouterInterfaceNotFound",
+                         "Router %s does not have an interface with id %s",
+                         get_str(router, "id"), pid);
+    }
+    free(key);
+    error = resource_load(ctx, def_of("ports"), pid, &port);
+    if (error) {
+        return error;
+    }
+    json_array_foreach (json_object_get(port, "fixed_ips"), i, f) {
+        on_subnet |= sid && !strcmp(get_str(f, "subnet_id"), sid);
+    }
+    if (sid && !on_subnet) {
+        error = res_error(ctx, 400, "SubnetMismatchForPort",
+                          "Subnet on port %s does not match the requested "
+                          "subnet %s.", pid, sid);
+    }
+    json_array_foreach (ifaces, i, f) {
+        if (!error && !strcmp(get_str(json_object_get(f, "port"), "id"),
+                              pid)) {
+            error = check_not_nexthop(ctx, router,
+                                      json_object_get(f, "subnet"));
+        }
+    }
+    if (!error) {
+        error = port_destroy(ctx, port);
+    }
+    if (!error) {
+        *portp = port;
+    } else {
+        json_decref(port);
+    }
+    return error;
+}
+
+/* remove_router_interface by subnet 'sid': deletes the router's port on
+ * it, or just its address there if the port has others. */
+static int
+remove_interface_by_subnet(struct res_ctx *ctx, const json_t *router,
+                           const json_t *ifaces, const char *sid,
+                           json_t **portp)
+{
+    const json_t *port = NULL, *sub = NULL;
+    json_t *s, *fixed;
+    size_t i;
+    json_t *f, *e;
+    int error;
+
+    error = load_ref(ctx, "subnets", sid, 404, &s);
+    json_decref(s);
+    if (error) {
+        return error;
+    }
+    json_array_foreach (ifaces, i, f) {
+        if (!strcmp(get_str(json_object_get(f, "subnet"), "id"), sid)) {
+            port = json_object_get(f, "port");
+            sub = json_object_get(f, "subnet");
+            break;
+        }
+    }
+    if (!port) {
+        return res_error(ctx, 404, "RouterInterfaceNotFoundForSubnet",
+                         "Router %s has no interface on subnet %s",
+                         get_str(router, "id"), sid);
+    }
+    error = check_not_nexthop(ctx, router, sub);
+    if (error) {
+        return error;
+    }
+    fixed = json_object_get(port, "fixed_ips");
+    if (json_array_size(fixed) <= 1) {
+        error = port_destroy(ctx, port);
+        if (!error) {
+            *portp = json_incref((json_t *) port);
+        }
+        return error;
+    }
+
+    json_t *keep = json_array();
+    json_array_foreach (fixed, i, e) {
+        if (strcmp(get_str(e, "subnet_id"), sid)) {
+            json_array_append(keep, e);
+        }
+    }
+    json_t *changes = json_pack("{s:o}", "fixed_ips", keep);
+    error = resource_update(ctx, def_of("ports"), get_str(port, "id"),
+                            changes, portp);
+    json_decref(changes);
+    return error;
+}
+
+/* The router actions: adds ('add') or removes the interface that 'body'
+ * names on router 'id'. */
+static int
+interface_action(struct res_ctx *ctx, const char *id, const json_t *body,
+                 bool add, json_t **replyp)
+{
+    json_t *router = NULL, *port = NULL, *ifaces = json_array();
+    const char *sid, *pid;
+    int error;
+
+    *replyp = NULL;
+    error = resource_load(ctx, def_of("routers"), id, &router);
+    if (!error) {
+        error = interface_body(ctx, body, &sid, &pid);
+    }
+    if (!error && add && sid && pid) {
+        error = bad_router_request(ctx, "Cannot specify both subnet-id and "
+                                   "port-id");
+    }
+    if (!error) {
+        error = router_interfaces(ctx, id, ifaces);
+    }
+    if (!error && add) {
+        error = (sid
+                 ? add_interface_by_subnet(ctx, router, ifaces, sid, &port)
+                 : add_interface_by_port(ctx, router, ifaces, pid, &port));
+    } else if (!error) {
+        error = (pid
+                 ? remove_interface_by_port(ctx, router, ifaces, pid, sid,
+                                            &port)
+                 : remove_interface_by_subnet(ctx, router, ifaces, sid,
+                                              &port));
+    }
+    if (!error) {
+        error = router_touch(ctx, router);
+    }
+    if (!error) {
+        *replyp = interface_info(router, port, add ? NULL : sid);
+    }
+    json_decref(router);
+    json_decref(port);
+    json_decref(ifaces);
+    return error;
+}
+
+int
+neutron_router_add_interface(struct res_ctx *ctx, const char *id,
+                             const json_t *body, json_t **replyp)
+{
+    return interface_action(ctx, id, body, true, replyp);
+}
+
+int
+neutron_router_remove_interface(struct res_ctx *ctx, const char *id,
+                                const json_t *body, json_t **replyp)
+{
+    return interface_action(ctx, id, body, false, replyp);
 }
 
 /* Agents. */

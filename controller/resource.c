@@ -96,6 +96,22 @@ static const struct attr_def port_attrs[] = {
     { "port_security_enabled", AT_BOOL, "true", P | U, NULL },
 };
 
+/* "routes" may not be given in a create (Neutron's extraroute): a new
+ * router has no interface, so no nexthop could be valid yet. */
+static const struct attr_def router_attrs[] = {
+    STD_ATTRS,
+    { "admin_state_up", AT_BOOL, "true", P | U, NULL },
+    { "status", AT_STRING, "\"ACTIVE\"", 0, NULL },
+    { "external_gateway_info", AT_DICT, "null", P | U | N,
+      neutron_validate_gateway_info },
+    { "routes", AT_LIST, "[]", U, neutron_validate_host_routes },
+    { "distributed", AT_BOOL, "true", P | U, neutron_validate_distributed },
+    { "ha", AT_BOOL, "false", P | U, neutron_validate_ha },
+    { "availability_zones", AT_LIST, "[]", 0, NULL },
+    { "availability_zone_hints", AT_LIST, "[]", P,
+      neutron_validate_string_list },
+};
+
 static const struct attr_def agent_attrs[] = {
     { "id", AT_UUID, NULL, 0, NULL },
     { "agent_type", AT_STRING, NULL, 0, NULL },
@@ -146,6 +162,25 @@ static const struct resource_def port_def = {
     .remove = neutron_port_remove,
 };
 
+static const struct resource_action router_actions[] = {
+    { "add_router_interface",
+      "`{\"subnet_id\": S}`: a new port on S's network at S's `gateway_ip`; "
+      "or `{\"port_id\": P}`: the unused port P",
+      neutron_router_add_interface },
+    { "remove_router_interface",
+      "`{\"subnet_id\": S}` or `{\"port_id\": P}`: deletes that "
+      "interface port", neutron_router_remove_interface },
+};
+
+static const struct resource_def router_def = {
+    .singular = "router", .plural = "routers", .type_name = "Router",
+    ATTRS(router_attrs),
+    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .update = neutron_router_update,
+    .remove = neutron_router_remove,
+    .actions = router_actions, .n_actions = ARRAY_SIZE(router_actions),
+};
+
 /* Agents are created by their reports (controller/weft-ext.c). */
 static const struct resource_def agent_def = {
     .singular = "agent", .plural = "agents", .type_name = "Agent",
@@ -158,7 +193,7 @@ static const struct resource_def agent_def = {
 #undef ATTRS
 
 const struct resource_def *const resource_defs[] = {
-    &network_def, &subnet_def, &port_def, &agent_def,
+    &network_def, &subnet_def, &port_def, &router_def, &agent_def,
 };
 const size_t n_resource_defs = ARRAY_SIZE(resource_defs);
 
@@ -282,6 +317,17 @@ resource_attr(const struct resource_def *def, const char *name)
     for (size_t i = 0; i < def->n_attrs; i++) {
         if (!strcmp(def->attrs[i].name, name)) {
             return &def->attrs[i];
+        }
+    }
+    return NULL;
+}
+
+const struct resource_action *
+resource_find_action(const struct resource_def *def, const char *name)
+{
+    for (size_t i = 0; i < def->n_actions; i++) {
+        if (!strcmp(def->actions[i].name, name)) {
+            return &def->actions[i];
         }
     }
     return NULL;
@@ -1042,5 +1088,15 @@ resource_print_reference(FILE *out)
                     a->default_json ? "`" : "");
         }
         fprintf(out, "\n");
+        if (def->n_actions) {
+            fprintf(out, "| action (`PUT /v2.0/%s/<id>/<action>`) | body "
+                    "and effect |\n", def->plural);
+            fprintf(out, "|---|---|\n");
+            for (size_t j = 0; j < def->n_actions; j++) {
+                fprintf(out, "| `%s` | %s |\n", def->actions[j].name,
+                        def->actions[j].summary);
+            }
+            fprintf(out, "\n");
+        }
     }
 }

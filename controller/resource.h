@@ -123,6 +123,18 @@ void res_query_destroy(struct res_query *);
 /* The value of the first parameter named 'key', or NULL. */
 const char *res_query_get(const struct res_query *, const char *key);
 
+/* A member action, PUT /v2.0/<plural>/<id>/<name> with a bare JSON object
+ * as the body (Neutron's "add_router_interface").  'run' works inside
+ * 'ctx->txn' like the hooks below; on success it stores the reply document
+ * (a new reference) in '*replyp' and returns 0, and the request answers
+ * 200. */
+struct resource_action {
+    const char *name;           /* "add_router_interface" */
+    const char *summary;        /* One line for the API reference. */
+    int (*run)(struct res_ctx *, const char *id, const json_t *body,
+               json_t **replyp);
+};
+
 struct resource_def {
     const char *singular;       /* "network" */
     const char *plural;         /* "networks" (also the store prefix) */
@@ -144,6 +156,9 @@ struct resource_def {
     /* Adds attributes computed at read time (agent liveness, from the
      * store's heartbeats, which may be read inside 'ctx->txn'). */
     void (*render)(struct res_ctx *, json_t *obj);
+
+    const struct resource_action *actions;     /* Member actions. */
+    size_t n_actions;
 };
 
 /* Every resource served under /v2.0/<plural>. */
@@ -154,9 +169,13 @@ extern const size_t n_resource_defs;
  * to 'out'.  docs/api.md embeds this output between its "BEGIN
  * GENERATED" and "END GENERATED" markers (weft-controller
  * --print-api-reference; a unit test checks the two agree), so the tables
- * that validate requests are also the documentation. */
+ * that validate requests are also the documentation.  A resource with
+ * member actions gets a second table listing them. */
 void resource_print_reference(FILE *out);
 const struct resource_def *resource_find(const char *plural);
+/* The action of 'def' called 'name', or NULL. */
+const struct resource_action *resource_find_action(
+    const struct resource_def *, const char *name);
 const struct attr_def *resource_attr(const struct resource_def *,
                                      const char *name);
 

@@ -19,7 +19,7 @@
 
 /* Collections agents see. */
 static const char *const agent_prefixes[] = {
-    "networks/", "subnets/", "ports/", "agents/",
+    "networks/", "subnets/", "ports/", "routers/", "agents/",
 };
 
 static bool

@@ -13,8 +13,9 @@
  *     <FUZZ_SOURCES> -ljansson -lsqlite3 -lpthread -o build-fuzz/fuzz-api
  *   build-fuzz/fuzz-api -max_total_time=30
  *
- * Each input gets a fresh "memory:" store holding one network, one subnet
- * and one port, so updates and port creation reach the deep paths.  The
+ * Each input gets a fresh "memory:" store holding one network, one subnet,
+ * one port and one router with an interface on the subnet, so updates,
+ * port creation and the router actions reach the deep paths.  The
  * first byte picks the method and path; the rest is the body (or, for
  * GETs, the query string).  Besides the sanitizers, it checks that every
  * reply is JSON (or empty for 204) and that a rejected request leaves the
@@ -36,7 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct target {
     const char *method;
-    const char *path;           /* %N = network id, %S subnet, %P port. */
+    const char *path;           /* %N = network id, %S subnet, %P port,
+                                 * %R router. */
     bool query;                 /* Data is the query string, no body. */
 };
 
@@ -55,6 +57,12 @@ static const struct target targets[] = {
     { "GET", "/v2.0/agents", true },
     { "DELETE", "/v2.0/networks/%N", false },
     { "DELETE", "/v2.0/subnets/%S", false },
+    { "POST", "/v2.0/routers", false },
+    { "PUT", "/v2.0/routers/%R", false },
+    { "PUT", "/v2.0/routers/%R/add_router_interface", false },
+    { "PUT", "/v2.0/routers/%R/remove_router_interface", false },
+    { "GET", "/v2.0/routers", true },
+    { "DELETE", "/v2.0/routers/%R", false },
 };
 
 static char *
@@ -75,16 +83,18 @@ create(struct api *api, const char *path, const char *body,
     return out;
 }
 
-/* Expands %N, %S, %P in 'fmt'. */
+/* Expands %N, %S, %P, %R in 'fmt'. */
 static char *
-expand(const char *fmt, const char *n, const char *s, const char *p)
+expand(const char *fmt, const char *n, const char *s, const char *p,
+       const char *r)
 {
     char *out = xstrdup("");
 
     for (const char *c = fmt; *c; c++) {
         char *next;
         if (c[0] == '%' && c[1]) {
-            const char *v = c[1] == 'N' ? n : c[1] == 'S' ? s : p;
+            const char *v = (c[1] == 'N' ? n : c[1] == 'S' ? s
+                             : c[1] == 'R' ? r : p);
             next = xasprintf("%s%s", out, v);
             c++;
         } else {
@@ -104,7 +114,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct api_request req;
     struct store *store;
     struct api *api;
-    char *err = NULL, *reply = NULL, *net, *sub, *port, *path, *text;
+    char *err = NULL, *reply = NULL, *net, *sub, *port, *router, *path,
+        *text;
     int64_t rev;
     int status;
 
@@ -130,8 +141,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     text = xasprintf("{\"port\": {\"network_id\": \"%s\"}}", net);
     port = create(api, "/v2.0/ports", text, "port");
     free(text);
+    router = create(api, "/v2.0/routers", "{\"router\": {}}", "router");
+    path = xasprintf("/v2.0/routers/%s/add_router_interface", router);
+    text = xasprintf("{\"subnet_id\": \"%s\"}", sub);
+    status = api_handle(api, "PUT", path, NULL, text, &reply);
+    ASSERT(status == 200);
+    free(reply);
+    reply = NULL;
+    free(text);
+    free(path);
 
-    path = expand(t->path, net, sub, port);
+    path = expand(t->path, net, sub, port, router);
     text = xmalloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
@@ -166,6 +186,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(net);
     free(sub);
     free(port);
+    free(router);
     api_destroy(api);
     store_close(store);
     return 0;

@@ -2,7 +2,8 @@
 # test-api-errors.sh -- the Neutron API rejects bad input with Neutron's
 # status codes and a {"NeutronError": {"type", "message", ...}} body, and a
 # rejected request changes nothing (a GET of every collection afterwards is
-# identical to the one before).  Controller only; no agents needed.
+# identical to the one before): networks, subnets, ports, and routers with
+# their interfaces and static routes.  Controller only; no agents needed.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
 netns_init
@@ -13,10 +14,20 @@ start_controller
 net=$(tenant_net api t1 10.0.0.0/24) || die "create network"
 port=$(create_port "$net" hv1 10.0.0.11 t1) || die "create port"
 mac=$(port_field "$port" mac_address)
+sub=$(net_field "$net" subnets | jq -er '.[0]') || die "subnet id"
+# A router on the subnet, with a static route through it.
+rtr=$(api POST /v2.0/routers '{"router": {"name": "r1"}}' |
+      jq -er .router.id) || die "create router"
+rif=$(api PUT "/v2.0/routers/$rtr/add_router_interface" \
+      "{\"subnet_id\": \"$sub\"}" | jq -er .port_id) ||
+    die "add router interface"
+api PUT "/v2.0/routers/$rtr" '{"router": {"routes": [{"destination":
+    "10.9.0.0/16", "nexthop": "10.0.0.254"}]}}' >/dev/null ||
+    die "set router routes"
 
 state() {
     local c
-    for c in networks subnets ports; do
+    for c in networks subnets ports routers; do
         api GET "/v2.0/$c" | jq -S "[.$c[]] | sort_by(.id)"
     done
 }
@@ -25,6 +36,11 @@ before=$(state)
 n=$(grep -c "\"$net\"" <<<"$before")
 check "the state holds the network, its subnet and its port ($n refs)" \
     [ "$n" -ge 3 ]
+check "the state holds the router, its route and its interface" \
+    eval 'grep -q 10.9.0.0/16 <<<"$before" && grep -q "\"$rif\"" <<<"$before"'
+
+# quiet CMD...: CMD with its output dropped (for check).
+quiet() { "$@" >/dev/null; }
 
 # expect DESC CODE METHOD PATH [BODY]: the call returns CODE with a
 # NeutronError body, and the state is unchanged.
@@ -80,6 +96,73 @@ expect "GET an unknown port" 404 GET "/v2.0/ports/$nowhere"
 expect "DELETE an unknown network" 404 DELETE "/v2.0/networks/$nowhere"
 expect "update with a wrong type (admin_state_up: \"yes\")" 400 PUT \
     "/v2.0/networks/$net" '{"network": {"admin_state_up": "yes"}}'
+
+# Routers.  bad_routes DESC CODE ROUTES: a PUT of the router's routes.
+bad_routes() {
+    expect "$1" "$2" PUT "/v2.0/routers/$rtr" \
+        "{\"router\": {\"routes\": $3}}"
+}
+# iface DESC CODE ACTION BODY: add_ or remove_router_interface.
+iface() {
+    expect "$1" "$2" PUT "/v2.0/routers/$rtr/$3_router_interface" "$4"
+}
+expect "router: malformed JSON" 400 POST /v2.0/routers '{"router": {'
+expect "router: name of the wrong type" 400 POST /v2.0/routers \
+    '{"router": {"name": 5}}'
+expect "router: admin_state_up \"yes\"" 400 POST /v2.0/routers \
+    '{"router": {"admin_state_up": "yes"}}'
+expect "router: routes in a create" 400 POST /v2.0/routers \
+    '{"router": {"routes": []}}'
+expect "router: an external gateway" 400 POST /v2.0/routers \
+    "{\"router\": {\"external_gateway_info\": {\"network_id\": \"$net\"}}}"
+expect "router: centralized" 400 POST /v2.0/routers \
+    '{"router": {"distributed": false}}'
+bad_routes "routes: not a list" 400 '"10.9.0.0/16"'
+bad_routes "routes: bad CIDR" 400 \
+    '[{"destination": "10.9.0.0/33", "nexthop": "10.0.0.254"}]'
+bad_routes "routes: bad nexthop" 400 \
+    '[{"destination": "10.9.0.0/16", "nexthop": "10.0.0.300"}]'
+bad_routes "routes: nexthop missing" 400 '[{"destination": "10.9.0.0/16"}]'
+bad_routes "routes: duplicate" 400 \
+    '[{"destination": "10.8.0.0/16", "nexthop": "10.0.0.254"},
+      {"destination": "10.8.0.0/16", "nexthop": "10.0.0.254"}]'
+bad_routes "routes: nexthop on no interface" 400 \
+    '[{"destination": "10.9.0.0/16", "nexthop": "192.168.1.1"}]'
+bad_routes "routes: nexthop is the router" 400 \
+    '[{"destination": "10.9.0.0/16", "nexthop": "10.0.0.1"}]'
+iface "interface: unknown subnet" 404 add "{\"subnet_id\": \"$nowhere\"}"
+iface "interface: unknown port" 404 add "{\"port_id\": \"$nowhere\"}"
+iface "interface: the same subnet again" 400 add "{\"subnet_id\": \"$sub\"}"
+iface "interface: a port in use" 409 add "{\"port_id\": \"$rif\"}"
+iface "interface: malformed JSON" 400 add '{"subnet_id": '
+iface "interface: neither subnet nor port" 400 add '{}'
+iface "interface: both subnet and port" 400 add \
+    "{\"subnet_id\": \"$sub\", \"port_id\": \"$port\"}"
+iface "interface: not a UUID" 400 add '{"subnet_id": "sub1"}'
+iface "interface: wrong type" 400 add '{"subnet_id": 7}'
+iface "remove: a subnet the router is not on" 404 remove \
+    "{\"subnet_id\": \"$nowhere\"}"
+iface "remove: a port that is not an interface" 404 remove \
+    "{\"port_id\": \"$port\"}"
+iface "remove: an interface a route needs" 409 remove \
+    "{\"subnet_id\": \"$sub\"}"
+expect "interface: GET is not allowed" 405 GET \
+    "/v2.0/routers/$rtr/add_router_interface"
+expect "interface: unknown router" 404 PUT \
+    "/v2.0/routers/$nowhere/add_router_interface" "{\"subnet_id\": \"$sub\"}"
+expect "deleting a router with interfaces" 409 DELETE "/v2.0/routers/$rtr"
+expect "deleting a router interface port" 409 DELETE "/v2.0/ports/$rif"
+expect "deleting a subnet with a router interface" 409 DELETE \
+    "/v2.0/subnets/$sub"
+
+# The router comes apart in order: routes, interface, router.
+check "clear the routes" quiet api PUT "/v2.0/routers/$rtr" \
+    '{"router": {"routes": []}}'
+check "remove the interface" quiet api PUT \
+    "/v2.0/routers/$rtr/remove_router_interface" "{\"subnet_id\": \"$sub\"}"
+check "its port is gone (404)" \
+    eval "api GET /v2.0/ports/$rif >/dev/null; [ \"\$(api_code)\" = 404 ]"
+check "delete the router" api DELETE "/v2.0/routers/$rtr"
 
 # The good path still works afterwards, and the delete order matters.
 check "delete the port" api DELETE "/v2.0/ports/$port"

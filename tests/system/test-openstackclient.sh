@@ -1,9 +1,10 @@
 #!/bin/bash
 # test-openstackclient.sh -- drives weft-controller with Debian's real
 # python3-openstackclient (auth type none) over HTTP on 127.0.0.1:
-# network/subnet/port create, list, show, set, delete, agent list and
-# delete (after a Weft agent report), then restarts the controller on the
-# same SQLite store and checks that the objects survived.
+# network/subnet/port create, list, show, set, delete; router create,
+# add/remove subnet and port, set/unset --route, show, delete; agent list
+# and delete (after a Weft agent report), then restarts the controller on
+# the same SQLite store and checks that the objects survived.
 #
 # Prints "PASS name" / "FAIL name" lines and a final
 # "openstackclient: N passed, N failed"; exits 1 on any failure, 77 (skip)
@@ -192,6 +193,71 @@ else
     pass network-delete-in-use-rejected
 fi
 
+# Routers.
+RTR=$(os router create r1 -f value -c id)
+if [[ "$RTR" =~ ^[0-9a-f-]{36}$ ]]; then pass router-create; else
+    fail router-create "$RTR"; fi
+RJ=$(os router show r1 -f json)
+check router-show-fields "ACTIVE true false null 0" \
+    "$(jq -r '[.status, .distributed, .ha, .external_gateway_info,
+               (.routes | length)] | map(tostring) | join(" ")' <<<"$RJ")"
+os router add subnet r1 sub1b && pass router-add-subnet \
+    || fail router-add-subnet
+RJ=$(os router show r1 -f json)
+check router-interface-ip "10.10.0.1 $SUB" \
+    "$(jq -r '.interfaces_info | map(.ip_address + " " + .subnet_id)
+              | join(",")' <<<"$RJ")"
+RPORT=$(jq -r '.interfaces_info[0].port_id' <<<"$RJ")
+check router-interface-port "network:router_interface $RTR ACTIVE" \
+    "$(os port show "$RPORT" -f json |
+       jq -r '[.device_owner, .device_id, .status] | join(" ")')"
+if os router add subnet r1 sub1b; then fail router-add-subnet-twice-rejected
+else pass router-add-subnet-twice-rejected; fi
+os router set --route destination=10.20.0.0/16,gateway=10.10.0.254 r1 \
+    && pass router-set-route || fail router-set-route
+check router-show-route "10.20.0.0/16 via 10.10.0.254" \
+    "$(os router show r1 -f json |
+       jq -r '.routes | map(.destination + " via " + .nexthop) | join(",")')"
+if os router set --route destination=10.21.0.0/16,gateway=10.99.0.1 r1; then
+    fail router-route-unconnected-rejected
+else
+    pass router-route-unconnected-rejected
+fi
+check router-route-unchanged 1 \
+    "$(os router show r1 -f json | jq '.routes | length')"
+if os router remove subnet r1 sub1b; then
+    fail router-remove-subnet-used-by-route-rejected
+else
+    pass router-remove-subnet-used-by-route-rejected
+fi
+if os port delete "$RPORT"; then fail router-port-delete-rejected; else
+    pass router-port-delete-rejected; fi
+if os router delete r1; then fail router-delete-in-use-rejected; else
+    pass router-delete-in-use-rejected; fi
+os router unset --route destination=10.20.0.0/16,gateway=10.10.0.254 r1 \
+    && pass router-unset-route || fail router-unset-route
+check router-routes-empty '[]' "$(os router show r1 -f json | jq -c .routes)"
+os router remove subnet r1 sub1b && pass router-remove-subnet \
+    || fail router-remove-subnet
+check router-interface-gone 0 \
+    "$(os port list --device-id "$RTR" -f value -c ID | wc -l)"
+os subnet create --network net2 --subnet-range 10.30.0.0/24 sub2 \
+    -f value -c id >/dev/null || fail subnet-create-net2
+RP=$(os port create --network net2 rp -f value -c id)
+os router add port r1 rp && pass router-add-port || fail router-add-port
+check router-add-port-owner "network:router_interface $RTR 10.30.0.2" \
+    "$(os port show rp -f json |
+       jq -r '[.device_owner, .device_id, .fixed_ips[0].ip_address]
+              | join(" ")')"
+os router remove port r1 rp && pass router-remove-port \
+    || fail router-remove-port
+if os port show "$RP" -f value -c id >/dev/null; then
+    fail router-remove-port-deletes-it
+else
+    pass router-remove-port-deletes-it
+fi
+check router-list r1 "$(os router list -f value -c Name)"
+
 # Agents: one registers through Weft's report endpoint (as weft-agent
 # does); the client lists it, alive, by its host.
 if /usr/bin/python3 - "$PORT" <<'EOF' 2>>"$TMP/osc.err"
@@ -221,8 +287,11 @@ check restart-port-count 3 "$(os port list -f value -c ID | wc -l)"
 check restart-network-count 2 "$(os network list -f value -c ID | wc -l)"
 check restart-agent "$AGENT" \
     "$(os network agent list --host hv1 -f value -c ID)"
+check restart-router "$RTR" "$(os router show r1 -f value -c id)"
 
 # Deletes.
+os router delete r1 && pass router-delete || fail router-delete
+check router-list-empty 0 "$(os router list -f value -c ID | wc -l)"
 os port delete p1 p2b p3 && pass port-delete || fail port-delete
 os network agent delete "$AGENT" && pass agent-delete || fail agent-delete
 check agent-list-empty 0 "$(os network agent list -f value -c ID | wc -l)"

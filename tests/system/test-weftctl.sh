@@ -2,8 +2,8 @@
 # test-weftctl.sh -- weftctl drives a whole deployment: every resource is
 # created, read, changed and deleted through it (names resolved to ids,
 # NeutronError messages and exit codes passed through, -f json parseable),
-# and the agent views (status, flows, counters, flush) read a live agent's
-# control socket while two VMs it plugged in talk across hosts.
+# and the agent views (status, flows, counters, flush, router-routes) read a
+# live agent's control socket while two VMs it plugged in talk across hosts.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
 netns_init
@@ -19,7 +19,7 @@ wc_fails() {
     [ "$rc" -eq 1 ] && grep -qi -- "$pat" <<<"$err"
 }
 
-# ---- resources
+# ---- resources (routers: after the VMs are gone, below)
 check "network create" wc_json network create cnet --project t1
 net=$(wc_json network show cnet | jq -er .network.id) || die "network show"
 check "network list shows it" \
@@ -92,6 +92,64 @@ check "admin-down port is unreachable" eval '! ping_ok vm1 10.0.0.12 2'
 check "network delete refused while ports exist" \
     wc_fails "in use" network delete cnet2
 check "port delete" wc_json port delete p1 p2
+
+# ---- routers: interfaces by subnet and by port, static routes
+check "router create" wc_json router create crt --project t1
+rt=$(wc_json router show crt | jq -er .router.id) || die "router show"
+check "router list shows it" \
+    eval 'wc_json router list | jq -e ".routers | map(.name) == [\"crt\"]"'
+check "router interface-add --subnet (by name)" \
+    wc_json router interface-add crt --subnet csub
+check "the interface port holds the gateway IP" eval \
+    "wc_json port list --device-id $rt | jq -e '.ports | length == 1
+        and .[0].fixed_ips[0].ip_address == \"10.0.0.1\"
+        and .[0].device_owner == \"network:router_interface\"'"
+check "router update --route" wc_json router update crt \
+    --route destination=10.9.0.0/16,nexthop=10.0.0.254
+check "the route is there" eval \
+    "wc_json router show crt | jq -e '.router.routes == [{
+        \"destination\": \"10.9.0.0/16\", \"nexthop\": \"10.0.0.254\"}]'"
+check "table output shows the route" \
+    eval "weftctl router show crt | grep -q \"nexthop='10.0.0.254'\""
+check "router-routes: hv1's agent has the connected and the static route" \
+    wait_for "weftctl_host hv1 -f json router-routes $rt | jq -e '
+        any(.routes[]; .destination == \"10.0.0.0/24\") and
+        any(.routes[]; .destination == \"10.9.0.0/16\"
+                       and .nexthop == \"10.0.0.254\")'" 10
+check "router-routes as a table" \
+    eval "weftctl_host hv2 router-routes $rt | grep -q 10.9.0.0/16"
+check "router-routes of an unknown router: exit 1" eval \
+    '! weftctl_host hv1 router-routes 6b1f3a5e-0000-4000-8000-000000000000 \
+        2>/dev/null' 
+check "route via an unconnected nexthop: exit 1" \
+    wc_fails "not connected" router update crt \
+        --route destination=10.9.0.0/16,gateway=10.1.0.1
+check "interface-remove refused while a route needs it" \
+    wc_fails "required by one or more routes" \
+        router interface-remove crt --subnet csub
+check "router delete refused while it has interfaces" \
+    wc_fails "still has ports" router delete crt
+check "interface-add without --subnet or --port: exit 1" \
+    wc_fails "needs --subnet" router interface-add crt
+check "router update --no-route" \
+    eval "wc_json router update crt --no-route |
+        jq -e '.router.routes == []'"
+check "router interface-remove --subnet" \
+    wc_json router interface-remove crt --subnet csub
+check "its port is gone" \
+    eval "wc_json port list --device-id $rt | jq -e '.ports == []'"
+check "a port for the router" \
+    wc_json port create rp --network cnet2 --fixed-ip ip-address=10.0.0.50
+check "router interface-add --port (by name)" eval \
+    "wc_json router interface-add crt --port rp |
+        jq -e '.port_id != null and (.subnet_ids | length) == 1'"
+check "the port is the router's now" \
+    eval "[ \"\$(wc_json port show rp | jq -r .port.device_id)\" = $rt ]"
+check "router interface-remove --port" \
+    wc_json router interface-remove crt --port rp
+check "router delete" wc_json router delete crt
+check "no router left" \
+    eval '[ "$(wc_json router list | jq ".routers | length")" = 0 ]'
 check "subnet delete" wc_json subnet delete csub
 check "network delete" wc_json network delete cnet2
 check "nothing left" eval \

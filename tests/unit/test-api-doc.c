@@ -71,7 +71,11 @@ test_reference_matches_docs(void)
     }
     /* Every resource has a table. */
     CHECK(strstr(gen, "### networks") && strstr(gen, "### subnets")
-          && strstr(gen, "### ports") && strstr(gen, "### agents"));
+          && strstr(gen, "### ports") && strstr(gen, "### routers")
+          && strstr(gen, "### agents"));
+    /* ...and the router actions are listed. */
+    CHECK(strstr(gen, "`add_router_interface`")
+          && strstr(gen, "`remove_router_interface`"));
     free(gen);
     free(doc);
 }

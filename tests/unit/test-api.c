@@ -1103,6 +1103,670 @@ test_project(void)
     teardown();
 }
 
+/* Routers. */
+
+/* PUT /v2.0/routers/<router>/<action> with 'body'; returns the status and
+ * the reply in '*replyp' if nonnull. */
+static int
+router_action(const char *router, const char *action, const char *body,
+              json_t **replyp)
+{
+    char *path = xasprintf("/v2.0/routers/%s/%s", router, action);
+    int status = req("PUT", path, NULL, body, replyp);
+
+    free(path);
+    return status;
+}
+
+/* Like expect_error() for a router action whose body is 'fmt' with up to
+ * two "%s" filled from 'a' and 'b'. */
+static void
+expect_action_error(const char *router, const char *action, const char *fmt,
+                    const char *a, const char *b, int status,
+                    const char *type)
+{
+    char *path = xasprintf("/v2.0/routers/%s/%s", router, action);
+    char *body = fmt ? xasprintf(fmt, a, b) : NULL;
+
+    expect_error("PUT", path, body, status, type);
+    free(body);
+    free(path);
+}
+
+/* Sets the routes of 'router' to the JSON list 'routes'; returns the
+ * status. */
+static int
+set_routes(const char *router, const char *routes)
+{
+    char *path = xasprintf("/v2.0/routers/%s", router);
+    char *body = xasprintf("{\"router\": {\"routes\": %s}}", routes);
+    int status = req("PUT", path, NULL, body, NULL);
+
+    free(body);
+    free(path);
+    return status;
+}
+
+static void
+expect_routes_error(const char *router, const char *routes, int status,
+                    const char *type)
+{
+    char *path = xasprintf("/v2.0/routers/%s", router);
+    char *body = xasprintf("{\"router\": {\"routes\": %s}}", routes);
+
+    expect_error("PUT", path, body, status, type);
+    free(body);
+    free(path);
+}
+
+/* The store holds an index key for interface 'port' of 'router'. */
+static bool
+router_port_indexed(const char *router, const char *port)
+{
+    char *dump = dump_store();
+    char *key = xasprintf("idx/router-port/%s/%s=", router, port);
+    bool found = strstr(dump, key) != NULL;
+
+    free(key);
+    free(dump);
+    return found;
+}
+
+static json_int_t
+revision_of(const char *plural, const char *id)
+{
+    char *path = xasprintf("/v2.0/%s/%s", plural, id);
+    char singular[32];
+    json_t *obj;
+    json_int_t rev;
+
+    snprintf(singular, sizeof singular, "%.*s", (int) strlen(plural) - 1,
+             plural);
+    obj = get_obj(path, singular);
+    rev = json_integer_value(json_object_get(obj, "revision_number"));
+    json_decref(obj);
+    free(path);
+    return rev;
+}
+
+#define ROUTER_BODY(ATTRS) "{\"router\": {" ATTRS "}}"
+
+static const struct bad_router_post {
+    const char *body;
+    const char *type;
+} bad_router_posts[] = {
+    { "{\"router\": ", "HTTPBadRequest" },
+    { "[1]", "HTTPBadRequest" },
+    { "{\"route\": {}}", "HTTPBadRequest" },
+    { ROUTER_BODY("\"name\": 5"), "HTTPBadRequest" },
+    { ROUTER_BODY("\"admin_state_up\": \"maybe\""), "HTTPBadRequest" },
+    { ROUTER_BODY("\"status\": \"DOWN\""), "HTTPBadRequest" },
+    { ROUTER_BODY("\"colour\": \"red\""), "HTTPBadRequest" },
+    /* Routes only in an update (Neutron's extraroute). */
+    { ROUTER_BODY("\"routes\": []"), "HTTPBadRequest" },
+    { ROUTER_BODY("\"external_gateway_info\": {\"network_id\": \"" MISSING_ID
+                  "\"}"), "HTTPBadRequest" },
+    { ROUTER_BODY("\"external_gateway_info\": \"ext\""), "HTTPBadRequest" },
+    { ROUTER_BODY("\"distributed\": false"), "HTTPBadRequest" },
+    { ROUTER_BODY("\"ha\": true"), "HTTPBadRequest" },
+    { ROUTER_BODY("\"tags\": [\"a\"]"), "HTTPBadRequest" },
+};
+
+static void
+test_router_crud(void)
+{
+    json_t *r, *o;
+    char *id, *path;
+
+    setup();
+    id = create("routers", "{\"router\": {\"name\": \"r1\", "
+                "\"description\": \"d\"}}");
+    o = get_obj(path = xasprintf("/v2.0/routers/%s", id), "router");
+    CHECK_STREQ(sget(o, "id"), id);
+    CHECK_STREQ(sget(o, "name"), "r1");
+    CHECK_STREQ(sget(o, "description"), "d");
+    CHECK_STREQ(sget(o, "status"), "ACTIVE");
+    CHECK_STREQ(sget(o, "project_id"), API_DEFAULT_PROJECT);
+    CHECK_STREQ(sget(o, "tenant_id"), API_DEFAULT_PROJECT);
+    CHECK(json_is_true(json_object_get(o, "admin_state_up")));
+    CHECK(json_is_true(json_object_get(o, "distributed")));
+    CHECK(json_is_false(json_object_get(o, "ha")));
+    CHECK(json_is_null(json_object_get(o, "external_gateway_info")));
+    CHECK(json_is_array(json_object_get(o, "routes")));
+    CHECK_EQ(json_array_size(json_object_get(o, "routes")), 0);
+    CHECK_EQ(json_array_size(json_object_get(o, "tags")), 0);
+    CHECK_EQ(json_integer_value(json_object_get(o, "revision_number")), 1);
+    CHECK_EQ(strlen(sget(o, "created_at")), 20);
+    CHECK_STREQ(sget(o, "created_at"), sget(o, "updated_at"));
+    json_decref(o);
+
+    /* The values Weft supports may be given; {} is no gateway, like
+     * null. */
+    char *id2 = create("routers", "{\"router\": {\"name\": \"r2\", "
+                       "\"distributed\": true, \"ha\": false, "
+                       "\"admin_state_up\": false, "
+                       "\"external_gateway_info\": {}, "
+                       "\"tenant_id\": \"p2\"}}");
+    char *path2 = xasprintf("/v2.0/routers/%s", id2);
+    o = get_obj(path2, "router");
+    CHECK(json_is_null(json_object_get(o, "external_gateway_info")));
+    CHECK(json_is_false(json_object_get(o, "admin_state_up")));
+    CHECK_STREQ(sget(o, "project_id"), "p2");
+    json_decref(o);
+
+    for (size_t i = 0; i < ARRAY_SIZE(bad_router_posts); i++) {
+        expect_error("POST", "/v2.0/routers", bad_router_posts[i].body, 400,
+                     bad_router_posts[i].type);
+    }
+    /* The gateway refusal says why. */
+    CHECK_EQ(req("POST", "/v2.0/routers", NULL,
+                 ROUTER_BODY("\"external_gateway_info\": {\"network_id\": "
+                             "\"" MISSING_ID "\"}"), &r), 400);
+    CHECK(strstr(sget(json_object_get(r, "NeutronError"), "message"),
+                 "external gateways are not supported") != NULL);
+    json_decref(r);
+
+    /* List, filters, fields. */
+    CHECK_EQ(list_count("routers", NULL), 2);
+    CHECK_EQ(list_count("routers", "name=r2"), 1);
+    CHECK_EQ(list_count("routers", "admin_state_up=false"), 1);
+    CHECK_EQ(list_count("routers", "project_id=p2"), 1);
+    CHECK_EQ(list_count("routers", "distributed=true"), 2);
+    CHECK_EQ(req("GET", "/v2.0/routers", "fields=id&fields=routes", NULL,
+                 &r), 200);
+    o = json_array_get(json_object_get(r, "routers"), 0);
+    CHECK_EQ(json_object_size(o), 2);
+    CHECK(json_is_array(json_object_get(o, "routes")));
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0", NULL, NULL, &r), 200);
+    bool listed = false;
+    size_t i;
+    json_t *e;
+    json_array_foreach (json_object_get(r, "resources"), i, e) {
+        listed |= !strcmp(sget(e, "collection"), "routers");
+    }
+    CHECK(listed);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/extensions/router", NULL, NULL, NULL), 200);
+    CHECK_EQ(req("GET", "/v2.0/extensions/extraroute", NULL, NULL, NULL),
+             200);
+
+    /* Update. */
+    CHECK_EQ(req("PUT", path, NULL, "{\"router\": {\"name\": \"r1b\", "
+                 "\"admin_state_up\": false, \"external_gateway_info\": "
+                 "null, \"routes\": []}}", &r), 200);
+    o = json_object_get(r, "router");
+    CHECK_STREQ(sget(o, "name"), "r1b");
+    CHECK(json_is_false(json_object_get(o, "admin_state_up")));
+    CHECK_EQ(json_integer_value(json_object_get(o, "revision_number")), 2);
+    json_decref(r);
+    expect_error("PUT", path, "{\"router\": {\"status\": \"DOWN\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"router\": {\"id\": \"" MISSING_ID "\"}}",
+                 400, "HTTPBadRequest");
+    expect_error("PUT", path, "{\"router\": {\"distributed\": false}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"router\": {\"ha\": true}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"router\": {\"external_gateway_info\": "
+                 "{\"network_id\": \"" MISSING_ID "\"}}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"router\": {\"routes\": \"none\"}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"router\": ", 400, "HTTPBadRequest");
+    /* No interface yet: no nexthop is reachable. */
+    expect_routes_error(id, "[{\"destination\": \"10.9.0.0/16\", "
+                        "\"nexthop\": \"10.0.1.5\"}]", 400, "InvalidRoutes");
+
+    /* Unknown ids, wrong methods. */
+    expect_error("GET", "/v2.0/routers/" MISSING_ID, NULL, 404,
+                 "RouterNotFound");
+    expect_error("PUT", "/v2.0/routers/" MISSING_ID,
+                 "{\"router\": {\"name\": \"x\"}}", 404, "RouterNotFound");
+    expect_error("DELETE", "/v2.0/routers/" MISSING_ID, NULL, 404,
+                 "RouterNotFound");
+    expect_error("POST", path, "{\"router\": {}}", 405,
+                 "HTTPMethodNotAllowed");
+
+    /* Delete. */
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    expect_error("GET", path, NULL, 404, "RouterNotFound");
+    CHECK_EQ(list_count("routers", NULL), 1);
+
+    /* Agents see routers. */
+    CHECK_EQ(req("GET", "/v2.0/weft/snapshot", NULL, NULL, &r), 200);
+    char *key = xasprintf("routers/%s", id2);
+    bool seen = false;
+    json_array_foreach (json_object_get(r, "objects"), i, e) {
+        seen |= !strcmp(sget(e, "key"), key);
+    }
+    CHECK(seen);
+    free(key);
+    json_decref(r);
+
+    free(path);
+    free(path2);
+    free(id);
+    free(id2);
+    teardown();
+}
+
+static void
+test_router_interfaces(void)
+{
+    char *net1, *sub1, *net2, *sub2, *net3, *sub3, *net4, *sub4, *net5,
+        *sub5, *rt, *rt2, *path, *ifport, *p5, *q;
+    json_t *r, *o, *p;
+
+    setup();
+    net1 = create("networks", "{\"network\": {\"name\": \"n1\"}}");
+    sub1 = make_subnet(net1, "10.0.1.0/24", NULL);
+    net2 = create("networks", "{\"network\": {\"name\": \"n2\"}}");
+    sub2 = make_subnet(net2, "10.0.2.0/24", NULL);
+    /* Overlaps sub1 (allowed: another network). */
+    net3 = create("networks", "{\"network\": {\"name\": \"n3\"}}");
+    sub3 = make_subnet(net3, "10.0.1.0/25", NULL);
+    net4 = create("networks", "{\"network\": {\"name\": \"n4\"}}");
+    sub4 = make_subnet(net4, "10.0.4.0/24", ", \"gateway_ip\": null");
+    net5 = create("networks", "{\"network\": {\"name\": \"n5\"}}");
+    sub5 = make_subnet(net5, "10.0.5.0/24", NULL);
+    rt = create("routers", "{\"router\": {\"name\": \"r\", "
+                "\"project_id\": \"pr\"}}");
+    rt2 = create("routers", "{\"router\": {\"name\": \"r2\"}}");
+    path = xasprintf("/v2.0/routers/%s", rt);
+
+    /* By subnet: a port on the gateway IP, owned by the router. */
+    q = xasprintf("{\"subnet_id\": \"%s\"}", sub1);
+    CHECK_EQ(router_action(rt, "add_router_interface", q, &r), 200);
+    free(q);
+    CHECK_STREQ(sget(r, "id"), rt);
+    CHECK_STREQ(sget(r, "tenant_id"), "pr");
+    CHECK_STREQ(sget(r, "project_id"), "pr");
+    CHECK_STREQ(sget(r, "subnet_id"), sub1);
+    CHECK_STREQ(sget(r, "network_id"), net1);
+    CHECK_EQ(json_array_size(json_object_get(r, "subnet_ids")), 1);
+    CHECK_STREQ(json_string_value(json_array_get(
+                                      json_object_get(r, "subnet_ids"), 0))
+                ?: "", sub1);
+    ifport = xstrdup(sget(r, "port_id"));
+    CHECK_EQ(json_object_size(r), 7);
+    json_decref(r);
+    char *ifpath = xasprintf("/v2.0/ports/%s", ifport);
+    p = get_obj(ifpath, "port");
+    CHECK_STREQ(sget(p, "device_owner"), "network:router_interface");
+    CHECK_STREQ(sget(p, "device_id"), rt);
+    CHECK_STREQ(sget(p, "network_id"), net1);
+    CHECK_STREQ(sget(p, "binding:host_id"), "");
+    CHECK_STREQ(sget(p, "project_id"), "pr");
+    CHECK_STREQ(sget(p, "status"), "ACTIVE");
+    CHECK(json_is_true(json_object_get(p, "admin_state_up")));
+    CHECK(!strncmp(sget(p, "mac_address"), "fa:16:3e:", 9));
+    o = json_array_get(json_object_get(p, "fixed_ips"), 0);
+    CHECK_EQ(json_array_size(json_object_get(p, "fixed_ips")), 1);
+    CHECK_STREQ(sget(o, "subnet_id"), sub1);
+    CHECK_STREQ(sget(o, "ip_address"), "10.0.1.1");
+    json_decref(p);
+    CHECK(router_port_indexed(rt, ifport));
+    CHECK_EQ(revision_of("routers", rt), 2);
+    q = xasprintf("device_id=%s", rt);
+    CHECK_EQ(list_count("ports", q), 1);
+    free(q);
+
+    /* Refused: the same subnet again, an overlapping one, one without a
+     * gateway, a missing one, a gateway IP another router holds. */
+    const char *by_sub = "{\"subnet_id\": \"%s\"}";
+    expect_action_error(rt, "add_router_interface", by_sub, sub1, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface", by_sub, sub3, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface", by_sub, sub4, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface", by_sub, MISSING_ID, NULL,
+                        404, "SubnetNotFound");
+    q = xasprintf(by_sub, sub2);
+    CHECK_EQ(router_action(rt2, "add_router_interface", q, NULL), 200);
+    free(q);
+    expect_action_error(rt, "add_router_interface", by_sub, sub2, NULL, 409,
+                        "IpAddressInUse");
+    /* Malformed requests. */
+    expect_action_error(rt, "add_router_interface", "{}", NULL, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface",
+                        "{\"subnet_id\": \"%s\", \"port_id\": \"%s\"}", sub5,
+                        ifport, 400, "BadRequest");
+    expect_action_error(rt, "add_router_interface", "{\"subnet_id\": 5}",
+                        NULL, NULL, 400, "BadRequest");
+    expect_action_error(rt, "add_router_interface",
+                        "{\"subnet_id\": \"nope\"}", NULL, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface",
+                        "{\"subnet\": \"%s\"}", sub5, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface", "[1]", NULL, NULL, 400,
+                        "HTTPBadRequest");
+    expect_action_error(rt, "add_router_interface", "{\"subnet_id\": ",
+                        NULL, NULL, 400, "HTTPBadRequest");
+    expect_action_error(rt, "add_router_interface", NULL, NULL, NULL, 400,
+                        "HTTPBadRequest");
+    expect_action_error(MISSING_ID, "add_router_interface", by_sub, sub5,
+                        NULL, 404, "RouterNotFound");
+    expect_action_error(rt, "add_gateway", by_sub, sub5, NULL, 404,
+                        "HTTPNotFound");
+    q = xasprintf("/v2.0/routers/%s/add_router_interface", rt);
+    expect_error("GET", q, NULL, 405, "HTTPMethodNotAllowed");
+    expect_error("POST", q, "{}", 405, "HTTPMethodNotAllowed");
+    free(q);
+    q = xasprintf("/v2.0/networks/%s/add_router_interface", net1);
+    expect_error("PUT", q, "{}", 404, "HTTPNotFound");
+    free(q);
+
+    /* By port: an unused port joins, unbound. */
+    p5 = make_port(net5, ", \"binding:host_id\": \"hv1\", \"fixed_ips\": "
+                   "[{\"ip_address\": \"10.0.5.10\"}]");
+    const char *by_port = "{\"port_id\": \"%s\"}";
+    q = xasprintf(by_port, p5);
+    CHECK_EQ(router_action(rt, "add_router_interface", q, &r), 200);
+    free(q);
+    CHECK_STREQ(sget(r, "port_id"), p5);
+    CHECK_STREQ(sget(r, "subnet_id"), sub5);
+    CHECK_STREQ(sget(r, "network_id"), net5);
+    json_decref(r);
+    char *p5path = xasprintf("/v2.0/ports/%s", p5);
+    p = get_obj(p5path, "port");
+    CHECK_STREQ(sget(p, "device_owner"), "network:router_interface");
+    CHECK_STREQ(sget(p, "device_id"), rt);
+    CHECK_STREQ(sget(p, "binding:host_id"), "");
+    CHECK_STREQ(sget(p, "status"), "ACTIVE");
+    CHECK_STREQ(sget(json_array_get(json_object_get(p, "fixed_ips"), 0),
+                     "ip_address"), "10.0.5.10");
+    json_decref(p);
+    CHECK(router_port_indexed(rt, p5));
+
+    /* Refused ports: attached (to us, to a VM, owned by Nova), without an
+     * address, missing, on an overlapping subnet. */
+    char *vm = make_port(net5, ", \"device_id\": \"vm-1\"");
+    char *nova = make_port(net5, ", \"device_owner\": \"compute:nova\"");
+    char *bare = make_port(net5, ", \"fixed_ips\": []");
+    char *ov = make_port(net3, NULL);
+    expect_action_error(rt, "add_router_interface", by_port, p5, NULL, 409,
+                        "PortInUse");
+    expect_action_error(rt, "add_router_interface", by_port, vm, NULL, 409,
+                        "PortInUse");
+    expect_action_error(rt, "add_router_interface", by_port, nova, NULL, 409,
+                        "PortInUse");
+    expect_action_error(rt, "add_router_interface", by_port, bare, NULL, 400,
+                        "BadRequest");
+    expect_action_error(rt, "add_router_interface", by_port, MISSING_ID,
+                        NULL, 404, "PortNotFound");
+    expect_action_error(rt, "add_router_interface", by_port, ov, NULL, 400,
+                        "BadRequest");
+
+    /* Routes: nexthops inside an interface's subnet. */
+    CHECK_EQ(set_routes(rt, "[{\"destination\": \"10.9.7.7/16\", "
+                        "\"nexthop\": \"10.0.1.5\"}, {\"destination\": "
+                        "\"0.0.0.0/0\", \"nexthop\": \"10.0.5.254\"}]"), 200);
+    o = get_obj(path, "router");
+    json_t *routes = json_object_get(o, "routes");
+    CHECK_EQ(json_array_size(routes), 2);
+    CHECK_STREQ(sget(json_array_get(routes, 0), "destination"),
+                "10.9.0.0/16");
+    CHECK_STREQ(sget(json_array_get(routes, 0), "nexthop"), "10.0.1.5");
+    CHECK_STREQ(sget(json_array_get(routes, 1), "destination"), "0.0.0.0/0");
+    json_decref(o);
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/16\", "
+                        "\"nexthop\": \"10.0.7.1\"}]", 400, "InvalidRoutes");
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/16\", "
+                        "\"nexthop\": \"10.0.1.1\"}]", 400, "InvalidRoutes");
+    expect_routes_error(rt, "[{\"destination\": \"fd00::/64\", "
+                        "\"nexthop\": \"10.0.1.5\"}]", 400, "InvalidRoutes");
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/33\", "
+                        "\"nexthop\": \"10.0.1.5\"}]", 400, "HTTPBadRequest");
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/16\", "
+                        "\"nexthop\": \"10.0.1.300\"}]", 400,
+                        "HTTPBadRequest");
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/16\"}]", 400,
+                        "HTTPBadRequest");
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/16\", "
+                        "\"nexthop\": \"10.0.1.5\", \"metric\": 1}]", 400,
+                        "HTTPBadRequest");
+    expect_routes_error(rt, "[\"10.9.0.0/16\"]", 400, "HTTPBadRequest");
+    expect_routes_error(rt, "[{\"destination\": \"10.9.0.0/16\", "
+                        "\"nexthop\": \"10.0.1.5\"}, {\"destination\": "
+                        "\"10.9.0.0/16\", \"nexthop\": \"10.0.1.5\"}]", 400,
+                        "HTTPBadRequest");
+    char many[4096] = "[";
+    for (int k = 0; k <= 30; k++) {
+        char one[96];
+        snprintf(one, sizeof one, "%s{\"destination\": \"10.%d.0.0/16\", "
+                 "\"nexthop\": \"10.0.1.5\"}", k ? ", " : "", 100 + k);
+        strcat(many, one);
+    }
+    strcat(many, "]");
+    expect_routes_error(rt, many, 400, "RoutesExhausted");
+
+    /* In use: the router, its ports, their subnets and networks. */
+    expect_error("DELETE", path, NULL, 409, "RouterInUse");
+    expect_error("DELETE", ifpath, NULL, 409, "ServicePortInUse");
+    expect_error("DELETE", p5path, NULL, 409, "ServicePortInUse");
+    q = xasprintf("/v2.0/subnets/%s", sub1);
+    expect_error("DELETE", q, NULL, 409, "SubnetInUse");
+    free(q);
+    q = xasprintf("/v2.0/networks/%s", net1);
+    expect_error("DELETE", q, NULL, 409, "NetworkInUse");
+    free(q);
+    /* The interface holds the gateway: it cannot move (or go). */
+    q = xasprintf("/v2.0/subnets/%s", sub1);
+    expect_error("PUT", q, "{\"subnet\": {\"gateway_ip\": \"10.0.1.9\"}}",
+                 409, "GatewayIpInUse");
+    expect_error("PUT", q, "{\"subnet\": {\"gateway_ip\": null}}", 409,
+                 "GatewayIpInUse");
+    CHECK_EQ(req("PUT", q, NULL, "{\"subnet\": {\"name\": \"s1\", "
+                 "\"gateway_ip\": \"10.0.1.1\"}}", NULL), 200);
+    free(q);
+
+    /* Removal: refused while a route goes through the subnet; the wrong
+     * subnet for a port; interfaces that are not there. */
+    expect_action_error(rt, "remove_router_interface", by_sub, sub1, NULL,
+                        409, "RouterInterfaceInUseByRoute");
+    expect_action_error(rt, "remove_router_interface", by_port, ifport,
+                        NULL, 409, "RouterInterfaceInUseByRoute");
+    expect_action_error(rt, "remove_router_interface",
+                        "{\"port_id\": \"%s\", \"subnet_id\": \"%s\"}",
+                        ifport, sub5, 400, "SubnetMismatchForPort");
+    expect_action_error(rt, "remove_router_interface", by_sub, sub4, NULL,
+                        404, "RouterInterfaceNotFoundForSubnet");
+    expect_action_error(rt, "remove_router_interface", by_sub, MISSING_ID,
+                        NULL, 404, "SubnetNotFound");
+    expect_action_error(rt, "remove_router_interface", by_port, vm, NULL,
+                        404, "RouterInterfaceNotFound");
+    expect_action_error(rt, "remove_router_interface", by_port, MISSING_ID,
+                        NULL, 404, "RouterInterfaceNotFound");
+    expect_action_error(rt, "remove_router_interface", "{}", NULL, NULL,
+                        400, "BadRequest");
+    expect_action_error(rt, "remove_router_interface", "{\"port_id\": 1}",
+                        NULL, NULL, 400, "BadRequest");
+    expect_action_error(MISSING_ID, "remove_router_interface", by_sub, sub1,
+                        NULL, 404, "RouterNotFound");
+
+    /* Without the route through sub1, its interface goes (by subnet). */
+    CHECK_EQ(set_routes(rt, "[{\"destination\": \"0.0.0.0/0\", "
+                        "\"nexthop\": \"10.0.5.254\"}]"), 200);
+    json_int_t rev = revision_of("routers", rt);
+    q = xasprintf(by_sub, sub1);
+    CHECK_EQ(router_action(rt, "remove_router_interface", q, &r), 200);
+    free(q);
+    CHECK_STREQ(sget(r, "id"), rt);
+    CHECK_STREQ(sget(r, "port_id"), ifport);
+    CHECK_STREQ(sget(r, "subnet_id"), sub1);
+    CHECK_STREQ(sget(r, "network_id"), net1);
+    CHECK_STREQ(sget(r, "tenant_id"), "pr");
+    CHECK_EQ(json_array_size(json_object_get(r, "subnet_ids")), 1);
+    json_decref(r);
+    expect_error("GET", ifpath, NULL, 404, "PortNotFound");
+    CHECK(!router_port_indexed(rt, ifport));
+    CHECK_EQ(revision_of("routers", rt), rev + 1);
+    expect_action_error(rt, "remove_router_interface", by_sub, sub1, NULL,
+                        404, "RouterInterfaceNotFoundForSubnet");
+    /* Now nothing holds its gateway IP, and sub1 can come back. */
+    q = xasprintf(by_sub, sub1);
+    CHECK_EQ(router_action(rt, "add_router_interface", q, &r), 200);
+    free(q);
+    char *ifport2 = xstrdup(sget(r, "port_id"));
+    json_decref(r);
+    CHECK(strcmp(ifport2, ifport));
+
+    /* The port interface: by port, after its route is gone. */
+    expect_action_error(rt, "remove_router_interface", by_port, p5, NULL,
+                        409, "RouterInterfaceInUseByRoute");
+    CHECK_EQ(set_routes(rt, "[]"), 200);
+    q = xasprintf("{\"port_id\": \"%s\", \"subnet_id\": \"%s\"}", p5, sub5);
+    CHECK_EQ(router_action(rt, "remove_router_interface", q, &r), 200);
+    free(q);
+    CHECK_STREQ(sget(r, "port_id"), p5);
+    CHECK_STREQ(sget(r, "subnet_id"), sub5);
+    json_decref(r);
+    expect_error("GET", p5path, NULL, 404, "PortNotFound");
+
+    /* A port made an interface through the port API counts as one too:
+     * the router cannot go while it is there. */
+    q = xasprintf(", \"device_owner\": \"network:router_interface\", "
+                  "\"device_id\": \"%s\"", rt2);
+    char *manual = make_port(net5, q);
+    free(q);
+    CHECK(router_port_indexed(rt2, manual));
+    q = xasprintf("/v2.0/routers/%s", rt2);
+    expect_error("DELETE", q, NULL, 409, "RouterInUse");
+    free(q);
+    q = xasprintf("{\"port\": {\"device_owner\": \"\", \"device_id\": "
+                  "\"\"}}");
+    char *mpath = xasprintf("/v2.0/ports/%s", manual);
+    CHECK_EQ(req("PUT", mpath, NULL, q, &r), 200);
+    CHECK_STREQ(sget(json_object_get(r, "port"), "status"), "DOWN");
+    json_decref(r);
+    free(q);
+    CHECK(!router_port_indexed(rt2, manual));
+    CHECK_EQ(req("DELETE", mpath, NULL, NULL, NULL), 204);
+    free(mpath);
+    /* One without an address is still removable by port. */
+    q = xasprintf(", \"fixed_ips\": [], \"device_owner\": "
+                  "\"network:router_interface\", \"device_id\": \"%s\"", rt2);
+    char *noip = make_port(net5, q);
+    free(q);
+    CHECK(router_port_indexed(rt2, noip));
+    q = xasprintf("{\"port_id\": \"%s\"}", noip);
+    CHECK_EQ(router_action(rt2, "remove_router_interface", q, &r), 200);
+    CHECK_STREQ(sget(r, "port_id"), noip);
+    CHECK_EQ(json_array_size(json_object_get(r, "subnet_ids")), 0);
+    json_decref(r);
+    free(q);
+    CHECK(!router_port_indexed(rt2, noip));
+    free(noip);
+
+    /* Everything off: the router deletes, and no index key is left. */
+    q = xasprintf(by_sub, sub1);
+    CHECK_EQ(router_action(rt, "remove_router_interface", q, NULL), 200);
+    free(q);
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    q = xasprintf(by_sub, sub2);
+    CHECK_EQ(router_action(rt2, "remove_router_interface", q, NULL), 200);
+    free(q);
+    q = xasprintf("/v2.0/routers/%s", rt2);
+    CHECK_EQ(req("DELETE", q, NULL, NULL, NULL), 204);
+    free(q);
+    char *dump = dump_store();
+    CHECK(!strstr(dump, "idx/router-port/"));
+    free(dump);
+    q = xasprintf("/v2.0/subnets/%s", sub1);
+    CHECK_EQ(req("DELETE", q, NULL, NULL, NULL), 204);
+    free(q);
+
+    free(ifpath);
+    free(p5path);
+    free(ifport);
+    free(ifport2);
+    free(p5);
+    free(vm);
+    free(nova);
+    free(bare);
+    free(ov);
+    free(manual);
+    free(path);
+    free(net1);
+    free(sub1);
+    free(net2);
+    free(sub2);
+    free(net3);
+    free(sub3);
+    free(net4);
+    free(sub4);
+    free(net5);
+    free(sub5);
+    free(rt);
+    free(rt2);
+    teardown();
+}
+
+/* A port with addresses on two subnets is one interface on both; removing
+ * one subnet keeps the port with the other address. */
+static void
+test_router_multi_subnet_port(void)
+{
+    char *net, *sa, *sb, *rt, *port, *q, *pp;
+    json_t *r, *p;
+
+    setup();
+    net = create("networks", "{\"network\": {}}");
+    sa = make_subnet(net, "10.0.6.0/24", NULL);
+    sb = make_subnet(net, "10.0.16.0/24", NULL);
+    rt = create("routers", "{\"router\": {}}");
+    q = xasprintf(", \"fixed_ips\": [{\"subnet_id\": \"%s\"}, "
+                  "{\"subnet_id\": \"%s\"}]", sa, sb);
+    port = make_port(net, q);
+    free(q);
+    q = xasprintf("{\"port_id\": \"%s\"}", port);
+    CHECK_EQ(router_action(rt, "add_router_interface", q, &r), 200);
+    free(q);
+    CHECK_EQ(json_array_size(json_object_get(r, "subnet_ids")), 2);
+    CHECK_STREQ(sget(r, "subnet_id"), sa);
+    json_decref(r);
+    /* Both subnets are now taken on this router. */
+    expect_action_error(rt, "add_router_interface", "{\"subnet_id\": \"%s\"}",
+                        sb, NULL, 400, "BadRequest");
+    CHECK_EQ(set_routes(rt, "[{\"destination\": \"10.8.0.0/16\", "
+                        "\"nexthop\": \"10.0.16.9\"}]"), 200);
+
+    q = xasprintf("{\"subnet_id\": \"%s\"}", sa);
+    CHECK_EQ(router_action(rt, "remove_router_interface", q, &r), 200);
+    free(q);
+    CHECK_STREQ(sget(r, "port_id"), port);
+    CHECK_EQ(json_array_size(json_object_get(r, "subnet_ids")), 1);
+    json_decref(r);
+    p = get_obj(pp = xasprintf("/v2.0/ports/%s", port), "port");
+    CHECK_EQ(json_array_size(json_object_get(p, "fixed_ips")), 1);
+    CHECK_STREQ(sget(json_array_get(json_object_get(p, "fixed_ips"), 0),
+                     "subnet_id"), sb);
+    CHECK_STREQ(sget(p, "device_id"), rt);
+    json_decref(p);
+    CHECK(router_port_indexed(rt, port));
+    expect_action_error(rt, "remove_router_interface",
+                        "{\"subnet_id\": \"%s\"}", sb, NULL, 409,
+                        "RouterInterfaceInUseByRoute");
+    CHECK_EQ(set_routes(rt, "[]"), 200);
+    q = xasprintf("{\"subnet_id\": \"%s\"}", sb);
+    CHECK_EQ(router_action(rt, "remove_router_interface", q, NULL), 200);
+    free(q);
+    expect_error("GET", pp, NULL, 404, "PortNotFound");
+    CHECK(!router_port_indexed(rt, port));
+
+    free(pp);
+    free(net);
+    free(sa);
+    free(sb);
+    free(rt);
+    free(port);
+    teardown();
+}
+
 int
 main(void)
 {
@@ -1116,5 +1780,8 @@ main(void)
     RUN(test_agents);
     RUN(test_port_status);
     RUN(test_project);
+    RUN(test_router_crud);
+    RUN(test_router_interfaces);
+    RUN(test_router_multi_subnet_port);
     return unit_finish();
 }
