@@ -12,6 +12,7 @@
 
 #include "agent/binding.h"
 #include "agent/ctl.h"
+#include "agent/dhcp.h"
 #include "agent/linkmon.h"
 #include "agent/report.h"
 #include "agent/sync.h"
@@ -27,7 +28,7 @@
 
 struct agent {
     struct agent_options opts;  /* Strings point into 'strings'. */
-    char *strings[4];
+    char *strings[5];
     enum dp_encap encap;
 
     struct topology *topo;
@@ -40,10 +41,15 @@ struct agent {
 
     long long revision;         /* Of the last applied sync item; -1. */
     bool have_snapshot;
+
+    /* DHCP server outcomes, and packets for ports it does not serve. */
+    uint64_t dhcp[N_DHCP_SERVER_OUTCOMES];
+    uint64_t dhcp_no_port, dhcp_disabled;
 };
 
 static const struct binding_ops agent_binding_ops;
 static dp_upcall_fn agent_upcall;
+static dp_packet_in_fn agent_packet_in;
 static ctl_handler_fn agent_ctl_handler;
 static void agent_apply(struct agent *, struct sync_item *);
 static void agent_reconcile(struct agent *, struct tag_set *changed);
@@ -80,6 +86,11 @@ agent_create(const struct agent_options *opts, int *errorp)
     a->opts.host = a->strings[1] = xstrdup(opts->host);
     a->opts.tunnel_ip = a->strings[2] = xstrdup(opts->tunnel_ip);
     a->opts.ctl_path = a->strings[3] = xstrdup(opts->ctl_path);
+    a->opts.dhcp_domain = a->strings[4] = xstrdup(
+        opts->dhcp_domain ? opts->dhcp_domain : AGENT_DHCP_DOMAIN_DEFAULT);
+    if (!a->opts.dhcp_lease_time) {
+        a->opts.dhcp_lease_time = AGENT_DHCP_LEASE_DEFAULT;
+    }
     a->encap = opts->encap_override ? opts->encap : DP_ENCAP_GENEVE;
     a->revision = -1;
 
@@ -102,6 +113,10 @@ agent_create(const struct agent_options *opts, int *errorp)
     cfg.flow_idle_msec = opts->flow_idle_ms;
     cfg.upcall = agent_upcall;
     cfg.upcall_aux = a;
+    cfg.packet_in = agent_packet_in;
+    cfg.packet_in_aux = a;
+    cfg.icmp_rate = opts->icmp_error_rate;
+    cfg.icmp_burst = opts->icmp_error_rate;
     a->dp = dp_create(&cfg, &error);
     if (!a->dp) {
         VLOG_ERR("cannot create the datapath on %s: %s", opts->tunnel_ip,
@@ -265,6 +280,93 @@ agent_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
 
 /* Binding operations over the real topology, linkmon, dp and reporter. */
 
+/* The host name a VM gets by DHCP: its port's name if that is a valid
+ * host name label, else "host-" and its address with dashes (Neutron's
+ * convention). */
+static void
+agent_dhcp_hostname(const struct topo_dhcp *d, char *buf, size_t size)
+{
+    const char *name = d->port_name;
+    size_t len = strlen(name);
+    const uint8_t *ip = (const uint8_t *) &d->ip;
+
+    if (len && len < size && len <= 63 && name[0] != '-'
+        && strspn(name, "abcdefghijklmnopqrstuvwxyz"
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == len) {
+        memcpy(buf, name, len + 1);
+    } else {
+        snprintf(buf, size, "host-%u-%u-%u-%u", ip[0], ip[1], ip[2], ip[3]);
+    }
+}
+
+/* The datapath hands us a DHCP client message from a VM (USERSPACE): the
+ * DHCP server answers it from the topology, back out of the same port.
+ * Nothing of it leaves the host. */
+static void
+agent_packet_in(void *aux, enum dp_userspace why, uint32_t in_port,
+                const void *frame, size_t len)
+{
+    struct agent *a = aux;
+    struct dhcp_port_config cfg;
+    enum dhcp_server_outcome outcome;
+    uint8_t reply[DHCP_FRAME_MAX];
+    const char *what;
+    struct topo_dhcp d;
+    size_t n;
+    int error;
+
+    if (why != DP_USERSPACE_DHCP) {
+        return;
+    }
+    error = topology_dhcp_lookup(a->topo, in_port, &d);
+    if (error) {
+        /* The flow was installed while the port had DHCP; it changed
+         * since and the flow is about to be invalidated. */
+        if (error == ENODEV) {
+            a->dhcp_no_port++;
+        } else {
+            a->dhcp_disabled++;
+        }
+        return;
+    }
+
+    memset(&cfg, 0, sizeof cfg);
+    cfg.mac = d.mac;
+    cfg.ip = d.ip;
+    cfg.plen = d.plen;
+    cfg.router = d.router;
+    cfg.server_ip = d.server_ip;
+    cfg.server_mac = d.server_mac;
+    cfg.n_dns = MIN(d.n_dns, (size_t) DHCP_MAX_DNS);
+    memcpy(cfg.dns, d.dns, cfg.n_dns * sizeof *cfg.dns);
+    cfg.n_routes = MIN(d.n_routes, (size_t) DHCP_MAX_ROUTES);
+    for (size_t i = 0; i < cfg.n_routes; i++) {
+        cfg.routes[i].dst = d.routes[i].dst;
+        cfg.routes[i].plen = d.routes[i].plen;
+        cfg.routes[i].nexthop = d.routes[i].nexthop;
+    }
+    cfg.mtu = (uint16_t) MIN(d.mtu, (uint32_t) UINT16_MAX);
+    cfg.lease_time = a->opts.dhcp_lease_time;
+    agent_dhcp_hostname(&d, cfg.hostname, sizeof cfg.hostname);
+    str_copy(cfg.domain, a->opts.dhcp_domain, sizeof cfg.domain);
+
+    n = dhcp_server_handle(&cfg, frame, len, reply, sizeof reply, &outcome,
+                           &what);
+    if ((unsigned) outcome < N_DHCP_SERVER_OUTCOMES) {
+        a->dhcp[outcome]++;
+    }
+    if (n) {
+        char ip[INET_ADDRSTRLEN];
+
+        error = dp_packet_out(a->dp, in_port, reply, n);
+        VLOG_INFO("dhcp: port %s: %s %s%s%s", d.port_id, what,
+                  inet_ntop(AF_INET, &d.ip, ip, sizeof ip),
+                  error ? ", not sent: " : "", error ? strerror(error) : "");
+    } else {
+        VLOG_DBG("dhcp: port %s: %s", d.port_id, what);
+    }
+}
+
 static void
 agent_for_each_local_port(void *aux,
                           void (*cb)(const struct topo_port_info *, void *),
@@ -382,7 +484,7 @@ agent_ctl_counters(struct agent *a)
 {
     struct dp_port_stats *ps;
     struct dp_stats st;
-    json_t *ports, *drops;
+    json_t *ports, *drops, *dpo, *dhcp;
     size_t n;
 
     n = dp_get_port_stats(a->dp, NULL, 0);
@@ -415,26 +517,57 @@ agent_ctl_counters(struct agent *a)
                                 json_integer(st.drops[r]));
         }
     }
-    return json_pack(
-        "{s:o, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
-        "ports", ports, "drops", drops, "datapath",
-        "emc_hits", (json_int_t) st.emc_hits,
-        "emc_misses", (json_int_t) st.emc_misses,
-        "megaflow_hits", (json_int_t) st.mf_hits,
-        "upcalls", (json_int_t) st.upcalls,
-        "tunnel_rx", (json_int_t) st.tunnel_rx,
-        "tunnel_tx", (json_int_t) st.tunnel_tx,
-        "tunnel_tx_datagrams", (json_int_t) st.tunnel_tx_datagrams,
-        "gro_frames", (json_int_t) st.gro_frames,
-        "gro_segments", (json_int_t) st.gro_segs,
-        "megaflows", (json_int_t) st.n_megaflows);
+    {
+        const struct {
+            const char *name;
+            uint64_t value;
+        } fields[] = {
+            { "emc_hits", st.emc_hits },
+            { "emc_misses", st.emc_misses },
+            { "megaflow_hits", st.mf_hits },
+            { "upcalls", st.upcalls },
+            { "tunnel_rx", st.tunnel_rx },
+            { "tunnel_tx", st.tunnel_tx },
+            { "tunnel_tx_datagrams", st.tunnel_tx_datagrams },
+            { "gro_frames", st.gro_frames },
+            { "gro_segments", st.gro_segs },
+            { "megaflows", st.n_megaflows },
+            { "icmp_errors_sent", st.icmp_errors_sent },
+            { "icmp_errors_rate_limited", st.icmp_errors_rate_limited },
+            { "icmp_errors_suppressed", st.icmp_errors_suppressed },
+            { "icmp_echo_replies", st.icmp_echo_replies },
+            { "ip_fragmented", st.ip_fragmented },
+            { "ip_fragments", st.ip_fragments },
+            { "gso_resized", st.gso_resized },
+            { "packet_ins", st.packet_ins },
+            { "packet_outs", st.packet_outs },
+        };
+
+        dpo = json_object();
+        for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+            json_object_set_new(dpo, fields[i].name,
+                                json_integer((json_int_t) fields[i].value));
+        }
+    }
+    dhcp = json_object();
+    for (int o = 0; o < N_DHCP_SERVER_OUTCOMES; o++) {
+        json_object_set_new(dhcp, dhcp_server_outcome_why(o),
+                            json_integer((json_int_t) a->dhcp[o]));
+    }
+    json_object_set_new(dhcp, "ignored: port not attached",
+                        json_integer((json_int_t) a->dhcp_no_port));
+    json_object_set_new(dhcp, "ignored: dhcp disabled",
+                        json_integer((json_int_t) a->dhcp_disabled));
+    return json_pack("{s:o, s:o, s:o, s:o}", "ports", ports, "drops", drops,
+                     "datapath", dpo, "dhcp", dhcp);
 }
 
 static json_t *
 agent_ctl_status(struct agent *a)
 {
     return json_pack(
-        "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b}",
+        "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:b}",
         "host", a->opts.host,
         "tunnel_ip", a->opts.tunnel_ip,
         "encap", agent_encap_name(a->encap),
@@ -442,6 +575,8 @@ agent_ctl_status(struct agent *a)
         "connected", sync_is_connected(a->sync),
         "revision", (json_int_t) a->revision,
         "networks", (json_int_t) topology_n_networks(a->topo),
+        "subnets", (json_int_t) topology_n_subnets(a->topo),
+        "routers", (json_int_t) topology_n_routers(a->topo),
         "ports", (json_int_t) topology_n_ports(a->topo),
         "hosts", (json_int_t) topology_n_hosts(a->topo),
         "bound_ports", (json_int_t) binding_count(a->binding),
@@ -459,6 +594,66 @@ agent_ctl_flush(struct agent *a)
     return json_pack("{s:I}", "flushed", (json_int_t) st.n_megaflows);
 }
 
+static void
+agent_router_cb(const char *id, const char *name, bool admin_up,
+                size_t n_ports, void *array_)
+{
+    json_array_append_new(array_, json_pack("{s:s, s:s, s:b, s:I}",
+                                            "id", id, "name", name,
+                                            "admin_state_up", admin_up,
+                                            "interfaces",
+                                            (json_int_t) n_ports));
+}
+
+static json_t *
+agent_ctl_routers(struct agent *a)
+{
+    json_t *array = json_array();
+
+    topology_for_each_router(a->topo, agent_router_cb, array);
+    return json_pack("{s:o}", "routers", array);
+}
+
+static void
+agent_route_cb(const struct topo_route_info *ri, void *array_)
+{
+    char prefix[INET_ADDRSTRLEN + 4], nexthop[INET_ADDRSTRLEN];
+    char ifaddr[INET_ADDRSTRLEN];
+
+    inet_ntop(AF_INET, &ri->prefix, prefix, INET_ADDRSTRLEN);
+    snprintf(prefix + strlen(prefix), 5, "/%u", ri->plen);
+    inet_ntop(AF_INET, &ri->nexthop, nexthop, sizeof nexthop);
+    inet_ntop(AF_INET, &ri->ifaddr, ifaddr, sizeof ifaddr);
+    json_array_append_new(array_, json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s?, s:s?}",
+        "destination", prefix, "type", ri->type,
+        "nexthop", ri->nexthop ? nexthop : NULL,
+        "interface_ip", ri->port_id ? ifaddr : NULL,
+        "port_id", ri->port_id, "network_id", ri->network_id));
+}
+
+/* "routes ROUTER_ID": the routing table as this agent computed it. */
+static json_t *
+agent_ctl_routes(struct agent *a, const char *router_id)
+{
+    json_t *array = json_array();
+
+    while (*router_id == ' ') {
+        router_id++;
+    }
+    if (topology_for_each_route(a->topo, router_id, agent_route_cb,
+                                array)) {
+        char *msg = xasprintf("no router \"%.64s\" is known to this agent",
+                              router_id);
+        json_t *reply = json_pack("{s:s}", "error", msg);
+
+        free(msg);
+        json_decref(array);
+        return reply;
+    }
+    return json_pack("{s:s, s:o}", "router", router_id, "routes", array);
+}
+
 static char *
 agent_ctl_handler(void *aux, const char *command)
 {
@@ -474,9 +669,14 @@ agent_ctl_handler(void *aux, const char *command)
         reply = agent_ctl_status(a);
     } else if (!strcmp(command, "flush")) {
         reply = agent_ctl_flush(a);
+    } else if (!strcmp(command, "routers")) {
+        reply = agent_ctl_routers(a);
+    } else if (!strncmp(command, "routes ", 7)) {
+        reply = agent_ctl_routes(a, command + 7);
     } else {
         char *msg = xasprintf("unknown command \"%.64s\" (try flows, "
-                              "counters, status, flush)", command);
+                              "counters, status, flush, routers, "
+                              "routes ROUTER)", command);
         reply = json_pack("{s:s}", "error", msg);
         free(msg);
     }

@@ -111,6 +111,11 @@ Options:\n\
   --flow-idle-ms N        expire flows idle for N ms (default: datapath's)\n\
   --encap geneve|vxlan    tunnel encapsulation to send (default: the\n\
                           controller's configuration)\n\
+  --dhcp-lease-time SEC   lease time the DHCP server gives (default 86400)\n\
+  --dhcp-domain NAME      domain name option of DHCP replies (default\n\
+                          openstacklocal)\n\
+  --icmp-error-rate N     ICMP errors the routers send per port per second\n\
+                          (also the burst; default 100)\n\
   --log-level LEVEL       dbg, info, warn or err (default info)\n\
   -h, --help              show this help and exit\n");
 }
@@ -151,6 +156,7 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
     enum {
         OPT_CONTROLLER = 256, OPT_HOST, OPT_TUNNEL_IP, OPT_CTL,
         OPT_REPORT_INTERVAL, OPT_FLOW_IDLE, OPT_LOG_LEVEL, OPT_ENCAP,
+        OPT_DHCP_LEASE, OPT_DHCP_DOMAIN, OPT_ICMP_RATE,
     };
     static const struct option long_options[] = {
         { "controller", required_argument, NULL, OPT_CONTROLLER },
@@ -161,6 +167,9 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
         { "flow-idle-ms", required_argument, NULL, OPT_FLOW_IDLE },
         { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
         { "encap", required_argument, NULL, OPT_ENCAP },
+        { "dhcp-lease-time", required_argument, NULL, OPT_DHCP_LEASE },
+        { "dhcp-domain", required_argument, NULL, OPT_DHCP_DOMAIN },
+        { "icmp-error-rate", required_argument, NULL, OPT_ICMP_RATE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -224,6 +233,25 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
                            optarg);
             }
             opts->encap_override = true;
+            break;
+        case OPT_DHCP_LEASE:
+            /* At least 4 s: clients renew at half the lease. */
+            opts->dhcp_lease_time = (unsigned) parse_number(
+                "dhcp-lease-time", optarg, 4, 0x7fffffff, 1);
+            break;
+        case OPT_DHCP_DOMAIN:
+            if (!optarg[0] || strlen(optarg) > 63
+                || strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
+                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
+                   != strlen(optarg)) {
+                bad_option("--dhcp-domain: \"%s\" is not a domain name "
+                           "of at most 63 characters", optarg);
+            }
+            opts->dhcp_domain = optarg;
+            break;
+        case OPT_ICMP_RATE:
+            opts->icmp_error_rate = (unsigned) parse_number(
+                "icmp-error-rate", optarg, 1, 1000000, 1);
             break;
         case 'h':
             usage();
