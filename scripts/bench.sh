@@ -9,9 +9,12 @@
 #       kvxlan        Linux bridge + kernel VXLAN per host (the free baseline)
 #       weft-geneve   Weft agents, Geneve
 #       weft-vxlan    Weft agents, VXLAN
+#       weft-routed   Weft agents, Geneve, through a distributed router:
+#                     VM on subnet A (hv1) -> VM on subnet B (hv2)
 #     each measured by bench/netns/measure.sh (TCP Gbps, 64-byte UDP kpps at
 #     the receiver, CPU per packet, ping p50/p99, new connections/s).
-#  3. a table with each metric and its ratio to kvxlan, also written to
+#  3. a table with each metric and its ratio to kvxlan, plus the ratio
+#     weft-routed / weft-geneve (what the router costs), also written to
 #     build/bench-results.txt.
 #
 # Benchmarks, not tests: nothing here fails on a number.  It fails only if
@@ -57,7 +60,7 @@ for b in build/bench/*; do
 done
 [ $found = 1 ] || echo "(no micro-benchmarks built)" | tee -a "$OUT"
 
-PATHS=${WEFT_BENCH_PATHS:-veth kvxlan weft-geneve weft-vxlan}
+PATHS=${WEFT_BENCH_PATHS:-veth kvxlan weft-geneve weft-vxlan weft-routed}
 echo "== netns benchmarks: $PATHS"
 for p in $PATHS; do
     echo "-- $p"
@@ -66,6 +69,7 @@ for p in $PATHS; do
     kvxlan) cmd=(bench/netns/path-kvxlan.sh) ;;
     weft-geneve) cmd=(bench/netns/path-weft.sh geneve) ;;
     weft-vxlan) cmd=(bench/netns/path-weft.sh vxlan) ;;
+    weft-routed) cmd=(bench/netns/path-weft.sh geneve routed) ;;
     *) echo "bench: unknown path $p"; continue ;;
     esac
     timeout 120 "${cmd[@]}" 2>&1 | tee -a "$RAW" | grep -E '^(RESULT|SKIP|FAIL)'
@@ -73,8 +77,9 @@ done
 
 # The table: one row per metric, one column per path, ratios to kvxlan.
 {
-    echo "## netns benchmarks (ratio = path / kvxlan; for latency and"
-    echo "## ns/packet lower is better, for the others higher is better)"
+    echo "## netns benchmarks (ratio = path / kvxlan; routed/sw ="
+    echo "## weft-routed / weft-geneve; for latency and ns/packet lower"
+    echo "## is better, for the others higher is better)"
     awk -v paths="$PATHS" '
     $1 == "RESULT" { v[$2, $3] = $4; if (!($3 in seen)) { seen[$3] = 1;
                      order[++n] = $3 } }
@@ -84,6 +89,9 @@ done
         for (i = 1; i <= np; i++) printf " %12s", p[i];
         for (i = 1; i <= np; i++) if (p[i] != "kvxlan")
             printf " %13s", p[i] "/kvx";
+        for (i = 1; i <= np; i++) if (p[i] == "weft-routed") rt = 1;
+        for (i = 1; i <= np; i++) if (p[i] == "weft-geneve") sw = 1;
+        if (rt && sw) printf " %11s", "routed/sw";
         printf "\n";
         for (m = 1; m <= n; m++) {
             k = order[m];
@@ -100,6 +108,14 @@ done
                     printf " %13.2f", x / base;
                 else
                     printf " %13s", "-";
+            }
+            if (rt && sw) {
+                x = (("weft-routed", k) in v) ? v["weft-routed", k] : "";
+                y = (("weft-geneve", k) in v) ? v["weft-geneve", k] : "";
+                if (x ~ /^[0-9.]+$/ && y ~ /^[0-9.]+$/ && y + 0 > 0)
+                    printf " %11.2f", x / y;
+                else
+                    printf " %11s", "-";
             }
             printf "\n";
         }

@@ -7,12 +7,19 @@
 #                                         vm-a2 (hv2) 10.0.0.12
 #   tenant B   network net-b 10.0.0.0/24: vm-b1 (hv1) 10.0.0.11,
 #                                         vm-b2 (hv2) 10.0.0.12
+#   tenant C   subnets 10.1.0.0/24 and 10.2.0.0/24 joined by router r-c
+#              (distributed: both agents route); vm-c1 (hv1) and vm-c2
+#              (hv2) boot without addresses and get them from the agents'
+#              DHCP server (ISC dhclient and busybox udhcpc)
 #
 # The two tenants overlap on purpose.  The demo shows that a tenant's VMs
 # reach each other across hosts (ping, iperf3) and that the other tenant's
-# VM with the same IP never sees a packet; it prints weftctl's views and a
-# PASS/FAIL report, tears everything down, and exits non-zero if a claim
-# failed.  Needs root; `make demo` builds and installs dependencies first.
+# VM with the same IP never sees a packet; that tenant C's VMs get their
+# addresses by DHCP, answered on their own host, and reach each other
+# through the router (ping, traceroute: one hop); it prints weftctl's
+# views and a PASS/FAIL report, tears everything down, and exits non-zero
+# if a claim failed.  Needs root; `make demo` builds and installs
+# dependencies first.
 
 set -uo pipefail
 . "$(dirname "$0")/../tests/lib/netns.sh"
@@ -125,6 +132,97 @@ claim "iperf3 across hosts transfers data (${gbps:-0} Gbit/s)" \
     awk -v g="${gbps:-0}" 'BEGIN{exit !(g > 0.01)}'
 claim "4 MB over TCP vm-b2 -> vm-b1 arrives intact (sha256)" \
     tcp_transfer vm-b2 vm-b1 10.0.0.11 4 5002
+
+step "Tenant C: two subnets and a distributed router (weftctl)"
+for n in 1 2; do
+    show weftctl network create net-c$n --project tenant-c
+    weftctl network create "net-c$n" --project tenant-c >/dev/null ||
+        die "network create net-c$n"
+    show weftctl subnet create sub-c$n --network net-c$n \
+        --cidr 10.$n.0.0/24 --dns 198.51.100.53
+    weftctl subnet create "sub-c$n" --network "net-c$n" \
+        --cidr "10.$n.0.0/24" --dns 198.51.100.53 --project tenant-c \
+        >/dev/null || die "subnet create sub-c$n"
+done
+show weftctl router create r-c --project tenant-c
+weftctl router create r-c --project tenant-c >/dev/null ||
+    die "router create r-c"
+for n in 1 2; do
+    show weftctl router interface-add r-c --subnet sub-c$n
+    weftctl router interface-add r-c --subnet "sub-c$n" >/dev/null ||
+        die "router interface-add r-c sub-c$n"
+done
+show weftctl router list
+weftctl router list
+for spec in "c1 hv1 net-c1 10.1.0.11" "c2 hv2 net-c2 10.2.0.12"; do
+    read -r vm host net ip <<<"$spec"
+    show weftctl port create vm-$vm --network $net --host $host \
+        --fixed-ip ip-address=$ip
+    PORT[$vm]=$(weftctl -f json port create "vm-$vm" --network "$net" \
+        --host "$host" --fixed-ip "ip-address=$ip" --project tenant-c |
+        jq -er .port.id) || die "port create vm-$vm"
+    vm_for_port_bare "vm-$vm" "$host" "${PORT[$vm]}"
+    wait_port_active "${PORT[$vm]}" 20 || die "port of vm-$vm not ACTIVE"
+    echo "  VM vm-$vm on $host: no address yet, MAC $(vm_mac "vm-$vm")"
+done
+
+step "vm-c1 and vm-c2 boot: DHCP, answered by the agent on their own host"
+CAP_IF=br0 capture "$W_FABRIC" fabric-dhcp
+show "ip netns exec vm-c1 dhclient -v eth0   (script: ip addr/route only)"
+t0=$(date +%s%3N)
+dhclient_start vm-c1
+if wait_for "dhcp_events vm-c1 | grep -q ' BOUND '" 25; then
+    t1=$(dhcp_events vm-c1 | awk '$2 == "BOUND" {print $1; exit}')
+    echo "    bound after $((t1 - t0)) ms"
+fi
+grep -E '^DHCP' "$W_RUNDIR/dhclient-vm-c1.log" | sed 's/^/    /'
+show "ip netns exec vm-c2 busybox udhcpc -i eth0 -q"
+udhcpc_run vm-c2
+grep -E 'lease|select|sending' "$W_RUNDIR/udhcpc-vm-c2.log" | sed 's/^/    /'
+for spec in "c1 10.1.0.11 10.1.0.1" "c2 10.2.0.12 10.2.0.1"; do
+    read -r vm ip gw <<<"$spec"
+    echo "    vm-$vm: $(vm_ipv4 "vm-$vm" | tr '\n' ' ')," \
+        "$(vm_exec "vm-$vm" ip -4 route show default), MTU" \
+        "$(vm_exec "vm-$vm" cat /sys/class/net/eth0/mtu)," \
+        "DNS $(dhcp_state "vm-$vm" dns)"
+    claim "vm-$vm got its port's address $ip/24 by DHCP" \
+        [ "$(vm_ipv4 "vm-$vm")" = "$ip/24" ]
+    claim "vm-$vm's default route is its gateway $gw" \
+        grep -q "^default via $gw " <<<"$(vm_exec "vm-$vm" ip -4 route)"
+done
+step "Routing: vm-c1 (hv1, 10.1.0.11) -> vm-c2 (hv2, 10.2.0.12)"
+show "ip netns exec vm-c1 ping -c 5 10.2.0.12"
+ping_wait vm-c1 10.2.0.12 15
+out=$(vm_exec vm-c1 ping -n -c 5 -i 0.2 -W 1 10.2.0.12)
+sed 's/^/    /' <<<"$out"
+claim "vm-c1 -> vm-c2 across the router and hosts: 5 of 5 replies" \
+    grep -q ' 5 received' <<<"$out"
+claim "the replies crossed one router (TTL 63)" grep -q 'ttl=63 ' <<<"$out"
+pcap=$(capture_stop fabric-dhcp)
+ndhcp=$(pcap_count "$pcap" \
+    'udp port 67 or udp port 68 or (geneve and (udp port 67 or udp port 68))')
+nicmp=$(pcap_count "$pcap" 'geneve and icmp')
+echo "    tcpdump on the fabric bridge since the VMs booted: $ndhcp DHCP" \
+    "packets, $nicmp tunnelled ICMP packets (the pings)"
+claim "no DHCP packet left the hosts (but the pings did)" \
+    eval '[ "$ndhcp" = 0 ] && [ "$nicmp" -gt 0 ]'
+show "ip netns exec vm-c1 traceroute -n 10.2.0.12"
+out=$(vm_exec vm-c1 timeout 30 traceroute -n -q 1 -w 2 -m 6 10.2.0.12 2>&1)
+sed 's/^/    /' <<<"$out"
+hops=$(awk 'NR > 1 {print $2}' <<<"$out" | tr '\n' ' ')
+claim "traceroute: the gateway 10.1.0.1, then vm-c2 -- one routed hop" \
+    [ "$hops" = "10.1.0.1 10.2.0.12 " ]
+show "ip netns exec vm-c1 ping -c 1 10.2.0.99   (no such VM)"
+out=$(vm_exec vm-c1 timeout 10 ping -n -c 1 -W 2 10.2.0.99 2>&1)
+sed -n 2p <<<"$out" | sed 's/^/    /'
+claim "the router answers for a missing host: Destination Host Unreachable" \
+    grep -q 'From 10.1.0.1 .*Destination Host Unreachable' <<<"$out"
+claim "4 MB over TCP vm-c2 -> vm-c1 through the router arrives intact" \
+    tcp_transfer vm-c2 vm-c1 10.1.0.11 4 5003
+echo "    hv1's routed flows (set_eth + dec_ttl):"
+ctl hv1 flows | jq -r '.flows[] | select(.actions | test("dec_ttl"))
+    | "      " + .match + "\n        => " + .actions' 2>/dev/null | head -6
+stop_pid "${W_DHCLIENT_PID[vm-c1]}"
 
 step "What hv1's datapath cached (weftctl flows)"
 show weftctl --socket hv1.ctl flows

@@ -16,6 +16,8 @@ REQUIRED=(
     libjansson-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev
     iproute2 iputils-ping iperf3 tcpdump netcat-openbsd curl procps jq
     python3-openstackclient python3-scapy
+    isc-dhcp-client busybox     # DHCP clients: dhclient, udhcpc
+    traceroute
     coreutils                   # timeout(1)
 )
 OPTIONAL=(ethtool)

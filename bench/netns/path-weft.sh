@@ -1,24 +1,51 @@
 #!/bin/bash
-# path-weft.sh ENCAP -- Weft on the same 2-host topology as path-kvxlan.sh:
-# fabric bridge, hv1/hv2 with weft-agent, the controller in the fabric
-# namespace, one network 10.0.0.0/24 with a VM on each host (network MTU
-# from the API).  ENCAP is geneve (default) or vxlan.  Also reports the
-# agents' CPU per packet during the UDP test and their CPU when idle.
+# path-weft.sh ENCAP [switched|routed] -- Weft on the same 2-host topology
+# as path-kvxlan.sh: fabric bridge, hv1/hv2 with weft-agent, the controller
+# in the fabric namespace.  ENCAP is geneve (default) or vxlan.
+#
+#   switched (default)  one network 10.0.0.0/24, vm1 (hv1) 10.0.0.11 ->
+#                       vm2 (hv2) 10.0.0.12; path "weft-ENCAP"
+#   routed              networks 10.1.0.0/24 and 10.2.0.0/24 joined by a
+#                       distributed router, vm1 (hv1) 10.1.0.11 -> vm2
+#                       (hv2) 10.2.0.12, default routes via the gateways;
+#                       path "weft-routed" (Geneve) or "weft-routed-vxlan"
+#
+# VM MTU is the network's (API).  Also reports the agents' CPU per packet
+# during the UDP test and their CPU when idle.
 set -uo pipefail
 W_ENCAP=${1:-geneve}
+MODE=${2:-switched}
 . "$(dirname "$0")/../../tests/lib/netns.sh"
 . "$(dirname "$0")/measure.sh"
-W_NAME="path-weft-$W_ENCAP"
+case $MODE in
+switched) path="weft-$W_ENCAP" ;;
+routed) path="weft-routed"; [ "$W_ENCAP" = geneve ] || path+="-$W_ENCAP" ;;
+*) echo "usage: path-weft.sh [geneve|vxlan] [switched|routed]" >&2; exit 2 ;;
+esac
+W_NAME="path-$path"
 netns_init
 need_bins weft-controller weft-agent
-path="weft-$W_ENCAP"
 
 topo_std 2
-net=$(tenant_net bench bench 10.0.0.0/24) || die "network create failed"
-vm_port vm1 hv1 "$net" 10.0.0.11 bench
-vm_port vm2 hv2 "$net" 10.0.0.12 bench
+if [ "$MODE" = switched ]; then
+    net=$(tenant_net bench bench 10.0.0.0/24) || die "network create failed"
+    vm_port vm1 hv1 "$net" 10.0.0.11 bench
+    vm_port vm2 hv2 "$net" 10.0.0.12 bench
+    dst=10.0.0.12
+else
+    read -r neta suba < <(tenant_subnet bench-a bench 10.1.0.0/24)
+    read -r netb subb < <(tenant_subnet bench-b bench 10.2.0.0/24)
+    [ -n "${suba:-}" ] && [ -n "${subb:-}" ] || die "network create failed"
+    router=$(create_router bench bench) || die "router create failed"
+    router_add_subnet "$router" "$suba" >/dev/null &&
+        router_add_subnet "$router" "$subb" >/dev/null ||
+        die "add_router_interface failed"
+    vm_routed vm1 hv1 "$neta" 10.1.0.11 bench 10.1.0.1
+    vm_routed vm2 hv2 "$netb" 10.2.0.12 bench 10.2.0.1
+    dst=10.2.0.12
+fi
 
 B_CPU_PIDS="${W_AGENT_PID[hv1]} ${W_AGENT_PID[hv2]}"
 sleep 1
 measure_idle_cpu "$path" 5
-measure_all "$path" "$(vm_ns vm1)" "$(vm_ns vm2)" 10.0.0.12
+measure_all "$path" "$(vm_ns vm1)" "$(vm_ns vm2)" "$dst"

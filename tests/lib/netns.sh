@@ -250,9 +250,10 @@ topo_host() {
 }
 
 # topo_vm NAME HOST IFNAME IP/PREFIX MAC MTU: VM namespace NAME whose eth0
-# has MAC, MTU and IP/PREFIX; the other end, IFNAME, is up in HOST's
-# namespace.  No default route (the tests are L2).  Offloads are left at
-# the kernel's defaults on purpose (see DESIGN.md "Traps").
+# has MAC, MTU and IP/PREFIX (no address if IP/PREFIX is ""); the other
+# end, IFNAME, is up in HOST's namespace.  No default route (the tests
+# are L2; vm_gw adds one).  Offloads are left at the kernel's defaults on
+# purpose (see DESIGN.md "Traps").
 topo_vm() {
     local name=$1 host=$2 ifname=$3 cidr=$4 mac=$5 mtu=${6:-1500} ns hns
     ns=$(vm_ns "$name")
@@ -261,7 +262,7 @@ topo_vm() {
     ip link add eth0 netns "$ns" type veth peer name "$ifname" netns "$hns" \
         || die "cannot create veth for VM $name"
     ip -n "$ns" link set eth0 address "$mac" mtu "$mtu"
-    ip -n "$ns" addr add "$cidr" dev eth0
+    [ -z "$cidr" ] || ip -n "$ns" addr add "$cidr" dev eth0
     ip -n "$ns" link set eth0 up
     ip -n "$hns" link set "$ifname" mtu "$mtu" up
 }
@@ -386,11 +387,12 @@ create_network() {
         jq -er .network.id
 }
 
-# create_subnet NETWORK_ID CIDR [PROJECT]: prints the subnet id.
+# create_subnet NETWORK_ID CIDR [PROJECT] [EXTRA_JSON_FIELDS]: prints the
+# subnet id.  EXTRA e.g. '"enable_dhcp": false, "gateway_ip": null'.
 create_subnet() {
-    local proj=${3:+, \"project_id\": \"$3\"}
-    api POST /v2.0/subnets \
-        "{\"subnet\": {\"network_id\": \"$1\", \"cidr\": \"$2\", \"ip_version\": 4$proj}}" |
+    local proj=${3:+, \"project_id\": \"$3\"} extra=${4:+, $4}
+    api POST /v2.0/subnets "{\"subnet\": {\"network_id\": \"$1\",
+        \"cidr\": \"$2\", \"ip_version\": 4$proj$extra}}" |
         jq -er .subnet.id
 }
 
@@ -541,12 +543,16 @@ tenant_net() {
 # vm_port VM HOST NET IP PROJECT: creates the port (bound to HOST), the VM
 # namespace for it, and waits until the port is ACTIVE.  Sets W_PORT[VM].
 declare -A W_PORT=()
-vm_port() {
-    local vm=$1 host=$2 net=$3 ip=$4 proj=$5 port
+vm_port() { vm_port__ vm_for_port "$@"; }
+
+# vm_port__ ATTACH VM HOST NET IP PROJECT: vm_port with ATTACH (vm_for_port
+# or vm_for_port_bare) making the VM.
+vm_port__() {
+    local attach=$1 vm=$2 host=$3 net=$4 ip=$5 proj=$6 port
     port=$(create_port "$net" "$host" "$ip" "$proj") ||
         die "create port $ip on $host: $(cat "$W_RUNDIR/api.code")"
     W_PORT[$vm]=$port
-    vm_for_port "$vm" "$host" "$port"
+    "$attach" "$vm" "$host" "$port"
     wait_port_active "$port" 20 || fail "port of $vm did not become ACTIVE"
 }
 
@@ -596,3 +602,267 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
 PY
 }
+
+# ---------------------------------------------------------------- routers
+
+# tenant_subnet NAME PROJECT CIDR [EXTRA_JSON_FIELDS]: network NAME with one
+# subnet (EXTRA as for create_subnet); prints "NETWORK_ID SUBNET_ID".
+# Usage: read -r net sub < <(tenant_subnet ...) -- or check with
+# [ -n "$sub" ], since a failure prints nothing.
+tenant_subnet() {
+    local net sub
+    net=$(create_network "$1" "$2") || return 1
+    sub=$(create_subnet "$net" "$3" "$2" "${4-}") || return 1
+    echo "$net $sub"
+}
+
+# create_router NAME PROJECT: prints the router id.
+create_router() {
+    api POST /v2.0/routers \
+        "{\"router\": {\"name\": \"$1\", \"project_id\": \"$2\"}}" |
+        jq -er .router.id
+}
+
+# router_add_subnet ROUTER SUBNET: add_router_interface by subnet (the
+# router takes the subnet's gateway IP); prints the interface port's id.
+router_add_subnet() {
+    api PUT "/v2.0/routers/$1/add_router_interface" \
+        "{\"subnet_id\": \"$2\"}" | jq -er .port_id
+}
+
+# router_remove_subnet ROUTER SUBNET: remove_router_interface by subnet.
+router_remove_subnet() {
+    api PUT "/v2.0/routers/$1/remove_router_interface" \
+        "{\"subnet_id\": \"$2\"}" >/dev/null
+}
+
+# router_set_routes ROUTER ROUTES_JSON: replaces the router's static routes,
+# e.g. '[{"destination": "192.168.50.0/24", "nexthop": "10.2.0.12"}]'.
+router_set_routes() {
+    api PUT "/v2.0/routers/$1" "{\"router\": {\"routes\": $2}}" >/dev/null
+}
+
+# vm_gw VM GW: VM's default route via GW (its router's interface address).
+vm_gw() { vm_exec "$1" ip route replace default via "$2" dev eth0; }
+
+# vm_routed VM HOST NET IP PROJECT GW: vm_port, then a default route via GW.
+vm_routed() {
+    vm_port "$1" "$2" "$3" "$4" "$5"
+    vm_gw "$1" "$6" || fail "default route of $1 via $6"
+}
+
+# ping_log VM FILE PING_ARGS...: runs ping -n PING_ARGS in VM (bounded to
+# 60 s), its output (stdout and stderr) in FILE.  Returns ping's status.
+ping_log() {
+    local vm=$1 file=$2; shift 2
+    vm_exec "$vm" timeout 60 ping -n "$@" >"$file" 2>&1
+}
+
+# ping_seqs FILE: the icmp_seq numbers that got an echo reply in the ping
+# output FILE, one per line, ascending.
+ping_seqs() {
+    sed -n 's/^[0-9]* bytes from .*icmp_seq=\([0-9]*\) .*/\1/p' "$1" |
+        sort -n
+}
+
+# ---------------------------------------------------------------- DHCP
+
+# vm_for_port_bare VM HOST PORT_ID: like vm_for_port, but the VM's eth0 has
+# NO address and the kernel's default MTU (1500): a DHCP client is to
+# configure it.  The host end has the network's MTU.
+vm_for_port_bare() {
+    local vm=$1 host=$2 port=$3 json mac net mtu
+    json=$(api GET "/v2.0/ports/$port") || die "GET port $port failed"
+    mac=$(jq -er .port.mac_address <<<"$json") || die "port $port: no MAC"
+    net=$(jq -er .port.network_id <<<"$json")
+    mtu=$(net_field "$net" mtu 2>/dev/null) || mtu=1450
+    [[ $mtu =~ ^[0-9]+$ ]] || mtu=1450
+    topo_vm "$vm" "$host" "$(port_ifname "$port")" "" "$mac" "$mtu"
+    vm_exec "$vm" ip link set eth0 mtu 1500
+}
+
+# vm_port_bare VM HOST NET IP PROJECT: vm_port for a VM without an address
+# (vm_for_port_bare).  Sets W_PORT[VM].
+vm_port_bare() { vm_port__ vm_for_port_bare "$@"; }
+
+# dhcp_script VM: writes the DHCP client script for VM and prints its path.
+# One script serves ISC dhclient (-sf; $reason, new_* variables) and
+# busybox udhcpc (-s; $1, udhcpc's variables).  It applies the lease with
+# ip(8) only -- address, MTU (option 26), the classless static routes
+# (option 121) or else a default route via the first router (option 3) --
+# and never touches /etc/resolv.conf: the DNS servers, like everything
+# else the client got, go to the state file $W_RUNDIR/dhcp-VM.state
+# (key=value lines, read with dhcp_state), and every event to
+# $W_RUNDIR/dhcp-VM.events ("MSEC EVENT ADDRESS" lines).
+dhcp_script() {
+    local vm=$1 f="$W_RUNDIR/dhcp-$1.sh"
+    {
+        echo '#!/bin/sh'
+        echo "# DHCP client script for VM $vm (tests/lib/netns.sh)."
+        echo "STATE='$W_RUNDIR/dhcp-$vm.state'"
+        echo "EVENTS='$W_RUNDIR/dhcp-$vm.events'"
+        cat <<'SH'
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+IF=${interface:-eth0}
+
+mask2plen() {
+    n=0
+    for o in $(echo "$1" | tr . ' '); do
+        case $o in
+        255) n=$((n + 8)) ;; 254) n=$((n + 7)) ;; 252) n=$((n + 6)) ;;
+        248) n=$((n + 5)) ;; 240) n=$((n + 4)) ;; 224) n=$((n + 3)) ;;
+        192) n=$((n + 2)) ;; 128) n=$((n + 1)) ;;
+        esac
+    done
+    echo $n
+}
+
+# RFC 3442 bytes ("24 192 168 50 10 1 0 9 0 10 1 0 1") -> "D/W GW ...".
+rfc3442() {
+    set -- $1
+    out=""
+    while [ $# -ge 5 ]; do
+        w=$1; shift
+        nb=$(((w + 7) / 8)); d=""; i=0
+        while [ $i -lt 4 ]; do
+            if [ $i -lt $nb ]; then o=$1; shift; else o=0; fi
+            d="$d${d:+.}$o"; i=$((i + 1))
+        done
+        [ $# -ge 4 ] || break
+        out="$out $d/$w $1.$2.$3.$4"; shift 4
+    done
+    echo $out
+}
+
+if [ -n "${reason:-}" ]; then
+    EV=$reason
+    ADDR=${new_ip_address:-}
+    PLEN=$(mask2plen "${new_subnet_mask:-}")
+    ROUTERS=${new_routers:-}
+    DNS=${new_domain_name_servers:-}
+    MTU=${new_interface_mtu:-}
+    ROUTES=$(rfc3442 "${new_rfc3442_classless_static_routes:-}")
+    SID=${new_dhcp_server_identifier:-}
+    HOSTNAME_=${new_host_name:-}
+    DOMAIN=${new_domain_name:-}
+    LEASE=${new_dhcp_lease_time:-}
+    case $EV in
+    BOUND|RENEW|REBIND|REBOOT) ACTION=apply ;;
+    EXPIRE|FAIL|RELEASE|STOP) ACTION=deconfig ;;
+    PREINIT) ip link set dev "$IF" up; ACTION=none ;;
+    *) ACTION=none ;;
+    esac
+else
+    EV=$1
+    ADDR=${ip:-}
+    PLEN=${mask:-}
+    ROUTERS=${router:-}
+    DNS=${dns:-}
+    MTU=${mtu:-}
+    ROUTES=${staticroutes:-}
+    SID=${serverid:-}
+    HOSTNAME_=${hostname:-}
+    DOMAIN=${domain:-}
+    LEASE=${lease:-}
+    case $EV in
+    bound|renew) ACTION=apply ;;
+    deconfig|nak|leasefail) ACTION=deconfig ;;
+    *) ACTION=none ;;
+    esac
+fi
+echo "$(date +%s%3N) $EV ${ADDR:--}" >>"$EVENTS"
+
+case $ACTION in
+apply)
+    ip link set dev "$IF" up
+    [ -z "$MTU" ] || ip link set dev "$IF" mtu "$MTU"
+    cur=$(ip -4 -o addr show dev "$IF" | awk '{print $4}')
+    if [ "$cur" != "$ADDR/$PLEN" ]; then
+        ip -4 addr flush dev "$IF"
+        ip addr add "$ADDR/$PLEN" dev "$IF"
+    fi
+    ip -4 route flush dev "$IF" proto boot 2>/dev/null
+    if [ -n "$ROUTES" ]; then
+        set -- $ROUTES
+        while [ $# -ge 2 ]; do
+            dst=$1; gw=$2; shift 2
+            [ "$dst" != 0.0.0.0/0 ] || dst=default
+            if [ "$gw" = 0.0.0.0 ]; then
+                ip route replace "$dst" dev "$IF" scope link
+            else
+                ip route replace "$dst" via "$gw" dev "$IF"
+            fi
+        done
+    elif [ -n "$ROUTERS" ]; then
+        set -- $ROUTERS
+        ip route replace default via "$1" dev "$IF"
+    fi
+    {
+        echo "event=$EV"; echo "ip=$ADDR"; echo "plen=$PLEN"
+        echo "routers=$ROUTERS"; echo "dns=$DNS"; echo "mtu=$MTU"
+        echo "routes=$ROUTES"; echo "serverid=$SID"
+        echo "hostname=$HOSTNAME_"; echo "domain=$DOMAIN"; echo "lease=$LEASE"
+    } >"$STATE.tmp" && mv "$STATE.tmp" "$STATE"
+    ;;
+deconfig)
+    ip -4 addr flush dev "$IF"
+    printf 'event=%s\nip=\n' "$EV" >"$STATE.tmp" && mv "$STATE.tmp" "$STATE"
+    ;;
+esac
+exit 0
+SH
+    } >"$f"
+    chmod 755 "$f"
+    echo "$f"
+}
+
+# dhcp_state VM KEY: one value from VM's DHCP state file (see dhcp_script);
+# fails if there is no state yet.
+dhcp_state() {
+    local f="$W_RUNDIR/dhcp-$1.state"
+    [ -f "$f" ] || return 1
+    sed -n "s/^$2=//p" "$f"
+}
+
+# dhcp_events VM: VM's DHCP client events so far, one per line.
+dhcp_events() { cat "$W_RUNDIR/dhcp-$1.events" 2>/dev/null; }
+
+# dhclient_start VM: ISC dhclient on VM's eth0 in the foreground (-d, so its
+# PID is ours to stop), one attempt (-1: it exits 2 if no lease comes
+# within 20 s), lease and PID files in the run directory, dhcp_script as
+# its script, our own config file (asks for option 121 and the MTU; first
+# retransmission after 1 s).  Log: $W_RUNDIR/dhclient-VM.log.  Sets
+# W_LAST_PID and W_DHCLIENT_PID[VM].
+declare -A W_DHCLIENT_PID=()
+dhclient_start() {
+    local vm=$1 conf="$W_RUNDIR/dhclient-$1.conf" script
+    script=$(dhcp_script "$vm")
+    cat >"$conf" <<'CONF'
+option rfc3442-classless-static-routes code 121 = array of unsigned integer 8;
+request subnet-mask, broadcast-address, routers, domain-name,
+        domain-name-servers, host-name, interface-mtu,
+        rfc3442-classless-static-routes;
+timeout 20;
+initial-interval 1;
+CONF
+    rm -f "$W_RUNDIR/dhcp-$vm.state" "$W_RUNDIR/dhcp-$vm.events"
+    bg "$(vm_ns "$vm")" "dhclient-$vm" timeout 200 dhclient -d -v -1 \
+        -cf "$conf" -pf "$W_RUNDIR/dhclient-$vm.pid" \
+        -lf "$W_RUNDIR/dhclient-$vm.leases" -sf "$script" eth0
+    W_DHCLIENT_PID[$vm]=$W_LAST_PID
+}
+
+# udhcpc_run VM [UDHCPC_ARGS...]: busybox udhcpc on VM's eth0 in the
+# foreground until it has a lease (-q) or gave up (-n; 4 DISCOVERs 1 s
+# apart by default), dhcp_script as its script; bounded to 30 s.  Log:
+# $W_RUNDIR/udhcpc-VM.log.  Returns udhcpc's status (0: got a lease).
+udhcpc_run() {
+    local vm=$1 script; shift
+    script=$(dhcp_script "$vm")
+    rm -f "$W_RUNDIR/dhcp-$vm.state" "$W_RUNDIR/dhcp-$vm.events"
+    vm_exec "$vm" timeout 30 busybox udhcpc -f -i eth0 -n -q -t 4 -T 1 \
+        -s "$script" "$@" >>"$W_RUNDIR/udhcpc-$vm.log" 2>&1
+}
+
+# vm_ipv4 VM: VM's IPv4 addresses on eth0 as ADDR/PLEN, one per line.
+vm_ipv4() { vm_exec "$1" ip -4 -o addr show dev eth0 | awk '{print $4}'; }
