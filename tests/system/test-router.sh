@@ -208,6 +208,43 @@ check "no ping 3 s after the interface removal was answered" \
 check "the interface port of D is gone" \
     eval '! api GET "/v2.0/ports/$ifd" >/dev/null && [ "$(api_code)" = 404 ]'
 
+# ------------------------------------------------------------ router chain
+# Tenant router r2 behind r1: r1 -- transit 10.99.0.0/24 -- r2 -- E.  r1
+# takes the transit gateway 10.99.0.1 (by subnet), r2 a port created with
+# 10.99.0.2 (by port_id).  One simulation crosses both routers.
+read -r nett subt < <(tenant_subnet transit $T 10.99.0.0/24)
+read -r nete sube < <(tenant_subnet net-e $T 10.5.0.0/24)
+[ -n "${subt:-}" ] && [ -n "${sube:-}" ] || die "create transit/E: $(api_code)"
+r2=$(create_router r2 $T) || die "create router r2: $(api_code)"
+router_add_subnet "$r1" "$subt" >/dev/null || die "r1 + transit: $(api_code)"
+p2=$(api POST /v2.0/ports "{\"port\": {\"network_id\": \"$nett\",
+    \"project_id\": \"$T\", \"fixed_ips\": [{\"ip_address\": \"10.99.0.2\"}]}}" |
+    jq -er .port.id) || die "transit port for r2: $(api_code)"
+check "add_router_interface r2 by port_id (10.99.0.2)" eval \
+    'api PUT "/v2.0/routers/$r2/add_router_interface" \
+        "{\"port_id\": \"$p2\"}" >/dev/null'
+router_add_subnet "$r2" "$sube" >/dev/null || die "r2 + E: $(api_code)"
+check "r1 routes 10.5.0.0/24 via r2 (10.99.0.2)" router_set_routes "$r1" \
+    '[{"destination": "10.5.0.0/24", "nexthop": "10.99.0.2"}]'
+check "r2 routes 0.0.0.0/0 via r1 (10.99.0.1)" router_set_routes "$r2" \
+    '[{"destination": "0.0.0.0/0", "nexthop": "10.99.0.1"}]'
+vm_routed e2 hv2 "$nete" 10.5.0.12 $T 10.5.0.1
+check "a1 (hv1) pings e2 (hv2) through two routers" ping_wait a1 10.5.0.12 15
+f="$W_RUNDIR/ping-chain.txt"
+ping_log a1 "$f" -c 1 -W 2 10.5.0.12
+check "e2's reply reaches a1 with TTL 62 (two router hops)" \
+    grep -q 'ttl=62 ' "$f"
+check "8 MB over TCP a1 -> e2 through two routers arrives intact" \
+    tcp_transfer a1 e2 10.5.0.12 8 5004
+tr=$(vm_exec a1 timeout 30 traceroute -n -q 1 -w 2 -m 6 10.5.0.12 2>&1)
+echo "$tr" | sed 's/^/    /'
+hops=$(awk 'NR > 1 {print $2}' <<<"$tr" | tr '\n' ' ')
+check "traceroute a1 -> e2: 10.1.0.1, 10.99.0.2, e2 ($hops)" \
+    [ "$hops" = "10.1.0.1 10.99.0.2 10.5.0.12 " ]
+check "hv1 has one flow to e2 that crossed both routers (dec_ttl(2))" \
+    json_ok "$(ctl hv1 flows)" \
+    '[.flows[] | select(.actions | test("dec_ttl\\(2\\)"))] | length > 0'
+
 # ------------------------------------------------------------ MTU
 check "a1 pings c2 (network MTU 1300)" ping_wait a1 10.3.0.12 15
 f="$W_RUNDIR/ping-df.txt"
