@@ -49,6 +49,14 @@
                                            "only answers ICMP echo")       \
     DR(ROUTER_LOOP,     "router_loop",     "more routers on the path than "\
                                            "a walk may cross")             \
+    DR(SPOOFED_MAC,     "spoofed_mac",     "source MAC is not the port's " \
+                                           "(port security)")              \
+    DR(SPOOFED_IP,      "spoofed_ip",      "source IP is not the port's "  \
+                                           "(port security)")              \
+    DR(SPOOFED_ARP,     "spoofed_arp",     "ARP sender is not the port's " \
+                                           "(port security)")              \
+    DR(DHCP_SERVER_VM,  "dhcp_server_vm",  "DHCP server reply from a VM "  \
+                                           "port (port security)")         \
     /* Answered with an ICMP error (sent unless rate limited or forbidden \
      * by RFC 1122: see dp_stats); one reason per family of errors. */    \
     DR(TTL_EXCEEDED,    "ttl_exceeded",    "TTL expired in transit (ICMP " \

@@ -206,6 +206,12 @@ eth_addr_is_multicast(const struct eth_addr *a)
 }
 
 static inline bool
+eth_addr_equals(const struct eth_addr *a, const struct eth_addr *b)
+{
+    return !__builtin_memcmp(a->ea, b->ea, ETH_ADDR_LEN);
+}
+
+static inline bool
 eth_addr_is_zero(const struct eth_addr *a)
 {
     return !(a->ea[0] | a->ea[1] | a->ea[2] | a->ea[3] | a->ea[4]

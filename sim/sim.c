@@ -580,6 +580,94 @@ sim_dhcp(struct sim_ctx *ctx, const struct topo_port *in)
     return true;
 }
 
+/* Port security. */
+
+static bool
+mac_allowed(const struct topo_port *p, const struct eth_addr *mac)
+{
+    if (eth_addr_equals(&p->mac, mac)) {
+        return true;
+    }
+    for (size_t i = 0; i < p->n_pairs; i++) {
+        if (eth_addr_equals(&p->pairs[i].mac, mac)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True if 'p' may send from IPv4 address 'ip' with source MAC 'mac': one
+ * of its fixed IPs (from its own MAC), or inside an allowed address pair
+ * for that MAC. */
+static bool
+ip_allowed(const struct topo_port *p, const struct eth_addr *mac, be32 ip)
+{
+    if (eth_addr_equals(&p->mac, mac)) {
+        for (size_t i = 0; i < p->n_ips; i++) {
+            if (p->ips[i].ip == ip) {
+                return true;
+            }
+        }
+    }
+    for (size_t i = 0; i < p->n_pairs; i++) {
+        const struct topo_addr_pair *pair = &p->pairs[i];
+        be32 mask = htonl(pair->plen ? UINT32_MAX << (32 - pair->plen) : 0);
+
+        if (eth_addr_equals(&pair->mac, mac) && (ip & mask) == pair->prefix) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Anti-spoofing for a frame from local port 'in' with port security on
+ * (Neutron's semantics): the source MAC must be the port's or an allowed
+ * pair's; an ARP sender and an IPv4 source must be the port's fixed IPs
+ * or inside an allowed pair (0.0.0.0 is allowed for ARP probes and DHCP
+ * client messages); a VM may not answer as a DHCP server.  IPv6 sources
+ * are not checked yet.  Returns false after emitting the drop. */
+static bool
+sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
+{
+    const struct flow_key *key = ctx->key;
+    struct flow_wc *wc = ctx->wc;
+
+    FLOW_WC_MASK(wc, eth_src);
+    if (!mac_allowed(in, &key->eth_src)) {
+        sim_drop(ctx, DROP_SPOOFED_MAC, "source mac is not the port's");
+        return false;
+    }
+    FLOW_WC_MASK(wc, eth_type);
+    if (key->eth_type == htons(ETH_TYPE_ARP)) {
+        FLOW_WC_MASK(wc, arp_sha);
+        FLOW_WC_MASK(wc, nw_src);
+        if (!mac_allowed(in, &key->arp_sha)
+            || (key->nw_src.ip4
+                && !ip_allowed(in, &key->arp_sha, key->nw_src.ip4))) {
+            sim_drop(ctx, DROP_SPOOFED_ARP, "arp sender is not the port's");
+            return false;
+        }
+    } else if (key->eth_type == htons(ETH_TYPE_IP)) {
+        FLOW_WC_MASK(wc, nw_src);
+        FLOW_WC_MASK(wc, nw_proto);
+        if (key->nw_proto == IPPROTO_UDP_
+            && sim_match_be16(key->tp_src, &wc->masks.tp_src,
+                              DHCP_SERVER_PORT)) {
+            sim_drop(ctx, DROP_DHCP_SERVER_VM, "dhcp server reply from a "
+                     "vm");
+            return false;
+        }
+        if (!ip_allowed(in, &key->eth_src, key->nw_src.ip4)
+            && !(key->nw_src.ip4 == 0 && key->nw_proto == IPPROTO_UDP_
+                 && sim_match_be16(key->tp_dst, &wc->masks.tp_dst,
+                                   DHCP_SERVER_PORT))) {
+            sim_drop(ctx, DROP_SPOOFED_IP, "source ip is not the port's");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Un-wildcards the fewest leading bits of nw_ttl that decide whether
  * 'ttl' <= 'limit'.  Returns ttl <= limit. */
 static bool
@@ -867,6 +955,9 @@ sim_vif_ingress(struct sim_ctx *ctx)
     wc->masks.eth_src.ea[0] |= 1;
     if (eth_addr_is_multicast(&key->eth_src)) {
         sim_drop(ctx, DROP_BAD_SRC_MAC, "multicast source mac");
+        return;
+    }
+    if (in->port_security && !sim_port_security(ctx, in)) {
         return;
     }
 

@@ -265,6 +265,14 @@ struct topo_ip {
     char *subnet_id;                    /* From fixed_ips; NULL if none. */
 };
 
+/* One of a port's allowed_address_pairs (IPv4; IPv6 pairs are not
+ * checked yet). */
+struct topo_addr_pair {
+    struct eth_addr mac;
+    be32 prefix;                        /* Masked. */
+    uint8_t plen;
+};
+
 struct topo_port {
     struct topo_hmap_node id_node;      /* In ports_by_id. */
     struct topo_hmap_node mac_node;     /* In macs. */
@@ -286,6 +294,12 @@ struct topo_port {
     struct topo_port *local_prev, *local_next;  /* In net->local_members. */
     struct topo_port *all_prev, *all_next;      /* In topo->local_ports. */
     struct topo_binding *binding;       /* Local attachment, or NULL. */
+
+    /* Port security: when on, the port may only send from its MAC and
+     * fixed IPs, or from an allowed address pair. */
+    bool port_security;
+    struct topo_addr_pair *pairs;
+    size_t n_pairs;
 
     char *device_owner;                 /* "" if none. */
     char *device_id;                    /* "" if none. */

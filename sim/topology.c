@@ -35,6 +35,9 @@ struct port_spec {
     char *device_id;
     struct eth_addr mac;
     bool admin_up;
+    bool port_security;
+    struct topo_addr_pair *pairs;
+    size_t n_pairs;
     be32 *ips;
     char **ip_subnets;          /* Parallel to 'ips'; entries may be NULL. */
     size_t n_ips;
@@ -832,6 +835,7 @@ port_spec_destroy(struct port_spec *spec)
     }
     free(spec->ip_subnets);
     free(spec->ips);
+    free(spec->pairs);
 }
 
 static int
@@ -886,6 +890,66 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
     return 0;
 }
 
+/* allowed_address_pairs: [{"ip_address": IP or CIDR, "mac_address":
+ * optional}].  IPv6 entries are accepted and ignored. */
+static int
+port_parse_pairs(const json_t *obj, struct port_spec *spec)
+{
+    const json_t *pairs = json_object_get(obj, "allowed_address_pairs");
+    size_t i;
+
+    if (!pairs || json_is_null(pairs)) {
+        return 0;
+    } else if (!json_is_array(pairs)) {
+        return EINVAL;
+    }
+    spec->pairs = xcalloc(json_array_size(pairs) + 1, sizeof *spec->pairs);
+    for (i = 0; i < json_array_size(pairs); i++) {
+        const json_t *e = json_array_get(pairs, i);
+        const json_t *ip = json_object_get(e, "ip_address");
+        const json_t *mac = json_object_get(e, "mac_address");
+        struct topo_addr_pair *pair = &spec->pairs[spec->n_pairs];
+        char addr[INET6_ADDRSTRLEN + 4], *slash;
+        struct in6_addr in6;
+        struct in_addr in;
+        long plen = 32;
+
+        if (!json_is_object(e) || !json_is_string(ip)
+            || json_string_length(ip) >= sizeof addr) {
+            return EINVAL;
+        }
+        str_copy(addr, json_string_value(ip), sizeof addr);
+        slash = strchr(addr, '/');
+        if (slash) {
+            char *end;
+
+            *slash = '\0';
+            plen = strtol(slash + 1, &end, 10);
+            if (!slash[1] || *end || plen < 0 || plen > 128) {
+                return EINVAL;
+            }
+        }
+        if (mac && !json_is_null(mac)) {
+            if (!json_is_string(mac)
+                || !eth_addr_from_string(json_string_value(mac),
+                                         &pair->mac)) {
+                return EINVAL;
+            }
+        } else {
+            pair->mac = spec->mac;
+        }
+        if (inet_pton(AF_INET, addr, &in) == 1 && plen <= 32) {
+            pair->plen = (uint8_t) plen;
+            pair->prefix = in.s_addr & htonl(plen ? UINT32_MAX << (32 - plen)
+                                                  : 0);
+            spec->n_pairs++;
+        } else if (inet_pton(AF_INET6, addr, &in6) != 1) {
+            return EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int
 port_spec_parse(const char *id, const json_t *obj, struct port_spec *spec)
 {
@@ -901,9 +965,12 @@ port_spec_parse(const char *id, const json_t *obj, struct port_spec *spec)
         || !topo_json_bool(obj, "admin_state_up", true, &spec->admin_up)
         || !topo_json_string(obj, "device_owner", "", &spec->device_owner)
         || !topo_json_string(obj, "device_id", "", &spec->device_id)
+        || !topo_json_bool(obj, "port_security_enabled", true,
+                           &spec->port_security)
         || !spec->network_id[0]
         || !eth_addr_from_string(mac, &spec->mac)
-        || port_parse_ips(obj, spec)) {
+        || port_parse_ips(obj, spec)
+        || port_parse_pairs(obj, spec)) {
         goto out;
     }
 
@@ -987,7 +1054,11 @@ update_port(struct topology *topo, const char *id, const json_t *json,
                         || old->admin_up != spec.admin_up
                         || !port_ips_equal(old, &spec));
 
-        if (members || strcmp(old->ifname, spec.ifname)) {
+        if (members || strcmp(old->ifname, spec.ifname)
+            || old->port_security != spec.port_security
+            || old->n_pairs != spec.n_pairs
+            || (spec.n_pairs && memcmp(old->pairs, spec.pairs,
+                                       spec.n_pairs * sizeof *spec.pairs))) {
             tag_set_add(changed, old->tag);
         }
         if (members) {
@@ -1047,6 +1118,9 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec,
     port->device_owner = spec->device_owner;
     port->device_id = spec->device_id;
     port->mac = spec->mac;
+    port->port_security = spec->port_security;
+    port->pairs = spec->pairs;
+    port->n_pairs = spec->n_pairs;
     port->admin_up = spec->admin_up;
     port->local = port->host[0] && !strcmp(port->host, topo->local_host);
     port->tag = topo_tag_port(id);
@@ -1145,6 +1219,7 @@ port_remove(struct topology *topo, struct topo_port *port,
     free(port->ifname);
     free(port->device_owner);
     free(port->device_id);
+    free(port->pairs);
     free(port);
 }
 

@@ -96,6 +96,8 @@ struct m_port {
     uint32_t port_no;           /* Local binding, 0 if none. */
     int status;
     int router;                 /* Interface of this router, -1 none. */
+    bool secure;                /* port_security_enabled. */
+    int pair;                   /* Allowed pair: pool index /30, -1. */
 };
 
 struct m_agent {
@@ -258,7 +260,7 @@ push_port(struct topology *topo, const struct model *m, int i,
     static const char *const statuses[] = { "ACTIVE", "DOWN", "BUILD" };
     const struct m_port *p = &m->ports[i];
     char id[64], nid[64], key[80], ips[192], mac[18], host[16] = "";
-    char rid[64] = "", owner[32];
+    char rid[64] = "", owner[32], pairs[64];
     struct eth_addr ea;
     char *json = NULL;
 
@@ -280,6 +282,12 @@ push_port(struct topology *topo, const struct model *m, int i,
                      "\"ip_address\": \"%s\"}, "
                      "{\"ip_address\": \"%s\"}]", p->net, a, b);
         }
+        if (p->pair >= 0) {
+            snprintf(pairs, sizeof pairs, "[{\"ip_address\": \"%s/30\"}]",
+                     pool_ip_str(p->pair, b));
+        } else {
+            snprintf(pairs, sizeof pairs, "[]");
+        }
         if (p->router >= 0) {
             router_id(p->router, rid);
             snprintf(owner, sizeof owner, "network:router_interface");
@@ -296,9 +304,12 @@ push_port(struct topology *topo, const struct model *m, int i,
                          "\"mac_address\": \"%s\", \"fixed_ips\": %s, "
                          "\"admin_state_up\": %s, \"status\": \"%s\", "
                          "\"device_owner\": \"%s\", \"device_id\": \"%s\", "
+                         "\"port_security_enabled\": %s, "
+                         "\"allowed_address_pairs\": %s, "
                          "\"binding:host_id\": \"%s\"}",
                          id, nid, mac, ips, p->up ? "true" : "false",
-                         statuses[p->status], owner, rid, host);
+                         statuses[p->status], owner, rid,
+                         p->secure ? "true" : "false", pairs, host);
     }
     CHECK_EQ(topology_update(topo, key, json, changed), 0);
     free(json);
@@ -372,6 +383,8 @@ random_port(struct model *m, int i)
     /* Some ports are router interfaces (unbound, as the controller makes
      * them, but a few bound ones too). */
     p->router = chance(20) ? (int) rnd_n(N_ROUTERS) : -1;
+    p->secure = chance(50);
+    p->pair = chance(20) ? (int) rnd_n(IP_POOL) : -1;
     if (p->router >= 0 && chance(85)) {
         p->host = -1;
         p->port_no = 0;
@@ -512,7 +525,20 @@ random_key(const struct model *m, struct flow_key *key)
     } else {
         key->eth_dst.ea[0] &= ~1;
     }
-    if (chance(80)) {
+    if (key->in_port >= FLOW_PORT_FIRST_VIF
+        && key->in_port - FLOW_PORT_FIRST_VIF < N_PORTS && chance(70)) {
+        /* Mostly the input port's own addresses (port security). */
+        const struct m_port *p = &m->ports[key->in_port
+                                           - FLOW_PORT_FIRST_VIF];
+
+        key->eth_src = pool_mac(p->mac);
+        key->arp_sha = key->eth_src;
+        if (p->ip >= 0 && chance(85)) {
+            key->nw_src.ip4 = pool_ip(p->ip);
+        } else if (p->pair >= 0 && chance(70)) {
+            key->nw_src.ip4 = pool_ip(p->pair);
+        }
+    } else if (chance(80)) {
         key->eth_src = pool_mac((int) rnd_n(MAC_POOL));
     }
     if (chance(85)) {
@@ -809,9 +835,14 @@ random_change(struct model *m, struct topology *topo,
             push_port(topo, m, i, changed);
         }
         break;
-    case 3:                     /* Admin state. */
+    case 3:                     /* Admin state, port security. */
         if (p->exists) {
-            p->up = !p->up;
+            if (chance(50)) {
+                p->up = !p->up;
+            } else {
+                p->secure = !p->secure;
+                p->pair = chance(50) ? (int) rnd_n(IP_POOL) : -1;
+            }
             push_port(topo, m, i, changed);
         }
         break;

@@ -4,6 +4,9 @@
  * topology_update(), packets are flow keys, and the checks are on actions
  * (formatted), wildcards, tags and traces.
  *
+ * The fixture's ports have port security off: these tests are about
+ * switching (test-sim-portsec.c covers anti-spoofing).
+ *
  * The fixture, seen from host hv1:
  *
  *   net1 (vni 7):  p1 vm1 :01 10.0.0.1 hv1 (dp port 3)
@@ -58,6 +61,7 @@ port_json_full(const char *id, const char *name, const char *net,
                      "\"ip_address\": \"fd00::5\"}], "
                      "\"admin_state_up\": %s, \"status\": \"%s\", "
                      "\"device_owner\": \"compute:nova\", "
+                     "\"port_security_enabled\": false, "
                      "\"binding:host_id\": \"%s\", \"binding:profile\": {}, "
                      "\"binding:vif_type\": \"ovs\"}",
                      id, name, net, mac, ip, up ? "true" : "false", status,

@@ -1,0 +1,245 @@
+/*
+ * test-sim-portsec.c -- port security (anti-spoofing) in the simulation:
+ * a port with port_security_enabled may only send from its MAC and fixed
+ * IPs, or from an allowed address pair; spoofed ARP and DHCP server
+ * replies are dropped; with port security off everything is forwarded;
+ * changing the setting invalidates the port's flows.
+ *
+ * Fixture (host hv1): net1 vni 7, subnet 10.0.0.0/24 (DHCP on);
+ *   p1 fa:16:3e:00:00:01 10.0.0.1 dp port 3, port security on, allowed
+ *      pairs 10.0.9.0/24 (its own MAC) and 10.0.8.8 with MAC :aa;
+ *   p2 fa:16:3e:00:00:02 10.0.0.2 dp port 4, port security off;
+ *   p3 fa:16:3e:00:00:03 10.0.0.3 on hv2.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "sim/topology.h"
+#include "tests/lib/unit.h"
+
+static void
+put(struct topology *topo, const char *key, char *json,
+    struct tag_set *changed)
+{
+    struct tag_set scratch;
+
+    tag_set_init(&scratch);
+    CHECK_EQ(topology_update(topo, key, json, changed ? changed : &scratch),
+             0);
+    tag_set_destroy(&scratch);
+    free(json);
+}
+
+static char *
+port_json(const char *id, const char *mac, const char *ip, const char *host,
+          bool secure, const char *pairs)
+{
+    return xasprintf("{\"id\": \"%s\", \"network_id\": \"net1\", "
+                     "\"mac_address\": \"%s\", \"fixed_ips\": "
+                     "[{\"subnet_id\": \"s1\", \"ip_address\": \"%s\"}], "
+                     "\"port_security_enabled\": %s, "
+                     "\"allowed_address_pairs\": %s, "
+                     "\"binding:host_id\": \"%s\"}",
+                     id, mac, ip, secure ? "true" : "false", pairs, host);
+}
+
+#define P1_PAIRS "[{\"ip_address\": \"10.0.9.0/24\"}, " \
+                 "{\"ip_address\": \"10.0.8.8\", " \
+                 "\"mac_address\": \"fa:16:3e:00:00:aa\"}, " \
+                 "{\"ip_address\": \"fd00::/64\"}]"
+
+static struct topology *
+fixture(void)
+{
+    struct topology *topo = topology_create("hv1");
+    struct tag_set scratch;
+
+    tag_set_init(&scratch);
+    put(topo, "networks/net1", xasprintf("{\"name\": \"net1\", "
+        "\"provider:segmentation_id\": 7}"), NULL);
+    put(topo, "subnets/s1", xasprintf("{\"network_id\": \"net1\", "
+        "\"cidr\": \"10.0.0.0/24\", \"gateway_ip\": \"10.0.0.254\", "
+        "\"enable_dhcp\": true}"), NULL);
+    put(topo, "ports/p1", port_json("p1", "fa:16:3e:00:00:01", "10.0.0.1",
+                                    "hv1", true, P1_PAIRS), NULL);
+    put(topo, "ports/p2", port_json("p2", "fa:16:3e:00:00:02", "10.0.0.2",
+                                    "hv1", false, "[]"), NULL);
+    put(topo, "ports/p3", port_json("p3", "fa:16:3e:00:00:03", "10.0.0.3",
+                                    "hv2", true, "[]"), NULL);
+    put(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
+        "\"configurations\": {\"tunnel_ip\": \"198.18.0.12\"}}"), NULL);
+    topology_bind(topo, "p1", 3, &scratch);
+    topology_bind(topo, "p2", 4, &scratch);
+    tag_set_destroy(&scratch);
+    return topo;
+}
+
+static struct flow_key
+udp_key(uint32_t in_port, const char *src_mac, const char *src_ip,
+        uint16_t sport, uint16_t dport)
+{
+    struct flow_key key;
+
+    memset(&key, 0, sizeof key);
+    key.in_port = in_port;
+    CHECK(eth_addr_from_string("fa:16:3e:00:00:03", &key.eth_dst));
+    CHECK(eth_addr_from_string(src_mac, &key.eth_src));
+    key.eth_type = htons(ETH_TYPE_IP);
+    key.nw_proto = IPPROTO_UDP_;
+    key.nw_ttl = 64;
+    key.nw_src.ip4 = inet_addr(src_ip);
+    key.nw_dst.ip4 = inet_addr("10.0.0.3");
+    key.tp_src = htons(sport);
+    key.tp_dst = htons(dport);
+    return key;
+}
+
+static struct flow_key
+arp_key(uint32_t in_port, const char *src_mac, const char *sha,
+        const char *spa)
+{
+    struct flow_key key;
+
+    memset(&key, 0, sizeof key);
+    key.in_port = in_port;
+    memset(key.eth_dst.ea, 0xff, ETH_ADDR_LEN);
+    CHECK(eth_addr_from_string(src_mac, &key.eth_src));
+    CHECK(eth_addr_from_string(sha, &key.arp_sha));
+    key.eth_type = htons(ETH_TYPE_ARP);
+    key.nw_proto = ARP_OP_REQUEST;
+    key.nw_src.ip4 = inet_addr(spa);
+    key.nw_dst.ip4 = inet_addr("10.0.0.3");
+    return key;
+}
+
+static const char *
+acts(const struct topology *topo, struct flow_key key)
+{
+    static char buf[256];
+    struct dp_actions a;
+    struct flow_tags tags;
+    struct flow_wc wc;
+
+    dp_actions_init(&a);
+    flow_tags_init(&tags);
+    flow_wc_init_catchall(&wc);
+    CHECK_EQ(sim_run(topo, &key, &wc, &a, &tags, NULL), 0);
+    dp_actions_format(&a, buf, sizeof buf);
+    dp_actions_destroy(&a);
+    return buf;
+}
+
+#define TO_P3 "tunnel(vni=7,dst=198.18.0.12)"
+#define P1_MAC "fa:16:3e:00:00:01"
+
+static void
+test_ip_and_mac(void)
+{
+    struct topology *topo = fixture();
+
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.1", 999, 53)), TO_P3);
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
+                "drop(spoofed_ip)");
+    CHECK_STREQ(acts(topo, udp_key(3, "fa:16:3e:00:00:99", "10.0.0.1", 999,
+                                   53)), "drop(spoofed_mac)");
+    /* Allowed pairs: a prefix with the port's MAC, an address with its
+     * own MAC (and only with it). */
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.9.200", 999, 53)),
+                TO_P3);
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.10.1", 999, 53)),
+                "drop(spoofed_ip)");
+    CHECK_STREQ(acts(topo, udp_key(3, "fa:16:3e:00:00:aa", "10.0.8.8", 999,
+                                   53)), TO_P3);
+    CHECK_STREQ(acts(topo, udp_key(3, "fa:16:3e:00:00:aa", "10.0.0.1", 999,
+                                   53)), "drop(spoofed_ip)");
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.8.8", 999, 53)),
+                "drop(spoofed_ip)");
+    /* Port security off: anything goes. */
+    CHECK_STREQ(acts(topo, udp_key(4, "fa:16:3e:00:00:99", "1.2.3.4", 999,
+                                   53)), TO_P3);
+    topology_destroy(topo);
+}
+
+static void
+test_dhcp(void)
+{
+    struct topology *topo = fixture();
+    struct flow_key k = udp_key(3, P1_MAC, "0.0.0.0", 68, 67);
+
+    /* A client without an address may ask for one... */
+    CHECK_STREQ(acts(topo, k), "userspace(dhcp)");
+    /* ...but nothing else may come from 0.0.0.0. */
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "0.0.0.0", 68, 53)),
+                "drop(spoofed_ip)");
+    /* A VM may not answer as a DHCP server, even from its own address. */
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.1", 67, 68)),
+                "drop(dhcp_server_vm)");
+    CHECK_STREQ(acts(topo, udp_key(4, "fa:16:3e:00:00:02", "10.0.0.2", 67,
+                                   68)), TO_P3);
+    topology_destroy(topo);
+}
+
+static void
+test_arp(void)
+{
+    struct topology *topo = fixture();
+
+    /* 10.0.0.3 is p3's: answered locally. */
+    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, P1_MAC, "10.0.0.1")),
+                "arp_reply(fa:16:3e:00:00:03)");
+    /* ARP probe (sender 0.0.0.0). */
+    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, P1_MAC, "0.0.0.0")),
+                "arp_reply(fa:16:3e:00:00:03)");
+    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, P1_MAC, "10.0.0.3")),
+                "drop(spoofed_arp)");
+    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, "fa:16:3e:00:00:03",
+                                   "10.0.0.1")), "drop(spoofed_arp)");
+    CHECK_STREQ(acts(topo, arp_key(4, "fa:16:3e:00:00:02",
+                                   "fa:16:3e:00:00:03", "10.0.0.3")),
+                "arp_reply(fa:16:3e:00:00:03)");
+    topology_destroy(topo);
+}
+
+static void
+test_change_invalidates(void)
+{
+    struct topology *topo = fixture();
+    struct tag_set changed;
+    bool has = false;
+
+    tag_set_init(&changed);
+    put(topo, "ports/p1", port_json("p1", P1_MAC, "10.0.0.1", "hv1", false,
+                                    "[]"), &changed);
+    for (size_t i = 0; i < changed.n; i++) {
+        has = has || changed.tags[i] == topo_tag_port("p1");
+    }
+    CHECK(has);
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)), TO_P3);
+
+    /* Malformed pairs are refused and change nothing. */
+    CHECK_EQ(topology_update(topo, "ports/p1",
+                             "{\"network_id\": \"net1\", \"mac_address\": "
+                             "\"fa:16:3e:00:00:01\", "
+                             "\"allowed_address_pairs\": [{\"ip_address\": "
+                             "\"10.0.0.0/33\"}]}", &changed), EINVAL);
+    CHECK_EQ(topology_update(topo, "ports/p1",
+                             "{\"network_id\": \"net1\", \"mac_address\": "
+                             "\"fa:16:3e:00:00:01\", "
+                             "\"port_security_enabled\": \"yes\"}",
+                             &changed), EINVAL);
+    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)), TO_P3);
+    tag_set_destroy(&changed);
+    topology_destroy(topo);
+}
+
+int
+main(void)
+{
+    RUN(test_ip_and_mac);
+    RUN(test_dhcp);
+    RUN(test_arp);
+    RUN(test_change_invalidates);
+    return unit_finish();
+}
