@@ -1,8 +1,10 @@
 /* FUZZ_SOURCES: lib/flow-key.c lib/packet.c lib/csum.c lib/packet-edit.c lib/util.c datapath/offload.c */
 /*
  * fuzz-packet.c -- libFuzzer target for the packet layer: the flow key
- * extractor and formatter, the ARP responder's in-place rewrite, and
- * virtio-net checksum completion and TCP segmentation.
+ * extractor and formatter, the ARP responder's in-place rewrite,
+ * virtio-net checksum completion and TCP segmentation, and what a router
+ * does to a hostile packet: the ICMP echo reply, ICMP errors about it,
+ * the TTL decrement and IPv4 fragmentation.
  *
  * Input layout: bytes 0..9 are a struct virtio_net_hdr (flags, gso_type,
  * hdr_len, gso_size, csum_start, csum_offset, host order as PACKET_VNET_HDR
@@ -17,6 +19,7 @@
  *     <the FUZZ_SOURCES above> -o /tmp/fuzz-packet
  *   /tmp/fuzz-packet -max_total_time=30
  */
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +32,7 @@ BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_SEGS 64
+#define FUZZ_MAX_FRAGS 128
 
 static void
 check(bool ok)
@@ -113,5 +117,75 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(out);
     }
     free(copy);
+
+    /* Router answers.  An echo reply must still parse as ICMP; an error
+     * must be a well-formed frame with correct checksums within its
+     * bound. */
+    copy = copy_of(frame, len);
+    {
+        static const struct eth_addr rmac = {{ 0xfa, 0x16, 0x3e, 0, 0, 1 }};
+        size_t rlen = len;
+
+        if (!packet_icmp4_echo_reply(copy, &rlen, htonl(0x0a000001),
+                                     &rmac)) {
+            check(rlen <= len);
+            check(!packet_verify_csums(copy, rlen));
+            flow_key_extract(copy, rlen, 0, &key2, NULL);
+            check(key2.nw_proto == IPPROTO_ICMP_);
+        }
+    }
+    free(copy);
+    {
+        struct packet_icmp_error err = {
+            .type = size ? data[size - 1] % 13 : 3,
+            .code = size > 1 ? data[size - 2] % 6 : 4,
+            .mtu = 1300, .ip = htonl(0x0a000001),
+            .mac = {{ 0xfa, 0x16, 0x3e, 0, 0, 1 }},
+        };
+        uint8_t *out = malloc(PACKET_ICMP4_ERROR_MAX);
+        size_t elen = 0;
+
+        check(out != NULL);
+        copy = copy_of(frame, len);
+        if (!packet_icmp4_error(out, PACKET_ICMP4_ERROR_MAX, copy, len, &err,
+                                &elen)) {
+            check(elen <= PACKET_ICMP4_ERROR_MAX);
+            check(!packet_verify_csums(out, elen));
+        }
+        free(copy);
+        free(out);
+    }
+    if (lo.l3_ofs != UINT16_MAX) {
+        unsigned hops = size ? data[0] % 3 : 1;
+
+        /* Where the extractor understood the header (it leaves nw_ttl 0
+         * for one it did not), the TTL drops by exactly 'hops'. */
+        copy = copy_of(frame, len);
+        if (!packet_dec_ttl(copy, len, lo.l3_ofs, hops) && key.nw_ttl) {
+            flow_key_extract(copy, len, 0, &key2, NULL);
+            check(key2.nw_ttl == key.nw_ttl - hops);
+        }
+        free(copy);
+    }
+    {
+        size_t out_size = 2 * len + FUZZ_MAX_FRAGS * 128;
+        uint8_t *out = malloc(out_size);
+        size_t offsets[FUZZ_MAX_FRAGS], lens[FUZZ_MAX_FRAGS], n = 0;
+        size_t mtu = 68 + (size ? data[0] : 0) * 4;
+
+        check(out != NULL);
+        copy = copy_of(frame, len);
+        if (!packet_ipv4_fragment(copy, len, mtu, out, out_size, offsets,
+                                  lens, FUZZ_MAX_FRAGS, &n)) {
+            check(n >= 1 && n <= FUZZ_MAX_FRAGS);
+            for (size_t i = 0; i < n; i++) {
+                check(offsets[i] + lens[i] <= out_size);
+                flow_key_extract(out + offsets[i], lens[i], 0, &key2, NULL);
+                check(key2.eth_type == key.eth_type);
+            }
+        }
+        free(copy);
+        free(out);
+    }
     return 0;
 }
