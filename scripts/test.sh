@@ -12,6 +12,9 @@
 #            comment (optional "/* FUZZ_LIBS: -lfoo */" adds libraries)
 #   scenario every tests/scenario/*.sh (if any)
 #   system   every tests/system/*.sh (real namespaces; root)
+#   san-system  the system scripts in $WEFT_SAN_SYSTEM again, with the
+#            daemons of build-san/ (a sanitizer report in a daemon's log
+#            fails the script: tests/lib/netns.sh)
 #
 # Counting: a *suite* is the unit of the summary -- one test binary, one
 # fuzz target, one scenario or system script (and each of the two builds).
@@ -192,6 +195,18 @@ echo "== system tests (tests/system, real namespaces)"
 for t in tests/system/*.sh; do
     [ -f "$t" ] || continue
     run_suite "system/$(basename "$t" .sh)" "$SYSTEM_TIMEOUT" bash "$t"
+done
+
+# ------------------------------------------------------------------ san
+# The packet paths with the most new code, under ASan + UBSan with real
+# traffic.
+SAN_SYSTEM=${WEFT_SAN_SYSTEM:-test-cross-host test-router test-dhcp test-port-security}
+echo "== system tests with the sanitizer build: $SAN_SYSTEM"
+for n in $SAN_SYSTEM; do
+    [ -f "tests/system/$n.sh" ] || continue
+    WEFT_BIN=$ROOT/build-san/bin \
+    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+        run_suite "san-system/$n" "$SYSTEM_TIMEOUT" bash "tests/system/$n.sh"
 done
 
 # ------------------------------------------------------------------ summary

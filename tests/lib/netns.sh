@@ -113,6 +113,18 @@ w_cleanup() {
     for pid in "${W_PIDS[@]}"; do
         wait "$pid" 2>/dev/null
     done
+    # Daemons built with SAN=1 report at exit: a report fails the test.
+    if [ -n "$W_RUNDIR" ] && [ -d "$W_RUNDIR" ]; then
+        local bad
+        bad=$(grep -l -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+            "$W_RUNDIR"/*.log 2>/dev/null)
+        if [ -n "$bad" ]; then
+            echo "FAIL: $W_NAME: sanitizer report in $bad"
+            grep -h -A12 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' \
+                $bad | head -40
+            [ "$rc" -eq 0 ] && rc=1
+        fi
+    fi
     for ((i = ${#W_NS[@]} - 1; i >= 0; i--)); do
         ns=${W_NS[i]}
         ip netns del "$ns" 2>/dev/null
