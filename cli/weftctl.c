@@ -532,10 +532,12 @@ enum attr_type {
     ATTR_IP_VERSION,            /* An integer; without the option, 6 if
                                  * --cidr has a ':', else 4. */
     ATTR_MEMBER,                /* { member: value }. */
-    ATTR_LIST,                  /* Repeatable: a list of the values. */
+    ATTR_LIST,                  /* Repeatable: a list of the values (of
+                                 * the ids they name, with 'ref'). */
     ATTR_PAIRS,                 /* Repeatable: a list of objects, each from
                                  * "KEY=VALUE,..." with 'keys'. */
     ATTR_CLEAR,                 /* A flag (no value): an empty list. */
+    ATTR_INT,                   /* An integer. */
 };
 
 /* Flags of a 'struct attr'. */
@@ -573,12 +575,36 @@ struct attr {
 struct resource {
     const char *name;           /* "network": the command word and the
                                  * JSON wrapper of one object. */
-    const char *collection;     /* "networks". */
+    const char *collection;     /* "networks": the URL path and the JSON
+                                 * member of a list. */
     const char *name_field;     /* Field that names it for resolution. */
     const struct column *columns;   /* For 'list', NULL-terminated. */
     const struct attr *attrs;   /* Options, NULL-opt-terminated, in the
                                  * order they are processed. */
+    /* Where the JSON names differ from the words above
+     * ("security_group" and "security_groups" for "security-group" and
+     * "security-groups"), the JSON names; else NULL. */
+    const char *member;
+    const char *list_key;
+    /* The field that 'create''s positional argument sets ("name" if
+     * NULL), and the resource whose id it is if it names one. */
+    const char *create_field;
+    const struct resource *create_ref;
 };
+
+/* The JSON wrapper of one 'res' object. */
+static const char *
+res_member(const struct resource *res)
+{
+    return res->member ? res->member : res->name;
+}
+
+/* The JSON member that holds a list of 'res' objects. */
+static const char *
+res_list_key(const struct resource *res)
+{
+    return res->list_key ? res->list_key : res->collection;
+}
 
 /* A 'struct attr' initializer: the fields every attribute has, then any
  * others as designated initializers. */
@@ -595,10 +621,16 @@ static const struct attr network_attrs[] = {
     ATTR("project", ON_CREATE | ON_LIST, ATTR_STRING, "project_id"),
     ATTR("admin-state", ON_CREATE | ON_UPDATE, ATTR_UP_DOWN,
          "admin_state_up"),
+    /* --disable-port-security after --enable-port-security: it wins. */
+    ATTR("enable-port-security", ON_CREATE | ON_UPDATE, ATTR_TRUE,
+         "port_security_enabled"),
+    ATTR("disable-port-security", ON_CREATE | ON_UPDATE, ATTR_FALSE,
+         "port_security_enabled"),
     { .opt = NULL },
 };
 static const struct resource res_network = {
-    "network", "networks", "name", network_columns, network_attrs,
+    .name = "network", .collection = "networks", .name_field = "name",
+    .columns = network_columns, .attrs = network_attrs,
 };
 
 static const struct column subnet_columns[] = {
@@ -626,7 +658,59 @@ static const struct attr subnet_attrs[] = {
     { .opt = NULL },
 };
 static const struct resource res_subnet = {
-    "subnet", "subnets", "name", subnet_columns, subnet_attrs,
+    .name = "subnet", .collection = "subnets", .name_field = "name",
+    .columns = subnet_columns, .attrs = subnet_attrs,
+};
+
+static const struct column security_group_columns[] = {
+    { "ID", "id" }, { "Name", "name" }, { "Description", "description" },
+    { "Project", "project_id" },
+    { NULL, NULL },
+};
+static const struct attr security_group_attrs[] = {
+    ATTR("name", ON_UPDATE, ATTR_STRING, "name"),
+    ATTR("description", ON_CREATE | ON_UPDATE, ATTR_STRING, "description"),
+    ATTR("project", ON_CREATE | ON_LIST, ATTR_STRING, "project_id"),
+    { .opt = NULL },
+};
+static const struct resource res_security_group = {
+    .name = "security-group", .collection = "security-groups",
+    .name_field = "name", .columns = security_group_columns,
+    .attrs = security_group_attrs, .member = "security_group",
+    .list_key = "security_groups",
+};
+
+static const struct column security_group_rule_columns[] = {
+    { "ID", "id" }, { "Security Group", "security_group_id" },
+    { "Direction", "direction" }, { "Ethertype", "ethertype" },
+    { "Protocol", "protocol" }, { "Port Min", "port_range_min" },
+    { "Port Max", "port_range_max" },
+    { "Remote IP Prefix", "remote_ip_prefix" },
+    { "Remote Group", "remote_group_id" },
+    { NULL, NULL },
+};
+static const struct attr security_group_rule_attrs[] = {
+    ATTR("group", ON_LIST, ATTR_REF, "security_group_id",
+         .ref = &res_security_group),
+    ATTR("direction", ON_CREATE | REQUIRED | ON_LIST, ATTR_STRING,
+         "direction", .arg = "ingress|egress"),
+    ATTR("ethertype", ON_CREATE | ON_LIST, ATTR_STRING, "ethertype"),
+    ATTR("protocol", ON_CREATE | ON_LIST, ATTR_STRING, "protocol"),
+    ATTR("port-range-min", ON_CREATE, ATTR_INT, "port_range_min"),
+    ATTR("port-range-max", ON_CREATE, ATTR_INT, "port_range_max"),
+    ATTR("remote-ip-prefix", ON_CREATE, ATTR_STRING, "remote_ip_prefix"),
+    ATTR("remote-group", ON_CREATE, ATTR_REF, "remote_group_id",
+         .ref = &res_security_group),
+    ATTR("description", ON_CREATE, ATTR_STRING, "description"),
+    ATTR("project", ON_CREATE, ATTR_STRING, "project_id"),
+    { .opt = NULL },
+};
+static const struct resource res_security_group_rule = {
+    .name = "security-group-rule", .collection = "security-group-rules",
+    .name_field = "id", .columns = security_group_rule_columns,
+    .attrs = security_group_rule_attrs, .member = "security_group_rule",
+    .list_key = "security_group_rules",
+    .create_field = "security_group_id", .create_ref = &res_security_group,
 };
 
 static const struct column port_columns[] = {
@@ -634,6 +718,11 @@ static const struct column port_columns[] = {
     { "Fixed IP Addresses", "fixed_ips" }, { "Host", "binding:host_id" },
     { "Status", "status" },
     { NULL, NULL },
+};
+static const struct pair_key address_pair_keys[] = {
+    { "ip-address", "ip_address", NULL },
+    { "mac-address", "mac_address", NULL },
+    { NULL, NULL, NULL },
 };
 static const struct pair_key fixed_ip_keys[] = {
     { "subnet", "subnet_id", &res_subnet },
@@ -658,10 +747,26 @@ static const struct attr port_attrs[] = {
          "admin_state_up"),
     ATTR("fixed-ip", ON_CREATE, ATTR_PAIRS, "fixed_ips",
          .arg = "subnet=SUBNET,ip-address=IP", .keys = fixed_ip_keys),
+    /* The clearing flags come first: the lists given win when both are
+     * (so "--no-security-group --security-group SG" replaces them). */
+    ATTR("no-security-group", ON_CREATE | ON_UPDATE, ATTR_CLEAR,
+         "security_groups"),
+    ATTR("security-group", ON_CREATE | ON_UPDATE, ATTR_LIST,
+         "security_groups", .ref = &res_security_group),
+    ATTR("enable-port-security", ON_CREATE | ON_UPDATE, ATTR_TRUE,
+         "port_security_enabled"),
+    ATTR("disable-port-security", ON_CREATE | ON_UPDATE, ATTR_FALSE,
+         "port_security_enabled"),
+    ATTR("no-allowed-address", ON_UPDATE, ATTR_CLEAR,
+         "allowed_address_pairs"),
+    ATTR("allowed-address", ON_CREATE | ON_UPDATE, ATTR_PAIRS,
+         "allowed_address_pairs", .arg = "ip-address=IP[,mac-address=MAC]",
+         .keys = address_pair_keys),
     { .opt = NULL },
 };
 static const struct resource res_port = {
-    "port", "ports", "name", port_columns, port_attrs,
+    .name = "port", .collection = "ports", .name_field = "name",
+    .columns = port_columns, .attrs = port_attrs,
 };
 
 static const struct column router_columns[] = {
@@ -690,7 +795,8 @@ static const struct attr router_attrs[] = {
     { .opt = NULL },
 };
 static const struct resource res_router = {
-    "router", "routers", "name", router_columns, router_attrs,
+    .name = "router", .collection = "routers", .name_field = "name",
+    .columns = router_columns, .attrs = router_attrs,
 };
 
 static const struct column agent_columns[] = {
@@ -704,7 +810,8 @@ static const struct attr agent_attrs[] = {
     { .opt = NULL },
 };
 static const struct resource res_agent = {
-    "agent", "agents", "host", agent_columns, agent_attrs,
+    .name = "agent", .collection = "agents", .name_field = "host",
+    .columns = agent_columns, .attrs = agent_attrs,
 };
 
 /* Prints 'objs', an array of objects, as a table with 'columns'. */
@@ -755,7 +862,7 @@ resolve(struct ctl *ctl, const struct resource *res, const char *arg)
     if (reply.status == 200) {
         json_t *j = json_loadb(reply.body.data, reply.body.len, 0, NULL);
         const char *s = json_string_value(
-            json_object_get(json_object_get(j, res->name), "id"));
+            json_object_get(json_object_get(j, res_member(res)), "id"));
         if (s) {
             id = xstrdup(s);
         }
@@ -775,7 +882,7 @@ resolve(struct ctl *ctl, const struct resource *res, const char *arg)
     path = xasprintf("/v2.0/%s?%s=%s", res->collection, res->name_field,
                      escaped);
     json_t *j = api(ctl, "GET", path, NULL, NULL);
-    json_t *list = json_object_get(j, res->collection);
+    json_t *list = json_object_get(j, res_list_key(res));
     size_t n = 0, i;
     json_t *obj;
     json_array_foreach (list, i, obj) {
@@ -1057,6 +1164,20 @@ attr_value(struct ctl *ctl, const struct attr *a, const struct opts *o)
         return s ? json_false() : NULL;
     case ATTR_CLEAR:
         return s ? json_array() : NULL;
+    case ATTR_INT: {
+        char *end;
+        long long n;
+
+        if (!s) {
+            return NULL;
+        }
+        errno = 0;
+        n = strtoll(s, &end, 10);
+        if (!*s || *end || errno) {
+            fatal("--%s must be an integer, not \"%s\"", a->opt, s);
+        }
+        return json_integer(n);
+    }
     case ATTR_IP_VERSION: {
         const char *cidr = opt_get(o, "cidr");
         return json_integer(s ? atoi(s) : cidr && strchr(cidr, ':') ? 6 : 4);
@@ -1072,7 +1193,7 @@ attr_value(struct ctl *ctl, const struct attr *a, const struct opts *o)
                 list = json_array();
             }
             json_array_append_new(list, a->type == ATTR_LIST
-                                        ? json_string(s)
+                                        ? json_string_or_id(ctl, a->ref, s)
                                         : parse_pairs(ctl, a, s));
         }
         return list;
@@ -1104,21 +1225,21 @@ print_reply(struct ctl *ctl, const struct resource *res, json_t *j,
     if (ctl->json) {
         puts(raw);
     } else {
-        json_t *obj = json_object_get(j, res->name);
+        json_t *obj = json_object_get(j, res_member(res));
         if (!json_is_object(obj)) {
-            fatal("reply has no \"%s\" object", res->name);
+            fatal("reply has no \"%s\" object", res_member(res));
         }
         print_object(obj);
     }
 }
 
-/* Sends 'method' to 'path' with the body { res->name: obj }, or none if
+/* Sends 'method' to 'path' with the body { member: obj }, or none if
  * 'obj' is NULL, and prints the resource in the reply. */
 static void
 send_and_print(struct ctl *ctl, const struct resource *res,
                const char *method, const char *path, json_t *obj)
 {
-    json_t *body = obj ? json_pack("{s:o}", res->name, obj) : NULL;
+    json_t *body = obj ? json_pack("{s:o}", res_member(res), obj) : NULL;
     char *raw;
     json_t *j = api(ctl, method, path, body, &raw);
     print_reply(ctl, res, j, raw);
@@ -1156,8 +1277,10 @@ cmd_create(struct ctl *ctl, const struct resource *res,
     }
     free(needs.data);
 
-    json_t *obj = attrs_to_json(ctl, res, ON_CREATE, o,
-                                json_pack("{s:s}", "name", o->pos[0]));
+    json_t *obj = json_object();
+    json_object_set_new(obj, res->create_field ? res->create_field : "name",
+                        json_string_or_id(ctl, res->create_ref, o->pos[0]));
+    attrs_to_json(ctl, res, ON_CREATE, o, obj);
     char *path = xasprintf("/v2.0/%s", res->collection);
     send_and_print(ctl, res, "POST", path, obj);
     free(path);
@@ -1271,9 +1394,9 @@ cmd_list(struct ctl *ctl, const struct resource *res, const struct opts *o)
     if (ctl->json) {
         puts(raw);
     } else {
-        json_t *list = json_object_get(j, res->collection);
+        json_t *list = json_object_get(j, res_list_key(res));
         if (!json_is_array(list)) {
-            fatal("reply has no \"%s\" list", res->collection);
+            fatal("reply has no \"%s\" list", res_list_key(res));
         }
         print_rows(res->columns, list);
     }
@@ -1583,11 +1706,15 @@ static const struct verb verb_help = { "help", 0, 0, 1, cmd_help };
  * (laid out by hand for help). */
 static const struct command commands[] = {
     { &res_network, &verb_create,
-      "NAME [--project P] [--admin-state up|down]", "Create a network." },
+      "NAME [--project P] [--admin-state up|down]\n"
+      "        [--enable-port-security|--disable-port-security]",
+      "Create a network (its ports' default port security)." },
     { &res_network, &verb_list, "[--project P]", "List networks." },
     { &res_network, &verb_show, "ID|NAME", "Show one network." },
     { &res_network, &verb_update,
-      "ID|NAME [--name N] [--admin-state up|down]", "Change a network." },
+      "ID|NAME [--name N] [--admin-state up|down]\n"
+      "        [--enable-port-security|--disable-port-security]",
+      "Change a network." },
     { &res_network, &verb_delete, "ID|NAME...", "Delete networks." },
 
     { &res_subnet, &verb_create,
@@ -1608,17 +1735,56 @@ static const struct command commands[] = {
       "NAME --network NET\n"
       "        [--fixed-ip subnet=SUBNET,ip-address=IP]... [--mac MAC]\n"
       "        [--host HOST] [--interface IFNAME] [--device-id ID]\n"
-      "        [--device-owner OWNER] [--project P] [--admin-state up|down]",
-      "Create a port." },
+      "        [--device-owner OWNER] [--project P] [--admin-state up|down]\n"
+      "        [--security-group GROUP]... [--no-security-group]\n"
+      "        [--enable-port-security|--disable-port-security]\n"
+      "        [--allowed-address ip-address=IP[,mac-address=MAC]]...",
+      "Create a port (without --security-group: its project's default\n"
+      "      group, if port security is on)." },
     { &res_port, &verb_list, "[--network NET] [--host HOST] [--device-id ID]",
       "List ports." },
     { &res_port, &verb_show, "ID|NAME", "Show one port." },
     { &res_port, &verb_update,
       "ID|NAME [--name N] [--host HOST] [--interface IFNAME]\n"
       "        [--admin-state up|down] [--device-id ID]"
-      " [--device-owner OWNER]",
-      "Change a port (--host binds it to that host's agent)." },
+      " [--device-owner OWNER]\n"
+      "        [--security-group GROUP]... [--no-security-group]\n"
+      "        [--enable-port-security|--disable-port-security]\n"
+      "        [--allowed-address ip-address=IP[,mac-address=MAC]]..."
+      " [--no-allowed-address]",
+      "Change a port (--host binds it to that host's agent; the groups\n"
+      "      and address pairs given replace the port's)." },
     { &res_port, &verb_delete, "ID|NAME...", "Delete ports." },
+
+    { &res_security_group, &verb_create,
+      "NAME [--description D] [--project P]",
+      "Create a security group (it starts with no rules; every project\n"
+      "      also has a group called default)." },
+    { &res_security_group, &verb_list, "[--project P]",
+      "List security groups." },
+    { &res_security_group, &verb_show, "ID|NAME",
+      "Show one security group with its rules." },
+    { &res_security_group, &verb_update, "ID|NAME [--name N] "
+      "[--description D]", "Change a security group." },
+    { &res_security_group, &verb_delete, "ID|NAME...",
+      "Delete security groups (no port may use them) and their rules." },
+
+    { &res_security_group_rule, &verb_create,
+      "GROUP --direction ingress|egress\n"
+      "        [--ethertype IPv4|IPv6] [--protocol NAME|NUMBER]\n"
+      "        [--port-range-min N] [--port-range-max N]\n"
+      "        [--remote-ip-prefix CIDR | --remote-group GROUP]\n"
+      "        [--description D] [--project P]",
+      "Add a rule to a security group (ICMP: the port range is type and\n"
+      "      code)." },
+    { &res_security_group_rule, &verb_list,
+      "[--group GROUP] [--direction D]\n"
+      "        [--ethertype E] [--protocol P]",
+      "List security group rules." },
+    { &res_security_group_rule, &verb_show, "ID",
+      "Show one security group rule." },
+    { &res_security_group_rule, &verb_delete, "ID...",
+      "Delete security group rules." },
 
     { &res_router, &verb_create, "NAME [--project P] [--admin-state up|down]",
       "Create a router (distributed: every agent routes for it)." },

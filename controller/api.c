@@ -46,6 +46,9 @@ static const struct api_extension extensions[] = {
     { "net-mtu", "Network MTU", "Provides MTU attribute for a network "
       "resource." },
     { "port-security", "Port Security", "Provides port security" },
+    { "security-group", "security-group", "The security groups extension." },
+    { "allowed-address-pairs", "Allowed Address Pairs", "Provides allowed "
+      "address pairs" },
     { "router", "Neutron L3 Router", "Router abstraction for Layer 3 "
       "routing between networks (distributed; no external gateway yet)." },
     { "extraroute", "Neutron Extra Route", "Extra routes configuration for "
@@ -270,7 +273,7 @@ body_member(struct res_ctx *ctx, const struct resource_def *def,
         *memberp = json_incref(m);
         return 0;
     }
-    m = json_object_get(body, def->plural);
+    m = json_object_get(body, resource_collection(def));
     if (bulk && m && json_object_size(body) == 1 && json_is_array(m)
         && json_array_size(m) > 0 && json_array_size(m) <= 1000) {
         *memberp = json_incref(m);
@@ -313,6 +316,12 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
     bool bulk;
     int error;
 
+    if (!strcmp(method, "GET") && def->prepare) {
+        error = def->prepare(ctx);
+        if (error) {
+            return error;
+        }
+    }
     if (!id) {
         if (!strcmp(method, "GET")) {
             bool more;
@@ -320,9 +329,9 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
             if (error) {
                 return error;
             }
-            *replyp = json_pack("{s:o}", def->plural, obj);
+            *replyp = json_pack("{s:o}", resource_collection(def), obj);
             if (more) {
-                char *k = xasprintf("%s_links", def->plural);
+                char *k = xasprintf("%s_links", resource_collection(def));
                 json_object_set_new(*replyp, k,
                                     list_links(req, def, q, obj));
                 free(k);
@@ -355,7 +364,8 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
                     obj = NULL;
                 }
                 if (!error) {
-                    *replyp = json_pack("{s:o}", def->plural, list);
+                    *replyp = json_pack("{s:o}", resource_collection(def),
+                                        list);
                 } else {
                     json_decref(list);
                 }
@@ -375,7 +385,7 @@ handle_resource(struct res_ctx *ctx, const struct api_request *req,
         }
         json_decref(obj);
         return error ? error : 200;
-    } else if (!strcmp(method, "PUT")) {
+    } else if (!strcmp(method, "PUT") && def->allow_update) {
         error = body_member(ctx, def, body, false, &member, &bulk);
         if (!error) {
             error = resource_update(ctx, def, id, member, &obj);

@@ -21,6 +21,13 @@
  *   PUT  /v2.0/routers/ID/{add,remove}_router_interface
  *                                            member actions (a resource's
  *                                            'actions'), reply 200
+ *   /v2.0/security-groups, /v2.0/security-group-rules
+ *                                            the same (lists and bulk
+ *                                            bodies use "security_groups",
+ *                                            "security_group_rules"); rules
+ *                                            have no PUT (405); a GET of
+ *                                            security groups creates the
+ *                                            project's default group
  *   GET  /v2.0/agents[/ID], PUT, DELETE      agents (created by reports)
  *   /v2.0/weft/...                           agent protocol, see
  *                                            docs/agent-protocol.md and
@@ -33,8 +40,11 @@
  * conflicts (NetworkInUse, SubnetInUse, MacAddressInUse,
  * IpAddressAlreadyAllocated, IpAddressGenerationFailure, RouterInUse,
  * PortInUse, ServicePortInUse, RouterInterfaceInUseByRoute,
- * GatewayIpInUse), 410 watch from a compacted revision, 413 body too large
- * (http.c), 500 store failure.
+ * GatewayIpInUse, SecurityGroupInUse, SecurityGroupRuleExists,
+ * SecurityGroupCannotRemoveDefault, SecurityGroupCannotUpdateDefault,
+ * SecurityGroupDefaultAlreadyExists, PortSecurityPortHasSecurityGroup,
+ * AddressPairAndPortSecurityRequired), 410 watch from a compacted
+ * revision, 413 body too large (http.c), 500 store failure.
  *
  * Project: a create takes project_id/tenant_id from the body, else the
  * X-Project-Id header (api_request.project_id), else API_DEFAULT_PROJECT.

@@ -1,6 +1,7 @@
 /*
- * neutron.c -- what networks, subnets, ports and agents mean: allocation
- * of VNIs, MACs and IPs, and the checks between objects (see neutron.h).
+ * neutron.c -- what networks, subnets, ports, routers, security groups and
+ * agents mean: allocation of VNIs, MACs and IPs, and the checks between
+ * objects (see neutron.h).
  *
  * Uniqueness lives in private index keys written in the same transaction
  * as the objects, so two concurrent requests can never both win:
@@ -8,6 +9,12 @@
  *   idx/mac/<network>/<mac>      -> port id
  *   idx/ip/<subnet>/<address>    -> port id
  *   idx/agent/<host>             -> agent id
+ *   idx/sg-default/<project>     -> security group id
+ * and relations that must be found from the other end:
+ *   idx/router-port/<router>/<port>  -> port id
+ *   idx/sg-rule/<group>/<rule>       -> rule id
+ *   idx/sg-remote/<group>/<rule>     -> rule id (rule's remote group)
+ *   idx/sg-port/<group>/<port>       -> port id
  */
 #include "controller/neutron.h"
 
@@ -21,6 +28,14 @@
 
 #define MAX_FIXED_IPS 16
 #define MAX_POOLS 64
+
+static int sg_ensure_default(struct res_ctx *, const char *project,
+                             char **idp);
+static int port_sync_security(struct res_ctx *, const json_t *net,
+                              const json_t *old, json_t *port,
+                              const json_t *changes);
+static int port_sync_sg_index(struct res_ctx *, const json_t *old,
+                              const json_t *port);
 
 /* Records a 400 error of 'type' whose message is 'head' followed by the
  * reason formatted from 'fmt' and 'args', and a period. */
@@ -460,31 +475,91 @@ neutron_validate_string_list(struct res_ctx *ctx,
     return 0;
 }
 
+static json_t *
+address_pair_elem(struct res_ctx *ctx, const struct attr_def *attr,
+                  size_t i, const json_t *e, const json_t *done)
+{
+    static const char *const keys[] = { "ip_address", "mac_address", NULL };
+    const char *ip = json_string_value(json_object_get(e, "ip_address"));
+    const json_t *m = json_object_get(e, "mac_address");
+    char buf[IPAM_PREFIX_STRLEN], mbuf[IPAM_MAC_STRLEN];
+    struct ipam_prefix p;
+    struct ipam_addr a;
+    uint8_t mac[6];
+    json_t *pair, *d;
+    size_t j;
+
+    if (!json_is_object(e) || !only_keys(e, keys)) {
+        bad_input(ctx, attr, "pair %zu is invalid", i);
+        return NULL;
+    }
+    if (!ip || (!ipam_addr_parse(ip, &a) && !ipam_prefix_parse(ip, &p))) {
+        bad_input(ctx, attr, "'%s' is not a valid IP address or CIDR",
+                  ip ? ip : "None");
+        return NULL;
+    }
+    if (m && !ipam_mac_parse(json_string_value(m), mac)) {
+        bad_input(ctx, attr, "'%s' is not a valid MAC address",
+                  json_string_value(m) ? json_string_value(m) : "None");
+        return NULL;
+    }
+    pair = json_pack("{s:s}", "ip_address",
+                     (ipam_addr_parse(ip, &a) ? ipam_addr_format(&a, buf)
+                      : ipam_prefix_format(&p, buf)));
+    if (m) {
+        json_object_set_new(pair, "mac_address",
+                            json_string(ipam_mac_format(mac, mbuf)));
+    }
+    json_array_foreach (done, j, d) {
+        if (json_equal(d, pair)) {
+            res_error(ctx, 400, "DuplicateAddressPairInRequest",
+                      "Request contains duplicate address pair: "
+                      "mac_address %s ip_address %s.",
+                      m ? mbuf : "None", buf);
+            json_decref(pair);
+            return NULL;
+        }
+    }
+    return pair;
+}
+
 int
 neutron_validate_address_pairs(struct res_ctx *ctx,
                                const struct attr_def *attr, json_t **valuep)
 {
-    static const char *const keys[] = { "ip_address", "mac_address", NULL };
-    size_t i;
-    json_t *e;
+    if (json_array_size(*valuep) > NEUTRON_MAX_ADDRESS_PAIRS) {
+        return res_error(ctx, 400, "AllowedAddressPairExhausted",
+                         "The number of allowed address pair exceeds the "
+                         "maximum %d.", NEUTRON_MAX_ADDRESS_PAIRS);
+    }
+    return canon_list(ctx, attr, valuep, address_pair_elem);
+}
+
+int
+neutron_validate_uuid_list(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    json_t *out = json_array();
+    size_t i, j;
+    json_t *e, *d;
 
     json_array_foreach (*valuep, i, e) {
-        struct ipam_prefix p;
-        struct ipam_addr a;
-        uint8_t mac[6];
-        const char *ip, *m;
+        bool dup = false;
 
-        if (!json_is_object(e) || !only_keys(e, keys)) {
-            return bad_input(ctx, attr, "pair %zu is invalid", i);
+        if (!json_is_string(e) || !resource_uuid_valid(json_string_value(e))) {
+            json_decref(out);
+            return bad_input(ctx, attr, "'%s' is not a valid UUID",
+                             json_is_string(e) ? json_string_value(e)
+                             : "(not a string)");
         }
-        ip = json_string_value(json_object_get(e, "ip_address"));
-        m = json_string_value(json_object_get(e, "mac_address"));
-        if (!ip || (!ipam_addr_parse(ip, &a) && !ipam_prefix_parse(ip, &p))
-            || (json_object_get(e, "mac_address")
-                && !ipam_mac_parse(m, mac))) {
-            return bad_input(ctx, attr, "pair %zu is invalid", i);
+        json_array_foreach (out, j, d) {
+            dup |= json_equal(d, e);
+        }
+        if (!dup) {
+            json_array_append(out, e);
         }
     }
+    replace(valuep, out);
     return 0;
 }
 
@@ -717,7 +792,8 @@ neutron_network_create(struct res_ctx *ctx, json_t *obj)
     error = put_key(ctx, key, id);
     free(key);
     json_object_set_new(obj, "status", json_string("ACTIVE"));
-    return error;
+    return (error ? error
+            : sg_ensure_default(ctx, get_str(obj, "project_id"), NULL));
 }
 
 int
@@ -1420,6 +1496,9 @@ neutron_port_create(struct res_ctx *ctx, json_t *obj)
     if (!error) {
         error = port_sync_router(ctx, NULL, obj);
     }
+    if (!error) {
+        error = port_sync_security(ctx, net, NULL, obj, NULL);
+    }
     json_decref(net);
     return error;
 }
@@ -1462,6 +1541,9 @@ neutron_port_update(struct res_ctx *ctx, const json_t *old, json_t *obj,
     if (!error) {
         error = port_sync_router(ctx, old, obj);
     }
+    if (!error) {
+        error = port_sync_security(ctx, net, old, obj, changes);
+    }
     json_decref(net);
     return error;
 }
@@ -1472,7 +1554,11 @@ static int
 port_unlink(struct res_ctx *ctx, const json_t *port)
 {
     int error = port_release(ctx, port, true, true);
-    return error ? error : port_sync_router(ctx, port, NULL);
+
+    if (!error) {
+        error = port_sync_router(ctx, port, NULL);
+    }
+    return error ? error : port_sync_sg_index(ctx, port, NULL);
 }
 
 int
@@ -2073,6 +2159,842 @@ neutron_router_remove_interface(struct res_ctx *ctx, const char *id,
                                 const json_t *body, json_t **replyp)
 {
     return interface_action(ctx, id, body, false, replyp);
+}
+
+/* Security groups. */
+
+/* The protocol names a rule may use, with their IP protocol numbers
+ * (Neutron's sg_supported_protocols). */
+static const struct {
+    const char *name;
+    int number;
+} sg_protocols[] = {
+    { "ah", 51 }, { "dccp", 33 }, { "egp", 8 }, { "esp", 50 },
+    { "gre", 47 }, { "hopopt", 0 }, { "icmp", 1 }, { "icmpv6", 58 },
+    { "igmp", 2 }, { "ip", 0 }, { "ipip", 4 }, { "ipv6-encap", 41 },
+    { "ipv6-frag", 44 }, { "ipv6-icmp", 58 }, { "ipv6-nonxt", 59 },
+    { "ipv6-opts", 60 }, { "ipv6-route", 43 }, { "ospf", 89 },
+    { "pgm", 113 }, { "rsvp", 46 }, { "sctp", 132 }, { "tcp", 6 },
+    { "udp", 17 }, { "udplite", 136 }, { "vrrp", 112 },
+};
+
+/* The protocol number of a normalized rule protocol (a name of
+ * sg_protocols or a decimal string), or -1 for null (any). */
+static int
+sg_protocol_number(const json_t *proto)
+{
+    const char *s = json_string_value(proto);
+
+    if (!s) {
+        return -1;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(sg_protocols); i++) {
+        if (!strcmp(s, sg_protocols[i].name)) {
+            return sg_protocols[i].number;
+        }
+    }
+    return atoi(s);
+}
+
+static bool
+sg_protocol_has_ports(int proto)
+{
+    return proto == 6 || proto == 17 || proto == 33 || proto == 132
+           || proto == 136;
+}
+
+int
+neutron_validate_stateful(struct res_ctx *ctx, const struct attr_def *attr,
+                          json_t **valuep)
+{
+    return json_is_true(*valuep) ? 0 : bad_input(
+        ctx, attr, "stateless security groups are not supported");
+}
+
+int
+neutron_validate_direction(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+
+    if (strcmp(s, "ingress") && strcmp(s, "egress")) {
+        return bad_input(ctx, attr, "'%s' is not in ['ingress', 'egress']",
+                         s);
+    }
+    return 0;
+}
+
+int
+neutron_validate_ethertype(struct res_ctx *ctx, const struct attr_def *attr,
+                           json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+
+    if (!strcasecmp(s, "IPv4") || !strcasecmp(s, "IPv6")) {
+        replace(valuep, json_string(!strcasecmp(s, "IPv4") ? "IPv4"
+                                    : "IPv6"));
+        return 0;
+    }
+    return res_error(ctx, 400, "SecurityGroupRuleInvalidEtherType",
+                     "Security group rule for ethertype '%s' not "
+                     "supported. Allowed values are ['IPv4', 'IPv6'].", s);
+}
+
+int
+neutron_validate_protocol(struct res_ctx *ctx, const struct attr_def *attr,
+                          json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+    char buf[32];
+    long long n;
+
+    if (json_is_integer(*valuep)) {
+        n = json_integer_value(*valuep);
+        if (n >= 0 && n <= 255) {
+            snprintf(buf, sizeof buf, "%lld", n);
+            replace(valuep, json_string(buf));
+            return 0;
+        }
+        snprintf(buf, sizeof buf, "%lld", n);
+        s = buf;
+    } else if (!*s || !strcasecmp(s, "any")) {
+        replace(valuep, json_null());
+        return 0;
+    } else if (strspn(s, "0123456789") == strlen(s) && strlen(s) <= 3) {
+        n = atoll(s);
+        if (n <= 255) {
+            snprintf(buf, sizeof buf, "%lld", n);
+            replace(valuep, json_string(buf));
+            return 0;
+        }
+    } else {
+        for (size_t i = 0; i < ARRAY_SIZE(sg_protocols); i++) {
+            if (!strcasecmp(s, sg_protocols[i].name)) {
+                replace(valuep, json_string(sg_protocols[i].name));
+                return 0;
+            }
+        }
+    }
+    return res_error(ctx, 400, "SecurityGroupRuleInvalidProtocol",
+                     "Security group rule protocol %s not supported. Only "
+                     "protocol values [None, ah, dccp, egp, esp, gre, "
+                     "hopopt, icmp, igmp, ipip, ipv6-encap, ipv6-frag, "
+                     "ipv6-icmp, icmpv6, ipv6-nonxt, ipv6-opts, ipv6-route, "
+                     "ospf, pgm, rsvp, sctp, tcp, udp, udplite, vrrp] and "
+                     "integer representations [0 to 255] are supported.", s);
+}
+
+/* A port number, given as an integer or a decimal string (Neutron's
+ * convert_validate_port_value), becomes an integer. */
+int
+neutron_validate_port_value(struct res_ctx *ctx, const struct attr_def *attr,
+                            json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+    json_int_t v = json_integer_value(*valuep);
+
+    if (s && *s && strlen(s) <= 5 && strspn(s, "0123456789") == strlen(s)) {
+        v = atoi(s);
+        replace(valuep, json_integer(v));
+    } else if (s) {
+        return res_error(ctx, 400, "SecurityGroupInvalidPortValue",
+                         "Invalid value for port %s.", s);
+    }
+    if (v < 0 || v > 65535) {
+        return res_error(ctx, 400, "SecurityGroupInvalidPortValue",
+                         "Invalid value for port %" JSON_INTEGER_FORMAT ".",
+                         v);
+    }
+    return 0;
+}
+
+int
+neutron_validate_remote_prefix(struct res_ctx *ctx,
+                               const struct attr_def *attr, json_t **valuep)
+{
+    const char *s = json_string_value(*valuep);
+    char buf[IPAM_PREFIX_STRLEN];
+    struct ipam_prefix p;
+    struct ipam_addr a;
+
+    if (ipam_addr_parse(s, &a)) {
+        p.addr = a;
+        p.plen = a.family == 4 ? 32 : 128;
+    } else if (!ipam_prefix_parse(s, &p)) {
+        return bad_input(ctx, attr, "'%s' is not a valid IP subnet", s);
+    }
+    replace(valuep, json_string(ipam_prefix_format(&p, buf)));
+    return 0;
+}
+
+static char *
+sg_default_key(const char *project)
+{
+    return xasprintf("idx/sg-default/%s", project);
+}
+
+/* The id of 'project''s default group (malloc'd), or NULL if it has none
+ * yet. */
+static char *
+sg_default_id(struct res_ctx *ctx, const char *project)
+{
+    char *key = sg_default_key(project);
+    char *id = NULL;
+
+    if (!key_exists(ctx, key, &id) || !*id) {
+        free(id);
+        id = NULL;
+    }
+    free(key);
+    return id;
+}
+
+/* Creates rule 'direction'/'ethertype' in group 'sg' of 'project', from
+ * 'remote' members of the group 'remote' (NULL: from anywhere). */
+static int
+sg_add_default_rule(struct res_ctx *ctx, const char *project,
+                    const char *sg, const char *direction,
+                    const char *ethertype, const char *remote)
+{
+    json_t *in = json_pack("{s:s,s:s,s:s,s:s}", "security_group_id", sg,
+                           "direction", direction, "ethertype", ethertype,
+                           "project_id", project);
+    json_t *rule = NULL;
+    int error;
+
+    if (remote) {
+        json_object_set_new(in, "remote_group_id", json_string(remote));
+    }
+    error = resource_create(ctx, def_of("security-group-rules"), in, &rule);
+    json_decref(rule);
+    json_decref(in);
+    return error;
+}
+
+/* Creates the default security group of 'project' unless it exists.  If
+ * 'idp' is nonnull, stores the group's id there (malloc'd). */
+static int
+sg_ensure_default(struct res_ctx *ctx, const char *project, char **idp)
+{
+    static const char *const ethertypes[] = { "IPv4", "IPv6" };
+    char *key, *id = sg_default_id(ctx, project);
+    json_t *in, *sg = NULL;
+    int error;
+
+    if (idp) {
+        *idp = NULL;
+    }
+    if (id) {
+        if (idp) {
+            *idp = id;
+        } else {
+            free(id);
+        }
+        return 0;
+    }
+
+    /* The empty index value tells neutron_security_group_create() that
+     * this is the default group, which must not create itself. */
+    key = sg_default_key(project);
+    error = put_key(ctx, key, "");
+    if (error) {
+        goto out;
+    }
+    in = json_pack("{s:s,s:s}", "description", "Default security group",
+                   "project_id", project);
+    error = resource_create(ctx, def_of("security-groups"), in, &sg);
+    json_decref(in);
+    if (error) {
+        goto out;
+    }
+    json_object_set_new(sg, "name", json_string("default"));
+    error = resource_save(ctx, def_of("security-groups"), sg);
+    if (!error) {
+        error = put_key(ctx, key, get_str(sg, "id"));
+    }
+    for (size_t i = 0; !error && i < ARRAY_SIZE(ethertypes); i++) {
+        error = sg_add_default_rule(ctx, project, get_str(sg, "id"),
+                                    "egress", ethertypes[i], NULL);
+        if (!error) {
+            error = sg_add_default_rule(ctx, project, get_str(sg, "id"),
+                                        "ingress", ethertypes[i],
+                                        get_str(sg, "id"));
+        }
+    }
+    if (!error && idp) {
+        *idp = xstrdup(get_str(sg, "id"));
+    }
+
+out:
+    json_decref(sg);
+    free(key);
+    return error;
+}
+
+static bool
+is_default_name(const json_t *obj)
+{
+    return !strcasecmp(get_str(obj, "name"), "default");
+}
+
+static int
+sg_default_exists_error(struct res_ctx *ctx)
+{
+    return res_error(ctx, 409, "SecurityGroupDefaultAlreadyExists",
+                     "Default security group already exists.");
+}
+
+int
+neutron_security_group_prepare(struct res_ctx *ctx)
+{
+    return sg_ensure_default(ctx, ctx->project_id, NULL);
+}
+
+int
+neutron_security_group_create(struct res_ctx *ctx, json_t *obj)
+{
+    const char *project = get_str(obj, "project_id");
+    char *key = sg_default_key(project);
+    char *value = NULL;
+    bool is_default = key_exists(ctx, key, &value) && !*value;
+    int error = 0;
+
+    free(key);
+    free(value);
+    if (is_default) {
+        return 0;
+    }
+    if (is_default_name(obj)) {
+        return sg_default_exists_error(ctx);
+    }
+    error = sg_ensure_default(ctx, project, NULL);
+    json_object_set_new(obj, "stateful", json_true());
+    return error;
+}
+
+/* True if 'sg' is its project's default group. */
+static bool
+sg_is_default(struct res_ctx *ctx, const json_t *sg)
+{
+    char *id = sg_default_id(ctx, get_str(sg, "project_id"));
+    bool is = id && !strcmp(id, get_str(sg, "id"));
+
+    free(id);
+    return is;
+}
+
+int
+neutron_security_group_update(struct res_ctx *ctx, const json_t *old,
+                              json_t *obj, const json_t *changes)
+{
+    if (!strcmp(get_str(old, "name"), get_str(obj, "name"))) {
+        return 0;
+    }
+    if (sg_is_default(ctx, old)) {
+        return res_error(ctx, 409, "SecurityGroupCannotUpdateDefault",
+                         "Updating default security group not allowed.");
+    }
+    return is_default_name(obj) ? sg_default_exists_error(ctx) : 0;
+}
+
+/* Reads the ids stored as values under 'prefix' into the array 'out'. */
+static int
+index_values(struct res_ctx *ctx, const char *prefix, json_t *out)
+{
+    struct store_kvs kvs;
+    int error = range_keys(ctx, prefix, &kvs);
+
+    for (size_t i = 0; !error && i < kvs.n; i++) {
+        json_array_append_new(out, json_string(kvs.kvs[i].value));
+    }
+    store_kvs_destroy(&kvs);
+    return error;
+}
+
+/* Deletes rule 'rule_id' and its index keys; bumps its group's revision
+ * unless the group is 'dying'. */
+static int
+sg_rule_destroy(struct res_ctx *ctx, const char *rule_id, const char *dying)
+{
+    json_t *rule;
+    char *key;
+    int error = resource_load(ctx, def_of("security-group-rules"), rule_id,
+                              &rule);
+
+    if (error == 404) {
+        res_error_clear(ctx);
+        return 0;
+    }
+    if (!error && strcmp(get_str(rule, "security_group_id"), dying)) {
+        error = neutron_security_group_rule_remove(ctx, rule);
+    } else if (!error) {
+        const char *remote = json_string_value(
+            json_object_get(rule, "remote_group_id"));
+
+        key = xasprintf("idx/sg-rule/%s/%s", dying, rule_id);
+        error = delete_key(ctx, key);
+        free(key);
+        if (!error && remote) {
+            key = xasprintf("idx/sg-remote/%s/%s", remote, rule_id);
+            error = delete_key(ctx, key);
+            free(key);
+        }
+    }
+    if (!error) {
+        key = xasprintf("security-group-rules/%s", rule_id);
+        error = delete_key(ctx, key);
+        free(key);
+    }
+    json_decref(rule);
+    return error;
+}
+
+int
+neutron_security_group_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    json_t *ids = json_array();
+    struct store_kvs kvs;
+    char *prefix;
+    size_t i;
+    json_t *e;
+    int error;
+
+    if (sg_is_default(ctx, obj)) {
+        error = res_error(ctx, 409, "SecurityGroupCannotRemoveDefault",
+                          "Insufficient rights for removing default "
+                          "security group.");
+        goto out;
+    }
+    prefix = xasprintf("idx/sg-port/%s/", id);
+    error = range_keys(ctx, prefix, &kvs);
+    free(prefix);
+    if (!error && kvs.n) {
+        error = res_error(ctx, 409, "SecurityGroupInUse",
+                          "Security Group %s in use.", id);
+    }
+    store_kvs_destroy(&kvs);
+    if (error) {
+        goto out;
+    }
+    /* Its own rules, then other groups' rules that name it as remote. */
+    prefix = xasprintf("idx/sg-rule/%s/", id);
+    error = index_values(ctx, prefix, ids);
+    free(prefix);
+    if (!error) {
+        prefix = xasprintf("idx/sg-remote/%s/", id);
+        error = index_values(ctx, prefix, ids);
+        free(prefix);
+    }
+    json_array_foreach (ids, i, e) {
+        if (!error) {
+            error = sg_rule_destroy(ctx, json_string_value(e), id);
+        }
+    }
+
+out:
+    json_decref(ids);
+    return error;
+}
+
+/* Appends the rules of group 'sg_id' to 'out'. */
+static int
+sg_rules(struct res_ctx *ctx, const char *sg_id, json_t *out)
+{
+    char *prefix = xasprintf("idx/sg-rule/%s/", sg_id);
+    json_t *ids = json_array();
+    size_t i;
+    json_t *e;
+    int error = index_values(ctx, prefix, ids);
+
+    json_array_foreach (ids, i, e) {
+        json_t *rule;
+
+        if (!error) {
+            error = resource_load(ctx, def_of("security-group-rules"),
+                                  json_string_value(e), &rule);
+        }
+        if (!error) {
+            json_array_append_new(out, rule);
+        }
+    }
+    json_decref(ids);
+    free(prefix);
+    return error;
+}
+
+void
+neutron_security_group_render(struct res_ctx *ctx, json_t *obj)
+{
+    json_t *rules = json_array();
+
+    if (sg_rules(ctx, get_str(obj, "id"), rules)) {
+        /* Rendering cannot fail; a store error shows as no rules. */
+        res_error_clear(ctx);
+    }
+    json_object_set_new(obj, "security_group_rules", rules);
+}
+
+/* Loads group 'id' for a reference from a request body. */
+static int
+sg_load(struct res_ctx *ctx, const char *id, json_t **sgp)
+{
+    return load_ref(ctx, "security-groups", id, 404, sgp);
+}
+
+/* Checks the protocol and port range of 'rule' (Neutron's
+ * _validate_port_range and _validate_ethertype_and_protocol). */
+static int
+sg_check_ports(struct res_ctx *ctx, const json_t *rule)
+{
+    const json_t *proto = json_object_get(rule, "protocol");
+    const json_t *minj = json_object_get(rule, "port_range_min");
+    const json_t *maxj = json_object_get(rule, "port_range_max");
+    bool has_min = json_is_integer(minj), has_max = json_is_integer(maxj);
+    json_int_t min = json_integer_value(minj);
+    json_int_t max = json_integer_value(maxj);
+    int n = sg_protocol_number(proto);
+    bool v6 = !strcmp(get_str(rule, "ethertype"), "IPv6");
+
+    if (!v6 && json_is_string(proto)
+        && (!strncmp(json_string_value(proto), "ipv6-", 5)
+            || !strcmp(json_string_value(proto), "icmpv6"))) {
+        return res_error(ctx, 400, "SecurityGroupEthertypeConflictWith"
+                         "Protocol", "Invalid ethertype IPv4 for protocol "
+                         "%s.", json_string_value(proto));
+    }
+    if (!has_min && !has_max) {
+        return 0;
+    }
+    if (n < 0) {
+        return res_error(ctx, 400, "SecurityGroupProtocolRequiredWithPorts",
+                         "Must also specify protocol if port range is "
+                         "given.");
+    }
+    if (sg_protocol_has_ports(n)) {
+        if ((has_min && !min) || (has_max && !max)) {
+            return res_error(ctx, 400, "SecurityGroupInvalidPortValue",
+                             "Invalid value for port 0.");
+        }
+        if (!has_min || !has_max || min > max) {
+            return res_error(ctx, 400, "SecurityGroupInvalidPortRange",
+                             "For TCP/UDP protocols, port_range_min must "
+                             "be <= port_range_max");
+        }
+        return 0;
+    }
+    if (n == 1 || n == 58) {
+        if (has_min && min > 255) {
+            return res_error(ctx, 400, "SecurityGroupInvalidIcmpValue",
+                             "Invalid value for ICMP type (port_range_min) "
+                             "%" JSON_INTEGER_FORMAT ". It must be 0 to "
+                             "255.", min);
+        }
+        if (has_max && max > 255) {
+            return res_error(ctx, 400, "SecurityGroupInvalidIcmpValue",
+                             "Invalid value for ICMP code (port_range_max) "
+                             "%" JSON_INTEGER_FORMAT ". It must be 0 to "
+                             "255.", max);
+        }
+        if (!has_min) {
+            return res_error(ctx, 400, "SecurityGroupMissingIcmpType",
+                             "ICMP code (port-range-max) %"
+                             JSON_INTEGER_FORMAT " is provided but ICMP "
+                             "type (port-range-min) is missing.", max);
+        }
+        return 0;
+    }
+    return res_error(ctx, 400, "SecurityGroupInvalidProtocolForPort",
+                     "Invalid protocol %s for port range, only supported "
+                     "for TCP, UDP, UDPLITE, SCTP and DCCP.",
+                     json_string_value(proto));
+}
+
+/* True if rules 'a' and 'b' match the same traffic: the same direction,
+ * ethertype, protocol (by number), ports and remote (a /0 prefix being
+ * the same as none). */
+static bool
+sg_rules_equal(const json_t *a, const json_t *b)
+{
+    static const char *const keys[] = {
+        "direction", "ethertype", "port_range_min", "port_range_max",
+        "remote_group_id",
+    };
+    const char *pa = json_string_value(json_object_get(a,
+                                                       "remote_ip_prefix"));
+    const char *pb = json_string_value(json_object_get(b,
+                                                       "remote_ip_prefix"));
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        const json_t *va = json_object_get(a, keys[i]);
+        const json_t *vb = json_object_get(b, keys[i]);
+        if (!json_equal(va ? va : json_null(), vb ? vb : json_null())) {
+            return false;
+        }
+    }
+    if (pa && strstr(pa, "/0")) {
+        pa = NULL;
+    }
+    if (pb && strstr(pb, "/0")) {
+        pb = NULL;
+    }
+    return (sg_protocol_number(json_object_get(a, "protocol"))
+            == sg_protocol_number(json_object_get(b, "protocol"))
+            && (pa && pb ? !strcmp(pa, pb) : !pa && !pb));
+}
+
+int
+neutron_security_group_rule_create(struct res_ctx *ctx, json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    const char *sg_id = get_str(obj, "security_group_id");
+    const char *prefix = json_string_value(json_object_get(
+                                               obj, "remote_ip_prefix"));
+    const char *remote = json_string_value(json_object_get(
+                                               obj, "remote_group_id"));
+    json_t *sg = NULL, *rules = json_array(), *other = NULL;
+    struct ipam_prefix p;
+    size_t i;
+    json_t *e;
+    char *key;
+    int error;
+
+    error = sg_load(ctx, sg_id, &sg);
+    if (!error && prefix && remote) {
+        error = res_error(ctx, 400, "SecurityGroupRemoteGroupAndRemoteIp"
+                          "Prefix", "Only remote_ip_prefix or "
+                          "remote_group_id may be provided.");
+    }
+    if (!error && prefix) {
+        bool v6 = !strcmp(get_str(obj, "ethertype"), "IPv6");
+
+        ASSERT(ipam_prefix_parse(prefix, &p));
+        if (p.addr.family != (v6 ? 6 : 4)) {
+            error = res_error(ctx, 400, "SecurityGroupRuleParameterConflict",
+                              "Conflicting value ethertype %s for CIDR %s",
+                              get_str(obj, "ethertype"), prefix);
+        }
+    }
+    if (!error) {
+        error = sg_check_ports(ctx, obj);
+    }
+    if (!error && remote) {
+        error = sg_load(ctx, remote, &other);
+    }
+    if (!error) {
+        error = sg_rules(ctx, sg_id, rules);
+    }
+    json_array_foreach (rules, i, e) {
+        if (!error && sg_rules_equal(e, obj)) {
+            error = res_error(ctx, 409, "SecurityGroupRuleExists",
+                              "Security group rule already exists. Rule id "
+                              "is %s.", get_str(e, "id"));
+        }
+    }
+    if (!error) {
+        key = xasprintf("idx/sg-rule/%s/%s", sg_id, id);
+        error = put_key(ctx, key, id);
+        free(key);
+    }
+    if (!error && remote) {
+        key = xasprintf("idx/sg-remote/%s/%s", remote, id);
+        error = put_key(ctx, key, id);
+        free(key);
+    }
+    if (!error) {
+        resource_touch(ctx, def_of("security-groups"), sg);
+        error = resource_save(ctx, def_of("security-groups"), sg);
+    }
+    json_decref(sg);
+    json_decref(other);
+    json_decref(rules);
+    return error;
+}
+
+int
+neutron_security_group_rule_remove(struct res_ctx *ctx, const json_t *obj)
+{
+    const char *id = get_str(obj, "id");
+    const char *sg_id = get_str(obj, "security_group_id");
+    const char *remote = json_string_value(json_object_get(
+                                               obj, "remote_group_id"));
+    json_t *sg;
+    char *key;
+    int error;
+
+    key = xasprintf("idx/sg-rule/%s/%s", sg_id, id);
+    error = delete_key(ctx, key);
+    free(key);
+    if (!error && remote) {
+        key = xasprintf("idx/sg-remote/%s/%s", remote, id);
+        error = delete_key(ctx, key);
+        free(key);
+    }
+    if (!error && !resource_load(ctx, def_of("security-groups"), sg_id,
+                                 &sg)) {
+        resource_touch(ctx, def_of("security-groups"), sg);
+        error = resource_save(ctx, def_of("security-groups"), sg);
+        json_decref(sg);
+    } else if (!error) {
+        res_error_clear(ctx);
+    }
+    return error;
+}
+
+/* Port security. */
+
+/* True for ports Neutron trusts (device_owner "network:..."): router
+ * interfaces, DHCP.  They get no security groups. */
+static bool
+is_trusted_port(const json_t *port)
+{
+    return !strncmp(get_str(port, "device_owner"), "network:", 8);
+}
+
+static char *
+sg_port_key(const char *sg, const json_t *port)
+{
+    return xasprintf("idx/sg-port/%s/%s", sg, get_str(port, "id"));
+}
+
+/* Moves the security group index of a port from the groups of 'old' to
+ * those of 'port' (either may be NULL). */
+static int
+port_sync_sg_index(struct res_ctx *ctx, const json_t *old,
+                   const json_t *port)
+{
+    const json_t *was = old ? json_object_get(old, "security_groups") : NULL;
+    const json_t *is = port ? json_object_get(port, "security_groups") : NULL;
+    int error = 0;
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (was, i, e) {
+        char *key = sg_port_key(json_string_value(e), old);
+        error = error ? error : delete_key(ctx, key);
+        free(key);
+    }
+    json_array_foreach (is, i, e) {
+        char *key = sg_port_key(json_string_value(e), port);
+        error = error ? error : put_key(ctx, key, get_str(port, "id"));
+        free(key);
+    }
+    return error;
+}
+
+/* Checks that every group of 'port' exists and belongs to its project. */
+static int
+port_check_groups(struct res_ctx *ctx, const json_t *port)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (json_object_get(port, "security_groups"), i, e) {
+        const char *id = json_string_value(e);
+        json_t *sg;
+        int error = sg_load(ctx, id, &sg);
+
+        if (!error && strcmp(get_str(sg, "project_id"),
+                             get_str(port, "project_id"))) {
+            error = resource_not_found(ctx, def_of("security-groups"), id,
+                                       404);
+        }
+        json_decref(sg);
+        if (error) {
+            return error;
+        }
+    }
+    return 0;
+}
+
+/* Fills the MAC of each allowed address pair of 'port' that has none with
+ * the port's, and checks that no two pairs are then the same. */
+static int
+port_fill_pair_macs(struct res_ctx *ctx, json_t *port)
+{
+    json_t *pairs = json_object_get(port, "allowed_address_pairs");
+    size_t i, j;
+    json_t *e, *d;
+
+    json_array_foreach (pairs, i, e) {
+        if (!json_object_get(e, "mac_address")) {
+            json_object_set_new(e, "mac_address",
+                                json_string(get_str(port, "mac_address")));
+        }
+        json_array_foreach (pairs, j, d) {
+            if (j < i && json_equal(d, e)) {
+                return res_error(ctx, 400, "DuplicateAddressPairInRequest",
+                                 "Request contains duplicate address pair: "
+                                 "mac_address %s ip_address %s.",
+                                 get_str(e, "mac_address"),
+                                 get_str(e, "ip_address"));
+            }
+        }
+    }
+    return 0;
+}
+
+/* Applies port security to 'port', a new one (old NULL) on network 'net'
+ * or an update of 'old' with 'changes': port_security_enabled, its
+ * security groups and allowed address pairs, and their index. */
+static int
+port_sync_security(struct res_ctx *ctx, const json_t *net, const json_t *old,
+                   json_t *port, const json_t *changes)
+{
+    const json_t *pse = json_object_get(port, "port_security_enabled");
+    bool given = (old ? json_object_get(changes, "security_groups") != NULL
+                  : json_object_get(port, "security_groups") != NULL);
+    bool enabled;
+    int error;
+
+    if (!pse) {
+        const json_t *n = json_object_get(net, "port_security_enabled");
+        json_object_set_new(port, "port_security_enabled",
+                            json_boolean(!json_is_false(n)));
+    }
+    enabled = json_is_true(json_object_get(port, "port_security_enabled"));
+    if (!enabled && json_array_size(json_object_get(
+                                        port, "allowed_address_pairs"))) {
+        return res_error(ctx, 409, "AddressPairAndPortSecurityRequired",
+                         "Port Security must be enabled in order to have "
+                         "allowed address pairs on a port.");
+    }
+    error = port_fill_pair_macs(ctx, port);
+    if (error) {
+        return error;
+    }
+    if (is_trusted_port(port)) {
+        json_object_set_new(port, "security_groups", json_array());
+    } else if (!enabled) {
+        if (json_array_size(json_object_get(port, "security_groups"))) {
+            if (given || !old) {
+                return res_error(ctx, 400, "PortSecurityAndIPRequiredFor"
+                                 "SecurityGroups", "Port security must be "
+                                 "enabled and port must have an IP address "
+                                 "in order to use security groups.");
+            }
+            return res_error(ctx, 409, "PortSecurityPortHasSecurityGroup",
+                             "Port has security group associated. Cannot "
+                             "disable port security or IP address until "
+                             "security group is removed");
+        }
+        json_object_set_new(port, "security_groups", json_array());
+    } else if (!old && !given) {
+        char *id;
+
+        error = sg_ensure_default(ctx, get_str(port, "project_id"), &id);
+        if (error) {
+            return error;
+        }
+        json_object_set_new(port, "security_groups", json_pack("[s]", id));
+        free(id);
+    } else if (given) {
+        error = port_check_groups(ctx, port);
+        if (error) {
+            return error;
+        }
+    }
+    return port_sync_sg_index(ctx, old, port);
 }
 
 /* Agents. */

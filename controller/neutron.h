@@ -23,6 +23,32 @@
  *   cannot be deleted, neither can an interface port through the port
  *   API, and a subnet's gateway_ip cannot move away from its interface.
  * agents: created by weft-ext reports; liveness rendered at read time.
+ * security groups: every project has one group named "default"
+ *   ("idx/sg-default/<project>" -> group id), created with its four
+ *   rules (egress IPv4 and IPv6 to anywhere, ingress IPv4 and IPv6 from
+ *   members of the group itself) on the project's first network, port,
+ *   security group, or GET of security groups.  It cannot be renamed or
+ *   deleted, and no other group may be called "default".  Only stateful
+ *   groups exist.  A group's rules are indexed as
+ *   "idx/sg-rule/<group>/<rule>", rules that name a group as their remote
+ *   as "idx/sg-remote/<remote group>/<rule>" (deleting a group deletes
+ *   them, like Neutron's foreign key cascade), and the ports that use a
+ *   group as "idx/sg-port/<group>/<port>" (a group in use cannot go).
+ *   A group's "security_group_rules" are rendered from its rules at read
+ *   time; creating or deleting a rule bumps the group's revision.  Rules
+ *   are validated like Neutron's: protocol names are lowercased and
+ *   numbers become decimal strings, TCP/UDP/SCTP/DCCP/UDP-Lite port
+ *   ranges are 1..65535 with min <= max, ICMP type/code 0..255 (no code
+ *   without a type), other protocols take no ports, remote_ip_prefix is
+ *   normalized and matches the ethertype, and no two rules of a group
+ *   are the same (409 SecurityGroupRuleExists).
+ * port security: a port's port_security_enabled defaults to its
+ *   network's.  With it, a port gets its project's default group unless
+ *   it names its groups (which must exist and belong to its project);
+ *   without it, it may have neither security groups nor allowed address
+ *   pairs.  Ports whose device_owner starts with "network:" (router
+ *   interfaces, DHCP) are trusted and have no security groups.  Allowed
+ *   address pairs default their MAC to the port's.
  *
  * All checks run inside the request's transaction and follow resource.h's
  * error convention (0 or an HTTP status recorded with res_error()).
@@ -46,6 +72,9 @@
 
 /* The device_owner of a router interface port. */
 #define NEUTRON_ROUTER_INTERFACE "network:router_interface"
+/* Most allowed address pairs per port (Neutron's
+ * max_allowed_address_pair default). */
+#define NEUTRON_MAX_ADDRESS_PAIRS 10
 /* Most static routes per router (Neutron's max_routes default). */
 #define NEUTRON_MAX_ROUTES 30
 
@@ -79,6 +108,19 @@ int neutron_router_add_interface(struct res_ctx *, const char *id,
 int neutron_router_remove_interface(struct res_ctx *, const char *id,
                                     const json_t *body, json_t **replyp);
 
+int neutron_security_group_create(struct res_ctx *, json_t *obj);
+int neutron_security_group_update(struct res_ctx *, const json_t *old,
+                                  json_t *obj, const json_t *changes);
+int neutron_security_group_remove(struct res_ctx *, const json_t *obj);
+/* Adds "security_group_rules", the group's rules. */
+void neutron_security_group_render(struct res_ctx *, json_t *obj);
+/* Creates the default security group of the request's project if it has
+ * none yet. */
+int neutron_security_group_prepare(struct res_ctx *);
+
+int neutron_security_group_rule_create(struct res_ctx *, json_t *obj);
+int neutron_security_group_rule_remove(struct res_ctx *, const json_t *obj);
+
 int neutron_agent_remove(struct res_ctx *, const json_t *obj);
 void neutron_agent_render(struct res_ctx *, json_t *obj);
 
@@ -103,5 +145,12 @@ attr_validate_fn neutron_validate_dict_list;
 attr_validate_fn neutron_validate_gateway_info;
 attr_validate_fn neutron_validate_distributed;
 attr_validate_fn neutron_validate_ha;
+attr_validate_fn neutron_validate_uuid_list;
+attr_validate_fn neutron_validate_stateful;
+attr_validate_fn neutron_validate_direction;
+attr_validate_fn neutron_validate_ethertype;
+attr_validate_fn neutron_validate_protocol;
+attr_validate_fn neutron_validate_port_value;
+attr_validate_fn neutron_validate_remote_prefix;
 
 #endif /* WEFT_CONTROLLER_NEUTRON_H */

@@ -89,11 +89,40 @@ static const struct attr_def port_attrs[] = {
     { "binding:vif_details", AT_DICT, "{}", 0, NULL },
     { "binding:vnic_type", AT_STRING, "\"normal\"", P | U,
       neutron_validate_vnic_type },
-    { "security_groups", AT_LIST, "[]", P | U, neutron_validate_string_list },
+    { "security_groups", AT_LIST, NULL, P | U, neutron_validate_uuid_list },
     { "allowed_address_pairs", AT_LIST, "[]", P | U,
       neutron_validate_address_pairs },
     { "extra_dhcp_opts", AT_LIST, "[]", P | U, neutron_validate_dict_list },
-    { "port_security_enabled", AT_BOOL, "true", P | U, NULL },
+    { "port_security_enabled", AT_BOOL, NULL, P | U, NULL },
+};
+
+/* "security_group_rules" is rendered from the rules themselves. */
+static const struct attr_def security_group_attrs[] = {
+    STD_ATTRS,
+    { "security_group_rules", AT_LIST, NULL, 0, NULL },
+    { "stateful", AT_BOOL, "true", P | U, neutron_validate_stateful },
+};
+
+/* Rules cannot be updated, only created and deleted (Neutron). */
+static const struct attr_def security_group_rule_attrs[] = {
+    { "id", AT_UUID, NULL, 0, NULL },
+    { "project_id", AT_STRING, NULL, P, NULL },
+    { "tenant_id", AT_STRING, NULL, P, NULL },
+    { "description", AT_STRING, "\"\"", P, NULL },
+    { "security_group_id", AT_UUID, NULL, P | R, NULL },
+    { "direction", AT_STRING, NULL, P | R, neutron_validate_direction },
+    { "ethertype", AT_STRING, "\"IPv4\"", P, neutron_validate_ethertype },
+    { "protocol", AT_SCALAR, "null", P | N, neutron_validate_protocol },
+    { "port_range_min", AT_SCALAR, "null", P | N,
+      neutron_validate_port_value },
+    { "port_range_max", AT_SCALAR, "null", P | N,
+      neutron_validate_port_value },
+    { "remote_ip_prefix", AT_STRING, "null", P | N,
+      neutron_validate_remote_prefix },
+    { "remote_group_id", AT_UUID, "null", P | N, NULL },
+    { "created_at", AT_STRING, NULL, 0, NULL },
+    { "updated_at", AT_STRING, NULL, 0, NULL },
+    { "revision_number", AT_INT, NULL, 0, NULL },
 };
 
 /* "routes" may not be given in a create (Neutron's extraroute): a new
@@ -138,7 +167,8 @@ static const struct attr_def agent_attrs[] = {
 static const struct resource_def network_def = {
     .singular = "network", .plural = "networks", .type_name = "Network",
     ATTRS(network_attrs),
-    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .std_attrs = true, .allow_create = true, .allow_update = true,
+    .allow_delete = true,
     .create = neutron_network_create,
     .update = neutron_network_update,
     .remove = neutron_network_remove,
@@ -147,7 +177,8 @@ static const struct resource_def network_def = {
 static const struct resource_def subnet_def = {
     .singular = "subnet", .plural = "subnets", .type_name = "Subnet",
     ATTRS(subnet_attrs),
-    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .std_attrs = true, .allow_create = true, .allow_update = true,
+    .allow_delete = true,
     .create = neutron_subnet_create,
     .update = neutron_subnet_update,
     .remove = neutron_subnet_remove,
@@ -156,7 +187,8 @@ static const struct resource_def subnet_def = {
 static const struct resource_def port_def = {
     .singular = "port", .plural = "ports", .type_name = "Port",
     ATTRS(port_attrs),
-    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .std_attrs = true, .allow_create = true, .allow_update = true,
+    .allow_delete = true,
     .create = neutron_port_create,
     .update = neutron_port_update,
     .remove = neutron_port_remove,
@@ -175,7 +207,8 @@ static const struct resource_action router_actions[] = {
 static const struct resource_def router_def = {
     .singular = "router", .plural = "routers", .type_name = "Router",
     ATTRS(router_attrs),
-    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .std_attrs = true, .allow_create = true, .allow_update = true,
+    .allow_delete = true,
     .update = neutron_router_update,
     .remove = neutron_router_remove,
     .actions = router_actions, .n_actions = ARRAY_SIZE(router_actions),
@@ -185,15 +218,40 @@ static const struct resource_def router_def = {
 static const struct resource_def agent_def = {
     .singular = "agent", .plural = "agents", .type_name = "Agent",
     ATTRS(agent_attrs),
-    .allow_delete = true,
+    .allow_update = true, .allow_delete = true,
     .remove = neutron_agent_remove,
     .render = neutron_agent_render,
+};
+
+static const struct resource_def security_group_def = {
+    .singular = "security_group", .plural = "security-groups",
+    .collection = "security_groups",
+    .type_name = "SecurityGroup",
+    ATTRS(security_group_attrs),
+    .std_attrs = true, .allow_create = true, .allow_update = true,
+    .allow_delete = true,
+    .create = neutron_security_group_create,
+    .update = neutron_security_group_update,
+    .remove = neutron_security_group_remove,
+    .render = neutron_security_group_render,
+    .prepare = neutron_security_group_prepare,
+};
+
+static const struct resource_def security_group_rule_def = {
+    .singular = "security_group_rule", .plural = "security-group-rules",
+    .collection = "security_group_rules",
+    .type_name = "SecurityGroupRule",
+    ATTRS(security_group_rule_attrs),
+    .std_attrs = true, .allow_create = true, .allow_delete = true,
+    .create = neutron_security_group_rule_create,
+    .remove = neutron_security_group_rule_remove,
 };
 
 #undef ATTRS
 
 const struct resource_def *const resource_defs[] = {
     &network_def, &subnet_def, &port_def, &router_def, &agent_def,
+    &security_group_def, &security_group_rule_def,
 };
 const size_t n_resource_defs = ARRAY_SIZE(resource_defs);
 
@@ -309,6 +367,12 @@ resource_find(const char *plural)
         }
     }
     return NULL;
+}
+
+const char *
+resource_collection(const struct resource_def *def)
+{
+    return def->collection ? def->collection : def->plural;
 }
 
 const struct attr_def *
@@ -480,6 +544,7 @@ static const struct {
     [AT_UUID] = { "UUID", "a UUID" },
     [AT_LIST] = { "list", "a list" },
     [AT_DICT] = { "object", "a dictionary" },
+    [AT_SCALAR] = { "string or integer", "a string or an integer" },
 };
 
 /* Converts "true"/"false" style strings and 0/1 to a JSON boolean;
@@ -548,6 +613,10 @@ check_value(struct res_ctx *ctx, const struct attr_def *attr,
         break;
     case AT_DICT:
         ok = json_is_object(v);
+        break;
+    case AT_SCALAR:
+        ok = (json_is_integer(v)
+              || (json_is_string(v) && json_string_length(v) <= 255));
         break;
     default:
         NOT_REACHED();

@@ -83,6 +83,9 @@ enum attr_type {
     AT_UUID,        /* String "8-4-4-4-12" hex. */
     AT_LIST,        /* Array. */
     AT_DICT,        /* Object. */
+    AT_SCALAR,      /* String (at most 255 bytes) or integer: a security
+                     * group rule's protocol, "tcp" or 6, or port, "22"
+                     * or 22. */
 };
 
 enum attr_flags {
@@ -138,12 +141,20 @@ struct resource_action {
 struct resource_def {
     const char *singular;       /* "network" */
     const char *plural;         /* "networks" (also the store prefix) */
+    const char *collection;     /* JSON member of a list or bulk body,
+                                 * "security_groups", if not 'plural'. */
     const char *type_name;      /* "Network", for "NetworkNotFound". */
     const struct attr_def *attrs;
     size_t n_attrs;
     bool std_attrs;             /* Has timestamps and revision_number. */
     bool allow_create;
+    bool allow_update;
     bool allow_delete;
+
+    /* Before a GET (list or show), inside 'ctx->txn': may write, as
+     * Neutron creates a project's default security group when it first
+     * lists them.  NULL if there is nothing to do. */
+    int (*prepare)(struct res_ctx *);
 
     /* After defaults and the standard attributes are filled: checks and
      * completes the new object 'obj', may write other keys. */
@@ -173,6 +184,9 @@ extern const size_t n_resource_defs;
  * member actions gets a second table listing them. */
 void resource_print_reference(FILE *out);
 const struct resource_def *resource_find(const char *plural);
+/* The JSON member that holds a list of 'def' objects: "networks",
+ * "security_groups". */
+const char *resource_collection(const struct resource_def *def);
 /* The action of 'def' called 'name', or NULL. */
 const struct resource_action *resource_find_action(
     const struct resource_def *, const char *name);

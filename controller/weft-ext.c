@@ -20,6 +20,7 @@
 /* Collections agents see. */
 static const char *const agent_prefixes[] = {
     "networks/", "subnets/", "ports/", "routers/", "agents/",
+    "security-groups/", "security-group-rules/",
 };
 
 static bool

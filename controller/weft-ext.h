@@ -4,7 +4,8 @@
  *
  *   POST /v2.0/weft/agents/report     registration + heartbeat
  *   GET  /v2.0/weft/snapshot          every network/subnet/port/router/
- *                                     agent
+ *                                     agent/security group/security group
+ *                                     rule
  *   GET  /v2.0/weft/watch?since=R&timeout=S
  *                                     changes after R, long-polled up to S
  *                                     seconds (default 25, max 60); 410
@@ -12,7 +13,7 @@
  *   PUT  /v2.0/weft/ports/ID/status   {"status": "ACTIVE"|"DOWN"}
  *
  * The controller's private index keys ("idx/...") are never sent: the
- * snapshot and the watch carry only the five collections (a watch reply's
+ * snapshot and the watch carry only the seven collections (a watch reply's
  * revision still advances past index-only changes).  A watch holds no
  * store transaction while it waits, so it never blocks writers.
  */

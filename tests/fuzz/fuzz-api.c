@@ -14,8 +14,10 @@
  *   build-fuzz/fuzz-api -max_total_time=30
  *
  * Each input gets a fresh "memory:" store holding one network, one subnet,
- * one port and one router with an interface on the subnet, so updates,
- * port creation and the router actions reach the deep paths.  The
+ * one port, one router with an interface on the subnet, and a security
+ * group with one rule that the port uses besides its project's default
+ * group, so updates, port creation, the router actions and the security
+ * group checks reach the deep paths.  The
  * first byte picks the method and path; the rest is the body (or, for
  * GETs, the query string).  Besides the sanitizers, it checks that every
  * reply is JSON (or empty for 204) and that a rejected request leaves the
@@ -38,7 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 struct target {
     const char *method;
     const char *path;           /* %N = network id, %S subnet, %P port,
-                                 * %R router. */
+                                 * %R router, %G security group, %U its
+                                 * rule. */
     bool query;                 /* Data is the query string, no body. */
 };
 
@@ -63,6 +66,18 @@ static const struct target targets[] = {
     { "PUT", "/v2.0/routers/%R/remove_router_interface", false },
     { "GET", "/v2.0/routers", true },
     { "DELETE", "/v2.0/routers/%R", false },
+    { "POST", "/v2.0/security-groups", false },
+    { "PUT", "/v2.0/security-groups/%G", false },
+    { "POST", "/v2.0/security-group-rules", false },
+    { "GET", "/v2.0/security-groups", true },
+    { "GET", "/v2.0/security-group-rules", true },
+    { "DELETE", "/v2.0/security-groups/%G", false },
+    { "DELETE", "/v2.0/security-group-rules/%U", false },
+};
+
+/* The ids that %-escapes in a target's path stand for. */
+struct ids {
+    char *net, *sub, *port, *router, *group, *rule;
 };
 
 static char *
@@ -83,18 +98,19 @@ create(struct api *api, const char *path, const char *body,
     return out;
 }
 
-/* Expands %N, %S, %P, %R in 'fmt'. */
+/* Expands %N, %S, %P, %R, %G, %U in 'fmt'. */
 static char *
-expand(const char *fmt, const char *n, const char *s, const char *p,
-       const char *r)
+expand(const char *fmt, const struct ids *ids)
 {
     char *out = xstrdup("");
 
     for (const char *c = fmt; *c; c++) {
         char *next;
         if (c[0] == '%' && c[1]) {
-            const char *v = (c[1] == 'N' ? n : c[1] == 'S' ? s
-                             : c[1] == 'R' ? r : p);
+            const char *v = (c[1] == 'N' ? ids->net : c[1] == 'S' ? ids->sub
+                             : c[1] == 'R' ? ids->router
+                             : c[1] == 'G' ? ids->group
+                             : c[1] == 'U' ? ids->rule : ids->port);
             next = xasprintf("%s%s", out, v);
             c++;
         } else {
@@ -114,8 +130,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct api_request req;
     struct store *store;
     struct api *api;
-    char *err = NULL, *reply = NULL, *net, *sub, *port, *router, *path,
-        *text;
+    char *err = NULL, *reply = NULL, *path, *text;
+    struct ids ids;
     int64_t rev;
     int status;
 
@@ -132,18 +148,33 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ASSERT(store);
     api = api_create(store, NULL);
     ASSERT(api);
-    net = create(api, "/v2.0/networks", "{\"network\": {\"name\": \"n\"}}",
-                 "network");
+    ids.net = create(api, "/v2.0/networks",
+                     "{\"network\": {\"name\": \"n\"}}", "network");
     text = xasprintf("{\"subnet\": {\"network_id\": \"%s\", \"ip_version\": "
-                     "4, \"cidr\": \"10.0.0.0/29\"}}", net);
-    sub = create(api, "/v2.0/subnets", text, "subnet");
+                     "4, \"cidr\": \"10.0.0.0/29\"}}", ids.net);
+    ids.sub = create(api, "/v2.0/subnets", text, "subnet");
     free(text);
-    text = xasprintf("{\"port\": {\"network_id\": \"%s\"}}", net);
-    port = create(api, "/v2.0/ports", text, "port");
+    ids.group = create(api, "/v2.0/security-groups",
+                       "{\"security_group\": {\"name\": \"web\"}}",
+                       "security_group");
+    text = xasprintf("{\"security_group_rule\": {\"security_group_id\": "
+                     "\"%s\", \"direction\": \"ingress\", \"protocol\": "
+                     "\"tcp\", \"port_range_min\": 22, \"port_range_max\": "
+                     "22, \"remote_group_id\": \"%s\"}}", ids.group,
+                     ids.group);
+    ids.rule = create(api, "/v2.0/security-group-rules", text,
+                      "security_group_rule");
     free(text);
-    router = create(api, "/v2.0/routers", "{\"router\": {}}", "router");
-    path = xasprintf("/v2.0/routers/%s/add_router_interface", router);
-    text = xasprintf("{\"subnet_id\": \"%s\"}", sub);
+    text = xasprintf("{\"port\": {\"network_id\": \"%s\", "
+                     "\"security_groups\": [\"%s\"], "
+                     "\"allowed_address_pairs\": [{\"ip_address\": "
+                     "\"10.0.0.6\"}]}}", ids.net, ids.group);
+    ids.port = create(api, "/v2.0/ports", text, "port");
+    free(text);
+    ids.router = create(api, "/v2.0/routers", "{\"router\": {}}",
+                        "router");
+    path = xasprintf("/v2.0/routers/%s/add_router_interface", ids.router);
+    text = xasprintf("{\"subnet_id\": \"%s\"}", ids.sub);
     status = api_handle(api, "PUT", path, NULL, text, &reply);
     ASSERT(status == 200);
     free(reply);
@@ -151,7 +182,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(text);
     free(path);
 
-    path = expand(t->path, net, sub, port, router);
+    path = expand(t->path, &ids);
     text = xmalloc(size);
     memcpy(text, data + 1, size - 1);
     text[size - 1] = '\0';
@@ -183,10 +214,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(reply);
     free(text);
     free(path);
-    free(net);
-    free(sub);
-    free(port);
-    free(router);
+    free(ids.net);
+    free(ids.sub);
+    free(ids.port);
+    free(ids.router);
+    free(ids.group);
+    free(ids.rule);
     api_destroy(api);
     store_close(store);
     return 0;

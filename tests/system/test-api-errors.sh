@@ -2,8 +2,9 @@
 # test-api-errors.sh -- the Neutron API rejects bad input with Neutron's
 # status codes and a {"NeutronError": {"type", "message", ...}} body, and a
 # rejected request changes nothing (a GET of every collection afterwards is
-# identical to the one before): networks, subnets, ports, and routers with
-# their interfaces and static routes.  Controller only; no agents needed.
+# identical to the one before): networks, subnets, ports, routers with
+# their interfaces and static routes, and security groups, their rules and
+# port security.  Controller only; no agents needed.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
 netns_init
@@ -25,10 +26,25 @@ api PUT "/v2.0/routers/$rtr" '{"router": {"routes": [{"destination":
     "10.9.0.0/16", "nexthop": "10.0.0.254"}]}}' >/dev/null ||
     die "set router routes"
 
+# A security group of t1 with a rule, used by the port besides t1's
+# default group.
+sg=$(api POST /v2.0/security-groups '{"security_group": {"name": "web",
+    "project_id": "t1"}}' | jq -er .security_group.id) ||
+    die "create security group"
+rule=$(api POST /v2.0/security-group-rules "{\"security_group_rule\": {
+    \"security_group_id\": \"$sg\", \"direction\": \"ingress\",
+    \"protocol\": \"tcp\", \"port_range_min\": 22, \"port_range_max\": 22,
+    \"remote_ip_prefix\": \"10.0.0.0/24\"}}" |
+    jq -er .security_group_rule.id) || die "create security group rule"
+defsg=$(port_field "$port" 'security_groups[0]') || die "port's default group"
+api PUT "/v2.0/ports/$port" "{\"port\": {\"security_groups\":
+    [\"$defsg\", \"$sg\"]}}" >/dev/null || die "port set --security-group"
+
 state() {
     local c
-    for c in networks subnets ports routers; do
-        api GET "/v2.0/$c" | jq -S "[.$c[]] | sort_by(.id)"
+    for c in networks subnets ports routers security-groups \
+        security-group-rules; do
+        api GET "/v2.0/$c" | jq -S "[.[\"${c//-/_}\"][]] | sort_by(.id)"
     done
 }
 before=$(state)
@@ -38,6 +54,9 @@ check "the state holds the network, its subnet and its port ($n refs)" \
     [ "$n" -ge 3 ]
 check "the state holds the router, its route and its interface" \
     eval 'grep -q 10.9.0.0/16 <<<"$before" && grep -q "\"$rif\"" <<<"$before"'
+check "the state holds the groups and the rule" \
+    eval 'grep -q "\"$rule\"" <<<"$before" && grep -q "\"web\"" <<<"$before" &&
+          grep -q "\"default\"" <<<"$before"'
 
 # quiet CMD...: CMD with its output dropped (for check).
 quiet() { "$@" >/dev/null; }
@@ -155,6 +174,74 @@ expect "deleting a router interface port" 409 DELETE "/v2.0/ports/$rif"
 expect "deleting a subnet with a router interface" 409 DELETE \
     "/v2.0/subnets/$sub"
 
+# Security groups.  bad_rule DESC CODE FIELDS: a POST of a rule in $sg with
+# the extra JSON FIELDS.
+bad_rule() {
+    expect "$1" "$2" POST /v2.0/security-group-rules \
+        "{\"security_group_rule\": {\"security_group_id\": \"$sg\", $3}}"
+}
+bad_rule "rule: no direction" 400 '"protocol": "tcp"'
+bad_rule "rule: direction sideways" 400 '"direction": "sideways"'
+bad_rule "rule: ethertype IPv5" 400 '"direction": "ingress",
+    "ethertype": "IPv5"'
+bad_rule "rule: unknown protocol" 400 '"direction": "ingress",
+    "protocol": "tcpp"'
+bad_rule "rule: protocol 256" 400 '"direction": "ingress", "protocol": 256'
+bad_rule "rule: port range min > max" 400 '"direction": "ingress",
+    "protocol": "tcp", "port_range_min": 90, "port_range_max": 80'
+bad_rule "rule: port 0" 400 '"direction": "ingress", "protocol": "udp",
+    "port_range_min": 0, "port_range_max": 10'
+bad_rule "rule: port 65536" 400 '"direction": "ingress", "protocol": "tcp",
+    "port_range_min": 1, "port_range_max": 65536'
+bad_rule "rule: ports without a protocol" 400 '"direction": "ingress",
+    "port_range_min": 22, "port_range_max": 22'
+bad_rule "rule: ports for GRE" 400 '"direction": "ingress",
+    "protocol": "gre", "port_range_min": 22, "port_range_max": 22'
+bad_rule "rule: ICMP type 256" 400 '"direction": "ingress",
+    "protocol": "icmp", "port_range_min": 256'
+bad_rule "rule: ICMP code without type" 400 '"direction": "ingress",
+    "protocol": "icmp", "port_range_max": 0'
+bad_rule "rule: bad remote_ip_prefix" 400 '"direction": "ingress",
+    "remote_ip_prefix": "10.0.0.0/33"'
+bad_rule "rule: IPv6 prefix on an IPv4 rule" 400 '"direction": "ingress",
+    "remote_ip_prefix": "2001:db8::/64"'
+bad_rule "rule: remote group and prefix" 400 "\"direction\": \"ingress\",
+    \"remote_group_id\": \"$sg\", \"remote_ip_prefix\": \"10.0.0.0/8\""
+bad_rule "rule: unknown remote group" 404 "\"direction\": \"ingress\",
+    \"remote_group_id\": \"$nowhere\""
+bad_rule "rule: a duplicate" 409 '"direction": "ingress", "protocol": "6",
+    "port_range_min": 22, "port_range_max": 22,
+    "remote_ip_prefix": "10.0.0.9/24"'
+expect "rule: unknown group" 404 POST /v2.0/security-group-rules \
+    "{\"security_group_rule\": {\"security_group_id\": \"$nowhere\",
+      \"direction\": \"ingress\"}}"
+expect "rule: no update" 405 PUT "/v2.0/security-group-rules/$rule" \
+    '{"security_group_rule": {"description": "x"}}'
+expect "rule: DELETE an unknown rule" 404 DELETE \
+    "/v2.0/security-group-rules/$nowhere"
+expect "group: stateless" 400 POST /v2.0/security-groups \
+    '{"security_group": {"name": "s", "stateful": false}}'
+expect "group: another one called default" 409 POST /v2.0/security-groups \
+    '{"security_group": {"name": "default", "project_id": "t1"}}'
+expect "group: rename the default group" 409 PUT \
+    "/v2.0/security-groups/$defsg" '{"security_group": {"name": "d2"}}'
+expect "group: delete the default group" 409 DELETE \
+    "/v2.0/security-groups/$defsg"
+expect "group: delete a group in use" 409 DELETE "/v2.0/security-groups/$sg"
+expect "port: an unknown group" 404 PUT "/v2.0/ports/$port" \
+    "{\"port\": {\"security_groups\": [\"$nowhere\"]}}"
+expect "port: a group that is not a UUID" 400 PUT "/v2.0/ports/$port" \
+    '{"port": {"security_groups": ["web"]}}'
+expect "port: port security off under its groups" 409 PUT \
+    "/v2.0/ports/$port" '{"port": {"port_security_enabled": false}}'
+bad_port "port: groups without port security" 400 \
+    "\"port_security_enabled\": false, \"security_groups\": [\"$sg\"]"
+bad_port "port: address pairs without port security" 409 \
+    '"port_security_enabled": false,
+     "allowed_address_pairs": [{"ip_address": "10.0.0.99"}]'
+bad_port "port: a bad address pair" 400 \
+    '"allowed_address_pairs": [{"ip_address": "10.0.0.300"}]'
+
 # The router comes apart in order: routes, interface, router.
 check "clear the routes" quiet api PUT "/v2.0/routers/$rtr" \
     '{"router": {"routes": []}}'
@@ -166,6 +253,10 @@ check "delete the router" api DELETE "/v2.0/routers/$rtr"
 
 # The good path still works afterwards, and the delete order matters.
 check "delete the port" api DELETE "/v2.0/ports/$port"
+check "then its group deletes, with its rule" api DELETE \
+    "/v2.0/security-groups/$sg"
+check "the rule is gone (404)" eval "api GET \
+    /v2.0/security-group-rules/$rule >/dev/null; [ \"\$(api_code)\" = 404 ]"
 check "then the network deletes" api DELETE "/v2.0/networks/$net"
 check "network is gone (404)" \
     eval "api GET /v2.0/networks/$net >/dev/null; [ \"\$(api_code)\" = 404 ]"

@@ -2,7 +2,10 @@
 # test-openstackclient.sh -- drives weft-controller with Debian's real
 # python3-openstackclient (auth type none) over HTTP on 127.0.0.1:
 # network/subnet/port create, list, show, set, delete; router create,
-# add/remove subnet and port, set/unset --route, show, delete; agent list
+# add/remove subnet and port, set/unset --route, show, delete; security
+# group create/show/list/delete, security group rule create (port range
+# and remote IP prefix, remote group)/list/delete, port set
+# --security-group, --no-security-group --disable-port-security; agent list
 # and delete (after a Weft agent report), then restarts the controller on
 # the same SQLite store and checks that the objects survived.
 #
@@ -258,6 +261,94 @@ else
 fi
 check router-list r1 "$(os router list -f value -c Name)"
 
+# Security groups.  The project's default group exists (the ports above
+# got it), with its four rules.
+DEF=$(os security group show default -f json | jq -r .id)
+if [[ "$DEF" =~ ^[0-9a-f-]{36}$ ]]; then pass sg-default-exists; else
+    fail sg-default-exists "$DEF"; fi
+check sg-default-rules \
+    "egress IPv4 -,egress IPv6 -,ingress IPv4 $DEF,ingress IPv6 $DEF" \
+    "$(os security group show default -f json | jq -r '[.rules[] |
+        "\(.direction) \(.ethertype) \(.remote_group_id // "-")"] | sort |
+        join(",")')"
+check sg-port-default "[\"$DEF\"]" \
+    "$(os port show p1 -f json | jq -c .security_group_ids)"
+SG=$(os security group create web --description "web servers" -f json |
+     jq -r .id)
+if [[ "$SG" =~ ^[0-9a-f-]{36}$ ]]; then pass sg-create; else
+    fail sg-create "$SG"; fi
+check sg-create-fields "web|web servers|true|0" \
+    "$(os security group show web -f json |
+       jq -r '"\(.name)|\(.description)|\(.stateful)|\(.rules | length)"')"
+check sg-list "default,web" \
+    "$(os security group list -f json | jq -r 'map(.Name) | sort | join(",")')"
+if os security group create default >/dev/null; then
+    fail sg-create-default-rejected
+else
+    pass sg-create-default-rejected
+fi
+R1=$(os security group rule create --protocol tcp --dst-port 22 \
+     --remote-ip 10.0.0.0/24 web -f json)
+check sg-rule-create "ingress IPv4 tcp 22 22 10.0.0.0/24 $SG" \
+    "$(jq -r '"\(.direction) \(.ether_type) \(.protocol) \(.port_range_min)
+        \(.port_range_max) \(.remote_ip_prefix) \(.security_group_id)"' \
+        <<<"$R1" | tr '\n' ' ' | tr -s ' ' | sed 's/ $//')"
+R1=$(jq -r .id <<<"$R1")
+R2=$(os security group rule create --protocol icmp --remote-group default \
+     web -f json)
+check sg-rule-remote-group "icmp $DEF null" \
+    "$(jq -r '"\(.protocol) \(.remote_group_id) \(.remote_ip_prefix)"' \
+        <<<"$R2")"
+R2=$(jq -r .id <<<"$R2")
+if os security group rule create --protocol tcp --dst-port 22 \
+       --remote-ip 10.0.0.0/24 web >/dev/null; then
+    fail sg-rule-duplicate-rejected
+else
+    pass sg-rule-duplicate-rejected
+fi
+if os security group rule create --protocol tcp --dst-port 80:22 web \
+       >/dev/null; then
+    fail sg-rule-bad-range-rejected
+else
+    pass sg-rule-bad-range-rejected
+fi
+check sg-rule-list "$(printf '%s\n' "$R1" "$R2" | sort | tr '\n' ' ')" \
+    "$(os security group rule list web -f json | jq -r '.[].ID' | sort |
+       tr '\n' ' ')"
+check sg-show-rules 2 "$(os security group show web -f json |
+    jq '.rules | length')"
+os security group rule delete "$R2" && pass sg-rule-delete \
+    || fail sg-rule-delete
+check sg-rule-list-after-delete "$R1" \
+    "$(os security group rule list web -f json | jq -r '.[].ID')"
+os port set --security-group web p1 && pass port-set-security-group \
+    || fail port-set-security-group
+check port-security-groups "$(printf '%s\n' "$DEF" "$SG" | sort |
+    tr '\n' ' ')" \
+    "$(os port show p1 -f json | jq -r '.security_group_ids[]' | sort |
+       tr '\n' ' ')"
+if os security group delete web; then fail sg-delete-in-use-rejected; else
+    pass sg-delete-in-use-rejected; fi
+if os security group delete default; then
+    fail sg-delete-default-rejected
+else
+    pass sg-delete-default-rejected
+fi
+os port set --no-security-group --disable-port-security p1 \
+    && pass port-set-no-security-group || fail port-set-no-security-group
+check port-no-security "[] false" \
+    "$(os port show p1 -f json |
+       jq -c '.security_group_ids, .port_security_enabled' | tr '\n' ' ' |
+       sed 's/ $//')"
+if os port set --security-group web p1; then
+    fail port-set-security-group-without-port-security-rejected
+else
+    pass port-set-security-group-without-port-security-rejected
+fi
+os security group delete web && pass sg-delete || fail sg-delete
+check sg-delete-took-rules 4 \
+    "$(os security group rule list -f json | jq length)"
+
 # Agents: one registers through Weft's report endpoint (as weft-agent
 # does); the client lists it, alive, by its host.
 if /usr/bin/python3 - "$PORT" <<'EOF' 2>>"$TMP/osc.err"
@@ -288,6 +379,8 @@ check restart-network-count 2 "$(os network list -f value -c ID | wc -l)"
 check restart-agent "$AGENT" \
     "$(os network agent list --host hv1 -f value -c ID)"
 check restart-router "$RTR" "$(os router show r1 -f value -c id)"
+check restart-security-group "$DEF" \
+    "$(os security group show default -f value -c id)"
 
 # Deletes.
 os router delete r1 && pass router-delete || fail router-delete

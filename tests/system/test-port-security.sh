@@ -74,7 +74,8 @@ check "from an allowed pair address 10.0.0.201: 5 of 5 arrive" \
 # Port security off: no filtering.
 check "PUT vm1's port port_security_enabled false" \
     api PUT "/v2.0/ports/${W_PORT[vm1]}" \
-    '{"port": {"allowed_address_pairs": [], "port_security_enabled": false}}'
+    '{"port": {"allowed_address_pairs": [], "security_groups": [],
+        "port_security_enabled": false}}'
 sleep 1
 check "port security off: the spoofed IP arrives, 5 of 5" \
     [ "$(n_seen off "$E/IP(src='10.0.0.99', dst='10.0.0.12')/UDP(sport=4000, dport=9)" \

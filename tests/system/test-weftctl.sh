@@ -2,7 +2,8 @@
 # test-weftctl.sh -- weftctl drives a whole deployment: every resource is
 # created, read, changed and deleted through it (names resolved to ids,
 # NeutronError messages and exit codes passed through, -f json parseable),
-# and the agent views (status, flows, counters, flush, router-routes) read a
+# security groups and their rules are managed, and the agent views
+# (status, flows, counters, flush, router-routes) read a
 # live agent's control socket while two VMs it plugged in talk across hosts.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
@@ -89,6 +90,65 @@ check "renamed" eval '[ "$(wc_json network show "'"$net"'" |
 check "port update --admin-state down" \
     wc_json port update p2 --admin-state down
 check "admin-down port is unreachable" eval '! ping_ok vm1 10.0.0.12 2'
+
+# ---- security groups: groups, rules, a port's groups and port security
+check "security-group create" \
+    wc_json security-group create cweb --project t1 --description "web"
+sg=$(wc_json security-group show cweb | jq -er .security_group.id) ||
+    die "security-group show"
+check "security-group list: t1 has its default group and cweb" eval \
+    'wc_json security-group list --project t1 |
+        jq -e ".security_groups | map(.name) | sort ==
+            [\"cweb\", \"default\"]"'
+check "security-group-rule create: tcp 22 from 10.0.0.0/24" eval \
+    "wc_json security-group-rule create cweb --direction ingress \
+        --protocol tcp --port-range-min 22 --port-range-max 22 \
+        --remote-ip-prefix 10.0.0.0/24 --project t1 |
+        jq -e '.security_group_rule | .security_group_id == \"$sg\"
+            and .port_range_min == 22 and .port_range_max == 22
+            and .remote_ip_prefix == \"10.0.0.0/24\"'"
+check "security-group-rule create: icmp from the group (by name)" eval \
+    "wc_json security-group-rule create cweb --direction ingress \
+        --protocol icmp --remote-group cweb --project t1 |
+        jq -e '.security_group_rule.remote_group_id == \"$sg\"'"
+check "security-group-rule list --group" eval \
+    'wc_json security-group-rule list --group cweb |
+        jq -e ".security_group_rules | length == 2"'
+check "security-group show embeds the rules" eval \
+    'wc_json security-group show cweb |
+        jq -e ".security_group.security_group_rules | length == 2"'
+check "rule table output" eval \
+    'weftctl security-group-rule list --group cweb | grep -q 10.0.0.0/24'
+check "duplicate rule: exit 1" wc_fails "already exists" \
+    security-group-rule create cweb --direction ingress --protocol tcp \
+        --port-range-min 22 --port-range-max 22 \
+        --remote-ip-prefix 10.0.0.0/24
+check "rule without --direction: exit 1" wc_fails "needs --direction" \
+    security-group-rule create cweb --protocol tcp
+check "non-numeric port: exit 1" wc_fails "must be an integer" \
+    security-group-rule create cweb --direction ingress --protocol tcp \
+        --port-range-min ssh --port-range-max 22
+check "port update --security-group (by name)" eval \
+    "wc_json port update p1 --security-group cweb |
+        jq -e '.port.security_groups == [\"$sg\"]'"
+check "security-group delete refused while a port uses it" \
+    wc_fails "in use" security-group delete cweb
+check "port security off needs the groups gone" \
+    wc_fails "security group" port update p1 --disable-port-security
+check "port update --no-security-group --disable-port-security" eval \
+    "wc_json port update p1 --no-security-group --disable-port-security |
+        jq -e '.port.security_groups == [] and
+               .port.port_security_enabled == false'"
+rule=$(wc_json security-group-rule list --group cweb --protocol icmp |
+       jq -er '.security_group_rules[0].id') || die "rule list"
+check "security-group-rule delete" wc_json security-group-rule delete "$rule"
+check "one rule left" eval \
+    'wc_json security-group-rule list --group cweb |
+        jq -e ".security_group_rules | length == 1"'
+check "security-group delete" wc_json security-group delete cweb
+check "its rules went with it" eval \
+    "wc_json security-group-rule list | jq -e '[.security_group_rules[] |
+        select(.security_group_id == \"$sg\")] == []'"
 check "network delete refused while ports exist" \
     wc_fails "in use" network delete cnet2
 check "port delete" wc_json port delete p1 p2

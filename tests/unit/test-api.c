@@ -172,11 +172,17 @@ static int
 list_count(const char *plural, const char *query)
 {
     char *path = xasprintf("/v2.0/%s", plural);
+    char *key = xstrdup(plural);
     json_t *r, *list;
     int n;
 
+    /* "security-groups" lists as "security_groups". */
+    for (char *p = key; *p; p++) {
+        *p = *p == '-' ? '_' : *p;
+    }
     CHECK_EQ(req("GET", path, query, NULL, &r), 200);
-    list = json_object_get(r, plural);
+    list = json_object_get(r, key);
+    free(key);
     n = json_is_array(list) ? (int) json_array_size(list) : -1;
     json_decref(r);
     free(path);
@@ -710,15 +716,24 @@ test_port_allocation(void)
     free(make_port(net, ", \"device_owner\": \"network:dhcp\""));
     CHECK_EQ(req("DELETE", pn, NULL, NULL, NULL), 204);
 
-    /* Nothing but the (empty) store is left: no leaked index keys. */
+    /* Nothing but the project's default security group (one group, four
+     * rules and their index keys) is left: no leaked index keys. */
     struct store_kvs kvs;
     int64_t rev;
+    size_t n_left = 0;
     store_kvs_init(&kvs);
     CHECK_EQ(store_snapshot(store, &kvs, &rev), 0);
     for (size_t i = 0; i < kvs.n; i++) {
-        fprintf(stderr, "  left over: %s\n", kvs.kvs[i].key);
+        const char *k = kvs.kvs[i].key;
+        if (strncmp(k, "security-group", 14) && strncmp(k, "idx/sg-rule/", 12)
+            && strncmp(k, "idx/sg-remote/", 14)
+            && strncmp(k, "idx/sg-default/", 15)) {
+            fprintf(stderr, "  left over: %s\n", k);
+            n_left++;
+        }
     }
-    CHECK_EQ(kvs.n, 0);
+    CHECK_EQ(n_left, 0);
+    CHECK_EQ(kvs.n, 1 + 4 + 1 + 4 + 2);
     store_kvs_destroy(&kvs);
 
     free(pnew);
@@ -833,8 +848,10 @@ test_snapshot_and_watch(void)
     CHECK_EQ(req("GET", "/v2.0/weft/snapshot", NULL, NULL, &r), 200);
     CHECK_EQ(json_integer_value(json_object_get(r, "revision")), rev1);
     CHECK_STREQ(sget(json_object_get(r, "config"), "encap"), "geneve");
+    /* The network, subnet and port, and the project's default security
+     * group with its four rules. */
     json_t *objs = json_object_get(r, "objects");
-    CHECK_EQ(json_array_size(objs), 3);
+    CHECK_EQ(json_array_size(objs), 8);
     size_t i;
     json_t *o;
     bool saw_net = false;
@@ -1767,6 +1784,820 @@ test_router_multi_subnet_port(void)
     teardown();
 }
 
+/* Security groups. */
+
+/* Creates a /v2.0/<plural> object from 'body' with 201 and returns its id
+ * (malloc'd); 'singular' names the reply member. */
+static char *
+create_as(const char *plural, const char *singular, const char *body)
+{
+    char *path = xasprintf("/v2.0/%s", plural);
+    json_t *reply;
+    char *id;
+    int status = req("POST", path, NULL, body, &reply);
+
+    CHECK_EQ(status, 201);
+    if (status != 201) {
+        fprintf(stderr, "  create %s %s failed\n", plural, body);
+    }
+    id = xstrdup(sget(json_object_get(reply, singular), "id"));
+    json_decref(reply);
+    free(path);
+    return id;
+}
+
+static char *
+make_sg(const char *name)
+{
+    char *body = xasprintf("{\"security_group\": {\"name\": \"%s\"}}", name);
+    char *id = create_as("security-groups", "security_group", body);
+
+    free(body);
+    return id;
+}
+
+/* Creates a rule in 'sg' with the extra members 'attrs' (JSON text that
+ * starts with a comma, or ""). */
+static char *
+make_rule(const char *sg, const char *attrs)
+{
+    char *body = xasprintf("{\"security_group_rule\": {\"security_group_id\":"
+                           " \"%s\"%s}}", sg, attrs);
+    char *id = create_as("security-group-rules", "security_group_rule",
+                         body);
+
+    free(body);
+    return id;
+}
+
+/* True if some key or value in the store contains 's'. */
+static bool
+store_mentions(const char *s)
+{
+    char *dump = dump_store();
+    bool found = strstr(dump, s) != NULL;
+
+    free(dump);
+    return found;
+}
+
+/* GET /v2.0/<plural>/<id> with 200; returns its <singular> member. */
+static json_t *
+get_member(const char *plural, const char *singular, const char *id)
+{
+    char *path = xasprintf("/v2.0/%s/%s", plural, id);
+    json_t *obj = get_obj(path, singular);
+
+    free(path);
+    return obj;
+}
+
+static json_t *
+get_sg(const char *id)
+{
+    return get_member("security-groups", "security_group", id);
+}
+
+static json_t *
+get_rule(const char *id)
+{
+    return get_member("security-group-rules", "security_group_rule", id);
+}
+
+static json_t *
+get_port(const char *id)
+{
+    return get_member("ports", "port", id);
+}
+
+static json_int_t
+sg_revision(const char *id)
+{
+    json_t *sg = get_sg(id);
+    json_int_t rev = json_integer_value(json_object_get(sg,
+                                                        "revision_number"));
+
+    json_decref(sg);
+    return rev;
+}
+
+/* The id of the default group of 'project' (NULL: the default project),
+ * listing the groups as that project (which creates it). */
+static char *
+default_sg(const char *project)
+{
+    char *query = xasprintf("name=default&project_id=%s",
+                            project ? project : API_DEFAULT_PROJECT);
+    struct api_request r = {
+        .method = "GET", .path = "/v2.0/security-groups",
+        .query = query, .project_id = project,
+    };
+    char *reply = NULL;
+    json_t *doc, *list;
+    char *id = NULL;
+
+    CHECK_EQ(api_handle_request(api, &r, &reply), 200);
+    free(query);
+    doc = json_loads(reply, 0, NULL);
+    list = json_object_get(doc, "security_groups");
+    CHECK_EQ(json_array_size(list), 1);
+    id = xstrdup(sget(json_array_get(list, 0), "id"));
+    json_decref(doc);
+    free(reply);
+    return id;
+}
+
+/* True if the security group rules of 'sg' contain one whose members
+ * include every member of the JSON object 'want'. */
+static bool
+sg_has_rule(const json_t *sg, const char *want)
+{
+    json_t *w = json_loads(want, 0, NULL);
+    json_t *rules = json_object_get(sg, "security_group_rules");
+    bool found = false;
+    size_t i;
+    json_t *r;
+
+    ASSERT(w);
+    json_array_foreach (rules, i, r) {
+        const char *k;
+        json_t *v;
+        bool all = true;
+
+        json_object_foreach (w, k, v) {
+            json_t *have = json_object_get(r, k);
+            all = all && have && json_equal(have, v);
+        }
+        found = found || all;
+    }
+    json_decref(w);
+    return found;
+}
+
+static void
+test_default_security_group(void)
+{
+    json_t *sg, *r;
+    char *id, *again, *net, *path;
+
+    /* Listing groups creates the project's default group, once. */
+    setup();
+    CHECK_EQ(list_count("security-group-rules", NULL), 0);
+    id = default_sg(NULL);
+    again = default_sg(NULL);
+    CHECK_STREQ(id, again);
+    CHECK_EQ(list_count("security-groups", NULL), 1);
+    CHECK_EQ(list_count("security-group-rules", NULL), 4);
+
+    sg = get_sg(id);
+    CHECK_STREQ(sget(sg, "name"), "default");
+    CHECK_STREQ(sget(sg, "project_id"), API_DEFAULT_PROJECT);
+    CHECK_STREQ(sget(sg, "tenant_id"), API_DEFAULT_PROJECT);
+    CHECK(json_is_true(json_object_get(sg, "stateful")));
+    CHECK(json_is_array(json_object_get(sg, "tags")));
+    CHECK(json_is_string(json_object_get(sg, "created_at")));
+    CHECK_EQ(json_array_size(json_object_get(sg, "security_group_rules")), 4);
+    CHECK(sg_has_rule(sg, "{\"direction\": \"egress\", \"ethertype\": "
+                      "\"IPv4\", \"remote_group_id\": null, "
+                      "\"remote_ip_prefix\": null, \"protocol\": null}"));
+    CHECK(sg_has_rule(sg, "{\"direction\": \"egress\", \"ethertype\": "
+                      "\"IPv6\", \"remote_group_id\": null, "
+                      "\"remote_ip_prefix\": null}"));
+    char *want = xasprintf("{\"direction\": \"ingress\", \"ethertype\": "
+                           "\"IPv4\", \"remote_group_id\": \"%s\", "
+                           "\"remote_ip_prefix\": null}", id);
+    CHECK(sg_has_rule(sg, want));
+    free(want);
+    want = xasprintf("{\"direction\": \"ingress\", \"ethertype\": "
+                     "\"IPv6\", \"remote_group_id\": \"%s\"}", id);
+    CHECK(sg_has_rule(sg, want));
+    free(want);
+    json_decref(sg);
+
+    /* The default group cannot be deleted or renamed; no other group may
+     * be called "default". */
+    path = xasprintf("/v2.0/security-groups/%s", id);
+    expect_error("DELETE", path, NULL, 409,
+                 "SecurityGroupCannotRemoveDefault");
+    expect_error("PUT", path, "{\"security_group\": {\"name\": \"x\"}}", 409,
+                 "SecurityGroupCannotUpdateDefault");
+    CHECK_EQ(req("PUT", path, NULL, "{\"security_group\": {\"description\": "
+                 "\"mine\"}}", NULL), 200);
+    expect_error("POST", "/v2.0/security-groups",
+                 "{\"security_group\": {\"name\": \"default\"}}", 409,
+                 "SecurityGroupDefaultAlreadyExists");
+    expect_error("POST", "/v2.0/security-groups",
+                 "{\"security_group\": {\"name\": \"Default\"}}", 409,
+                 "SecurityGroupDefaultAlreadyExists");
+    free(path);
+
+    /* Showing a group creates it too; so does another project's first
+     * network or port, and a failed request creates nothing. */
+    struct api_request get = {
+        .method = "GET", .path = "/v2.0/security-groups/nope",
+        .project_id = "p1",
+    };
+    char *reply = NULL;
+    char *before = dump_store();
+    CHECK_EQ(api_handle_request(api, &get, &reply), 404);
+    char *after = dump_store();
+    CHECK_STREQ(before, after);
+    free(before);
+    free(after);
+    free(reply);
+    expect_error("POST", "/v2.0/ports", "{\"port\": {\"network_id\": "
+                 "\"00000000-0000-4000-8000-000000000000\", \"project_id\": "
+                 "\"p2\"}}", 404, "NetworkNotFound");
+
+    net = create("networks", "{\"network\": {\"project_id\": \"p2\"}}");
+    CHECK_EQ(list_count("security-groups", "project_id=p2"), 1);
+    CHECK_EQ(list_count("security-groups", "name=default"), 2);
+    CHECK_EQ(list_count("security-group-rules", NULL), 8);
+
+    /* "fields" and filters work on groups and rules. */
+    CHECK_EQ(req("GET", "/v2.0/security-group-rules", "direction=egress",
+                 NULL, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(r, "security_group_rules")), 4);
+    json_decref(r);
+    CHECK_EQ(req("GET", "/v2.0/security-groups", "fields=id&fields=name",
+                 NULL, &r), 200);
+    CHECK_EQ(json_object_size(json_array_get(
+                                  json_object_get(r, "security_groups"), 0)),
+             2);
+    json_decref(r);
+
+    /* The collection is discoverable, with its extension. */
+    CHECK_EQ(req("GET", "/v2.0/extensions/security-group", NULL, NULL, NULL),
+             200);
+    CHECK_EQ(req("GET", "/v2.0/extensions/allowed-address-pairs", NULL, NULL,
+                 NULL), 200);
+
+    free(net);
+    free(id);
+    free(again);
+    teardown();
+}
+
+static void
+test_security_group_crud(void)
+{
+    json_t *sg, *r;
+    char *def, *web, *db, *path, *rule, *rpath;
+    json_int_t rev;
+
+    setup();
+    def = default_sg(NULL);
+    web = make_sg("web");
+    sg = get_sg(web);
+    CHECK_STREQ(sget(sg, "name"), "web");
+    CHECK_EQ(json_array_size(json_object_get(sg, "security_group_rules")), 0);
+    CHECK(json_is_true(json_object_get(sg, "stateful")));
+    CHECK_EQ(json_integer_value(json_object_get(sg, "revision_number")), 1);
+    json_decref(sg);
+
+    /* Update: name and description; stateful stays true. */
+    path = xasprintf("/v2.0/security-groups/%s", web);
+    CHECK_EQ(req("PUT", path, NULL, "{\"security_group\": {\"name\": "
+                 "\"www\", \"description\": \"d\", \"stateful\": true}}",
+                 &r), 200);
+    CHECK_STREQ(sget(json_object_get(r, "security_group"), "name"), "www");
+    CHECK_EQ(json_array_size(json_object_get(
+                                 json_object_get(r, "security_group"),
+                                 "security_group_rules")), 0);
+    json_decref(r);
+    expect_error("PUT", path, "{\"security_group\": {\"name\": "
+                 "\"default\"}}", 409, "SecurityGroupDefaultAlreadyExists");
+    expect_error("PUT", path, "{\"security_group\": {\"stateful\": false}}",
+                 400, "HTTPBadRequest");
+    expect_error("PUT", path, "{\"security_group\": "
+                 "{\"security_group_rules\": []}}", 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/security-groups", "{\"security_group\": "
+                 "{\"name\": \"s\", \"stateful\": false}}", 400,
+                 "HTTPBadRequest");
+    expect_error("POST", "/v2.0/security-groups", "{\"security_group\": "
+                 "{\"name\": 7}}", 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/security-groups", "{\"security_group\": "
+                 "{\"colour\": \"red\"}}", 400, "HTTPBadRequest");
+    expect_error("POST", "/v2.0/security-groups", "{\"security_grou\": "
+                 "{}}", 400, "HTTPBadRequest");
+    expect_error("GET", "/v2.0/security-groups/"
+                 "00000000-0000-4000-8000-000000000000", NULL, 404,
+                 "SecurityGroupNotFound");
+
+    /* A rule bumps its group's revision, shows in it, and a group's
+     * deletion takes its rules and the rules of other groups that name it
+     * as their remote group. */
+    rev = sg_revision(web);
+    rule = make_rule(web, ", \"direction\": \"ingress\", \"protocol\": "
+                     "\"tcp\", \"port_range_min\": 80, "
+                     "\"port_range_max\": 80");
+    CHECK_EQ(sg_revision(web), rev + 1);
+    db = make_sg("db");
+    char *attrs = xasprintf(", \"direction\": \"ingress\", "
+                            "\"remote_group_id\": \"%s\"", web);
+    char *remote_rule = make_rule(db, attrs);
+    free(attrs);
+    sg = get_sg(web);
+    CHECK_EQ(json_array_size(json_object_get(sg, "security_group_rules")), 1);
+    CHECK_STREQ(sget(json_array_get(json_object_get(
+                                        sg, "security_group_rules"), 0),
+                     "id"), rule);
+    json_decref(sg);
+    CHECK_EQ(list_count("security-group-rules", NULL), 6);
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    expect_error("GET", path, NULL, 404, "SecurityGroupNotFound");
+    rpath = xasprintf("/v2.0/security-group-rules/%s", rule);
+    expect_error("GET", rpath, NULL, 404, "SecurityGroupRuleNotFound");
+    free(rpath);
+    rpath = xasprintf("/v2.0/security-group-rules/%s", remote_rule);
+    expect_error("GET", rpath, NULL, 404, "SecurityGroupRuleNotFound");
+    free(rpath);
+    CHECK_EQ(list_count("security-group-rules", NULL), 4);
+    sg = get_sg(db);
+    CHECK_EQ(json_array_size(json_object_get(sg, "security_group_rules")), 0);
+    json_decref(sg);
+    expect_error("DELETE", path, NULL, 404, "SecurityGroupNotFound");
+
+    /* No index key outlives its group. */
+    CHECK(!store_mentions(web));
+
+    free(remote_rule);
+    free(rule);
+    free(path);
+    free(db);
+    free(web);
+    free(def);
+    teardown();
+}
+
+/* A bad rule body (inner members 'attrs', after the group id) and the
+ * error it must give. */
+static const struct bad_rule {
+    const char *attrs;
+    int status;
+    const char *type;
+} bad_rules[] = {
+    { "", 400, "HTTPBadRequest" },      /* No direction. */
+    { ", \"direction\": \"sideways\"", 400, "HTTPBadRequest" },
+    { ", \"direction\": 1", 400, "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"ethertype\": \"IPv5\"", 400,
+      "SecurityGroupRuleInvalidEtherType" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcpp\"", 400,
+      "SecurityGroupRuleInvalidProtocol" },
+    { ", \"direction\": \"ingress\", \"protocol\": 256", 400,
+      "SecurityGroupRuleInvalidProtocol" },
+    { ", \"direction\": \"ingress\", \"protocol\": -1", 400,
+      "SecurityGroupRuleInvalidProtocol" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"300\"", 400,
+      "SecurityGroupRuleInvalidProtocol" },
+    { ", \"direction\": \"ingress\", \"protocol\": true", 400,
+      "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": 90, \"port_range_max\": 80", 400,
+      "SecurityGroupInvalidPortRange" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": 80", 400, "SecurityGroupInvalidPortRange" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"udp\", "
+      "\"port_range_max\": 80", 400, "SecurityGroupInvalidPortRange" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": 0, \"port_range_max\": 80", 400,
+      "SecurityGroupInvalidPortValue" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": 1, \"port_range_max\": 65536", 400,
+      "SecurityGroupInvalidPortValue" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": \"a\", \"port_range_max\": 80", 400,
+      "SecurityGroupInvalidPortValue" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": \"99999\", \"port_range_max\": 80", 400,
+      "SecurityGroupInvalidPortValue" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"tcp\", "
+      "\"port_range_min\": true, \"port_range_max\": 80", 400,
+      "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"port_range_min\": 22, "
+      "\"port_range_max\": 22", 400,
+      "SecurityGroupProtocolRequiredWithPorts" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"gre\", "
+      "\"port_range_min\": 22, \"port_range_max\": 22", 400,
+      "SecurityGroupInvalidProtocolForPort" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"icmp\", "
+      "\"port_range_min\": 256", 400, "SecurityGroupInvalidIcmpValue" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"icmp\", "
+      "\"port_range_min\": 8, \"port_range_max\": 256", 400,
+      "SecurityGroupInvalidIcmpValue" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"icmp\", "
+      "\"port_range_max\": 0", 400, "SecurityGroupMissingIcmpType" },
+    { ", \"direction\": \"ingress\", \"protocol\": \"ipv6-icmp\"", 400,
+      "SecurityGroupEthertypeConflictWithProtocol" },
+    { ", \"direction\": \"ingress\", \"remote_ip_prefix\": \"10.0.0.0/33\"",
+      400, "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"remote_ip_prefix\": \"banana\"",
+      400, "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"remote_ip_prefix\": \"::/0\"", 400,
+      "SecurityGroupRuleParameterConflict" },
+    { ", \"direction\": \"ingress\", \"ethertype\": \"IPv6\", "
+      "\"remote_ip_prefix\": \"10.0.0.0/8\"", 400,
+      "SecurityGroupRuleParameterConflict" },
+    { ", \"direction\": \"ingress\", \"remote_group_id\": \"nope\"", 400,
+      "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"remote_group_id\": "
+      "\"00000000-0000-4000-8000-000000000000\"", 404,
+      "SecurityGroupNotFound" },
+    { ", \"direction\": \"ingress\", \"id\": "
+      "\"00000000-0000-4000-8000-000000000000\"", 400, "HTTPBadRequest" },
+    { ", \"direction\": \"ingress\", \"colour\": \"red\"", 400,
+      "HTTPBadRequest" },
+};
+
+static void
+test_security_group_rules(void)
+{
+    json_t *rule, *r;
+    char *sg, *other, *id, *path, *body;
+
+    setup();
+    sg = make_sg("web");
+    other = make_sg("other");
+
+    /* Defaults and normalization. */
+    id = make_rule(sg, ", \"direction\": \"ingress\"");
+    rule = get_rule(id);
+    CHECK_STREQ(sget(rule, "ethertype"), "IPv4");
+    CHECK(json_is_null(json_object_get(rule, "protocol")));
+    CHECK(json_is_null(json_object_get(rule, "port_range_min")));
+    CHECK(json_is_null(json_object_get(rule, "port_range_max")));
+    CHECK(json_is_null(json_object_get(rule, "remote_ip_prefix")));
+    CHECK(json_is_null(json_object_get(rule, "remote_group_id")));
+    CHECK_STREQ(sget(rule, "security_group_id"), sg);
+    CHECK_STREQ(sget(rule, "project_id"), API_DEFAULT_PROJECT);
+    CHECK_STREQ(sget(rule, "description"), "");
+    CHECK_EQ(json_integer_value(json_object_get(rule, "revision_number")), 1);
+    json_decref(rule);
+    free(id);
+
+    id = make_rule(sg, ", \"direction\": \"ingress\", \"protocol\": \"TCP\", "
+                   "\"port_range_min\": 22, \"port_range_max\": 22, "
+                   "\"remote_ip_prefix\": \"10.0.0.7/24\"");
+    rule = get_rule(id);
+    CHECK_STREQ(sget(rule, "protocol"), "tcp");
+    CHECK_EQ(json_integer_value(json_object_get(rule, "port_range_min")), 22);
+    CHECK_STREQ(sget(rule, "remote_ip_prefix"), "10.0.0.0/24");
+    json_decref(rule);
+    free(id);
+
+    id = make_rule(sg, ", \"direction\": \"egress\", \"protocol\": 17, "
+                   "\"ethertype\": \"ipv6\", \"remote_ip_prefix\": "
+                   "\"2001:db8::1\"");
+    rule = get_rule(id);
+    CHECK_STREQ(sget(rule, "protocol"), "17");
+    CHECK_STREQ(sget(rule, "ethertype"), "IPv6");
+    CHECK_STREQ(sget(rule, "remote_ip_prefix"), "2001:db8::1/128");
+    json_decref(rule);
+    free(id);
+
+    id = make_rule(sg, ", \"direction\": \"ingress\", \"protocol\": "
+                   "\"icmp\", \"port_range_min\": 8, \"port_range_max\": 0");
+    free(id);
+    id = make_rule(sg, ", \"direction\": \"ingress\", \"protocol\": "
+                   "\"ipv6-icmp\", \"ethertype\": \"IPv6\"");
+    free(id);
+    id = make_rule(sg, ", \"direction\": \"ingress\", \"protocol\": \"132\", "
+                   "\"port_range_min\": \"1\", \"port_range_max\": 65535");
+    rule = get_rule(id);
+    CHECK_STREQ(sget(rule, "protocol"), "132");
+    CHECK(json_is_integer(json_object_get(rule, "port_range_min")));
+    CHECK_EQ(json_integer_value(json_object_get(rule, "port_range_min")), 1);
+    json_decref(rule);
+    free(id);
+    body = xasprintf(", \"direction\": \"ingress\", \"remote_group_id\": "
+                     "\"%s\", \"description\": \"from other\"", other);
+    id = make_rule(sg, body);
+    free(body);
+    rule = get_rule(id);
+    CHECK_STREQ(sget(rule, "remote_group_id"), other);
+    CHECK_STREQ(sget(rule, "description"), "from other");
+    json_decref(rule);
+    CHECK_EQ(list_count("security-group-rules", "protocol=tcp"), 1);
+    char *q = xasprintf("security_group_id=%s", sg);
+    CHECK_EQ(list_count("security-group-rules", q), 7);
+    free(q);
+
+    /* Duplicates, also spelled differently, are 409. */
+    body = xasprintf("{\"security_group_rule\": {\"security_group_id\": "
+                     "\"%s\", \"direction\": \"ingress\", \"protocol\": "
+                     "\"6\", \"port_range_min\": 22, \"port_range_max\": 22,"
+                     " \"remote_ip_prefix\": \"10.0.0.0/24\"}}", sg);
+    expect_error("POST", "/v2.0/security-group-rules", body, 409,
+                 "SecurityGroupRuleExists");
+    free(body);
+    body = xasprintf("{\"security_group_rule\": {\"security_group_id\": "
+                     "\"%s\", \"direction\": \"ingress\", "
+                     "\"remote_ip_prefix\": \"0.0.0.0/0\"}}", sg);
+    expect_error("POST", "/v2.0/security-group-rules", body, 409,
+                 "SecurityGroupRuleExists");
+    free(body);
+    /* The same rule in another group is fine. */
+    free(make_rule(other, ", \"direction\": \"ingress\""));
+
+    /* Every bad rule is refused and changes nothing. */
+    for (size_t i = 0; i < ARRAY_SIZE(bad_rules); i++) {
+        body = xasprintf("{\"security_group_rule\": {\"security_group_id\": "
+                         "\"%s\"%s}}", sg, bad_rules[i].attrs);
+        expect_error("POST", "/v2.0/security-group-rules", body,
+                     bad_rules[i].status, bad_rules[i].type);
+        free(body);
+    }
+    body = xasprintf("{\"security_group_rule\": {\"security_group_id\": "
+                     "\"%s\", \"direction\": \"ingress\", "
+                     "\"remote_group_id\": \"%s\", \"remote_ip_prefix\": "
+                     "\"10.0.0.0/8\"}}", sg, other);
+    expect_error("POST", "/v2.0/security-group-rules", body, 400,
+                 "SecurityGroupRemoteGroupAndRemoteIpPrefix");
+    free(body);
+    expect_error("POST", "/v2.0/security-group-rules",
+                 "{\"security_group_rule\": {\"security_group_id\": "
+                 "\"00000000-0000-4000-8000-000000000000\", \"direction\": "
+                 "\"ingress\"}}", 404, "SecurityGroupNotFound");
+    expect_error("POST", "/v2.0/security-group-rules",
+                 "{\"security_group_rule\": {\"direction\": \"ingress\"}}",
+                 400, "HTTPBadRequest");
+
+    /* Rules cannot be updated; deleting one bumps its group. */
+    path = xasprintf("/v2.0/security-group-rules/%s", id);
+    expect_error("PUT", path, "{\"security_group_rule\": {\"description\": "
+                 "\"x\"}}", 405, "HTTPMethodNotAllowed");
+    json_int_t rev = sg_revision(sg);
+    CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    CHECK_EQ(sg_revision(sg), rev + 1);
+    expect_error("DELETE", path, NULL, 404, "SecurityGroupRuleNotFound");
+    CHECK(!store_mentions(id));
+    free(path);
+    free(id);
+
+    /* Bulk create is all-or-nothing. */
+    body = xasprintf("{\"security_group_rules\": [{\"security_group_id\": "
+                     "\"%s\", \"direction\": \"egress\", \"protocol\": "
+                     "\"tcp\", \"port_range_min\": 443, \"port_range_max\": "
+                     "443}, {\"security_group_id\": \"%s\", \"direction\": "
+                     "\"egress\", \"protocol\": \"tcp\", \"port_range_min\": "
+                     "443, \"port_range_max\": 443}]}", sg, sg);
+    expect_error("POST", "/v2.0/security-group-rules", body, 409,
+                 "SecurityGroupRuleExists");
+    free(body);
+    body = xasprintf("{\"security_group_rules\": [{\"security_group_id\": "
+                     "\"%s\", \"direction\": \"egress\", \"protocol\": "
+                     "\"tcp\", \"port_range_min\": 443, \"port_range_max\": "
+                     "443}, {\"security_group_id\": \"%s\", \"direction\": "
+                     "\"egress\", \"protocol\": \"udp\", \"port_range_min\": "
+                     "53, \"port_range_max\": 53}]}", sg, sg);
+    CHECK_EQ(req("POST", "/v2.0/security-group-rules", NULL, body, &r), 201);
+    CHECK_EQ(json_array_size(json_object_get(r, "security_group_rules")), 2);
+    json_decref(r);
+    free(body);
+
+    free(sg);
+    free(other);
+    teardown();
+}
+
+static void
+test_port_security(void)
+{
+    char *net, *net_off, *def, *web, *p, *path, *body, *iface, *router;
+    char *def2;
+    json_t *port, *r;
+
+    setup();
+    net = create("networks", "{\"network\": {\"name\": \"n\"}}");
+    free(make_subnet(net, "10.0.0.0/24", NULL));
+    net_off = create("networks", "{\"network\": {\"name\": \"off\", "
+                     "\"port_security_enabled\": false}}");
+    free(make_subnet(net_off, "10.0.1.0/24", NULL));
+    def = default_sg(NULL);
+    web = make_sg("web");
+
+    /* A new port gets the default group and port security from its
+     * network. */
+    p = make_port(net, NULL);
+    port = get_port(p);
+    CHECK(json_is_true(json_object_get(port, "port_security_enabled")));
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 1);
+    CHECK_STREQ(json_string_value(json_array_get(
+                                      json_object_get(port,
+                                                      "security_groups"),
+                                      0)), def);
+    CHECK_EQ(json_array_size(json_object_get(port,
+                                             "allowed_address_pairs")), 0);
+    json_decref(port);
+    path = xasprintf("/v2.0/ports/%s", p);
+
+    /* A group in use cannot go; the default group neither. */
+    char *dpath = xasprintf("/v2.0/security-groups/%s", def);
+    expect_error("DELETE", dpath, NULL, 409,
+                 "SecurityGroupCannotRemoveDefault");
+    free(dpath);
+
+    /* port set --security-group: groups must exist and be the
+     * project's. */
+    body = xasprintf("{\"port\": {\"security_groups\": [\"%s\", \"%s\", "
+                     "\"%s\"]}}", def, web, web);
+    CHECK_EQ(req("PUT", path, NULL, body, &r), 200);
+    CHECK_EQ(json_array_size(json_object_get(json_object_get(r, "port"),
+                                             "security_groups")), 2);
+    json_decref(r);
+    free(body);
+    char *wpath = xasprintf("/v2.0/security-groups/%s", web);
+    expect_error("DELETE", wpath, NULL, 409, "SecurityGroupInUse");
+    expect_error("PUT", path, "{\"port\": {\"security_groups\": "
+                 "[\"00000000-0000-4000-8000-000000000000\"]}}", 404,
+                 "SecurityGroupNotFound");
+    expect_error("PUT", path, "{\"port\": {\"security_groups\": "
+                 "[\"web\"]}}", 400, "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"security_groups\": \"x\"}}",
+                 400, "HTTPBadRequest");
+    def2 = default_sg("p2");
+    body = xasprintf("{\"port\": {\"security_groups\": [\"%s\"]}}", def2);
+    expect_error("PUT", path, body, 404, "SecurityGroupNotFound");
+    free(body);
+
+    /* Port security off needs the groups gone in the same request. */
+    expect_error("PUT", path, "{\"port\": {\"port_security_enabled\": "
+                 "false}}", 409, "PortSecurityPortHasSecurityGroup");
+    body = xasprintf("{\"port\": {\"port_security_enabled\": false, "
+                     "\"security_groups\": [\"%s\"]}}", web);
+    expect_error("PUT", path, body, 400,
+                 "PortSecurityAndIPRequiredForSecurityGroups");
+    free(body);
+    CHECK_EQ(req("PUT", path, NULL, "{\"port\": {\"port_security_enabled\": "
+                 "false, \"security_groups\": []}}", &r), 200);
+    CHECK(json_is_false(json_object_get(json_object_get(r, "port"),
+                                        "port_security_enabled")));
+    json_decref(r);
+    /* Now unused, the group can go... but first: no pairs without port
+     * security, and no groups either. */
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"ip_address\": \"10.0.0.99\"}]}}", 409,
+                 "AddressPairAndPortSecurityRequired");
+    body = xasprintf("{\"port\": {\"security_groups\": [\"%s\"]}}", web);
+    expect_error("PUT", path, body, 400,
+                 "PortSecurityAndIPRequiredForSecurityGroups");
+    free(body);
+
+    /* Back on, with pairs: the MAC defaults to the port's. */
+    CHECK_EQ(req("PUT", path, NULL, "{\"port\": {\"port_security_enabled\": "
+                 "true, \"allowed_address_pairs\": [{\"ip_address\": "
+                 "\"10.0.0.99\"}, {\"ip_address\": \"10.9.0.0/16\", "
+                 "\"mac_address\": \"FA:16:3E:00:00:01\"}]}}", &r), 200);
+    port = json_object_get(r, "port");
+    char *mac = xstrdup(sget(port, "mac_address"));
+    json_t *pairs = json_object_get(port, "allowed_address_pairs");
+    CHECK_EQ(json_array_size(pairs), 2);
+    CHECK_STREQ(sget(json_array_get(pairs, 0), "mac_address"),
+                sget(port, "mac_address"));
+    CHECK_STREQ(sget(json_array_get(pairs, 1), "mac_address"),
+                "fa:16:3e:00:00:01");
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 0);
+    json_decref(r);
+    expect_error("PUT", path, "{\"port\": {\"port_security_enabled\": "
+                 "false}}", 409, "AddressPairAndPortSecurityRequired");
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"ip_address\": \"10.0.0.300\"}]}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"ip_address\": \"10.0.0.3\", \"mac_address\": "
+                 "\"zz\"}]}}", 400, "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"mac_address\": \"fa:16:3e:00:00:01\"}]}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"ip_address\": \"10.0.0.3\", \"colour\": 1}]}}", 400,
+                 "HTTPBadRequest");
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"ip_address\": \"10.0.0.3\"}, {\"ip_address\": "
+                 "\"10.0.0.3\"}]}}", 400, "DuplicateAddressPairInRequest");
+    body = xasprintf("{\"port\": {\"allowed_address_pairs\": [{"
+                     "\"ip_address\": \"10.0.0.3\"}, {\"ip_address\": "
+                     "\"10.0.0.3\", \"mac_address\": \"%s\"}]}}", mac);
+    expect_error("PUT", path, body, 400, "DuplicateAddressPairInRequest");
+    free(body);
+    expect_error("PUT", path, "{\"port\": {\"allowed_address_pairs\": "
+                 "[{\"ip_address\": \"10.0.0.1\"}, {\"ip_address\": "
+                 "\"10.0.0.2\"}, {\"ip_address\": \"10.0.0.3\"}, "
+                 "{\"ip_address\": \"10.0.0.4\"}, {\"ip_address\": "
+                 "\"10.0.0.5\"}, {\"ip_address\": \"10.0.0.6\"}, "
+                 "{\"ip_address\": \"10.0.0.7\"}, {\"ip_address\": "
+                 "\"10.0.0.8\"}, {\"ip_address\": \"10.0.0.9\"}, "
+                 "{\"ip_address\": \"10.0.0.10\"}, {\"ip_address\": "
+                 "\"10.0.0.11\"}]}}", 400, "AllowedAddressPairExhausted");
+
+    free(mac);
+
+    /* The group is unused now, so it can go. */
+    CHECK_EQ(req("DELETE", wpath, NULL, NULL, NULL), 204);
+    free(web);
+    web = make_sg("web2");
+
+    /* Create with explicit groups, or none; port security from a network
+     * that has it off; no groups without port security. */
+    body = xasprintf(", \"security_groups\": [\"%s\"]", web);
+    char *p2 = make_port(net, body);
+    free(body);
+    port = get_port(p2);
+    CHECK_STREQ(json_string_value(json_array_get(
+                                      json_object_get(port,
+                                                      "security_groups"),
+                                      0)), web);
+    json_decref(port);
+    char *p3 = make_port(net, ", \"security_groups\": []");
+    port = get_port(p3);
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 0);
+    json_decref(port);
+    char *p4 = make_port(net_off, NULL);
+    port = get_port(p4);
+    CHECK(json_is_false(json_object_get(port, "port_security_enabled")));
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 0);
+    json_decref(port);
+    char *p5 = make_port(net_off, ", \"port_security_enabled\": true");
+    port = get_port(p5);
+    CHECK(json_is_true(json_object_get(port, "port_security_enabled")));
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 1);
+    json_decref(port);
+    body = xasprintf("{\"port\": {\"network_id\": \"%s\", "
+                     "\"security_groups\": [\"%s\"]}}", net_off, web);
+    expect_error("POST", "/v2.0/ports", body, 400,
+                 "PortSecurityAndIPRequiredForSecurityGroups");
+    free(body);
+    body = xasprintf("{\"port\": {\"network_id\": \"%s\", "
+                     "\"allowed_address_pairs\": [{\"ip_address\": "
+                     "\"10.0.1.50\"}]}}", net_off);
+    expect_error("POST", "/v2.0/ports", body, 409,
+                 "AddressPairAndPortSecurityRequired");
+    free(body);
+    body = xasprintf("{\"port\": {\"network_id\": \"%s\", "
+                     "\"security_groups\": [\"%s\"]}}", net, def2);
+    expect_error("POST", "/v2.0/ports", body, 404, "SecurityGroupNotFound");
+    free(body);
+
+    /* Router interfaces and DHCP ports are trusted: no groups, also when
+     * a port becomes an interface. */
+    char *net2 = create("networks", "{\"network\": {\"name\": \"n2\"}}");
+    char *sub2 = make_subnet(net2, "10.0.2.0/24", NULL);
+    char *net3 = create("networks", "{\"network\": {\"name\": \"n3\"}}");
+    free(make_subnet(net3, "10.0.3.0/24", NULL));
+    router = create("routers", "{\"router\": {\"name\": \"r\"}}");
+    body = xasprintf("{\"subnet_id\": \"%s\"}", sub2);
+    CHECK_EQ(router_action(router, "add_router_interface", body, &r), 200);
+    free(body);
+    port = get_port(sget(r, "port_id"));
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 0);
+    json_decref(port);
+    json_decref(r);
+    body = xasprintf(", \"security_groups\": [\"%s\"]", web);
+    iface = make_port(net3, body);
+    free(body);
+    body = xasprintf("{\"port_id\": \"%s\"}", iface);
+    CHECK_EQ(router_action(router, "add_router_interface", body, NULL), 200);
+    free(body);
+    port = get_port(iface);
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 0);
+    json_decref(port);
+    char *key = xasprintf("idx/sg-port/%s/%s", web, iface);
+    CHECK(!store_mentions(key));
+    free(key);
+    char *p6 = make_port(net, ", \"device_owner\": \"network:dhcp\"");
+    port = get_port(p6);
+    CHECK_EQ(json_array_size(json_object_get(port, "security_groups")), 0);
+    json_decref(port);
+
+    /* Deleting a port frees its groups. */
+    wpath = (free(wpath), xasprintf("/v2.0/security-groups/%s", web));
+    expect_error("DELETE", wpath, NULL, 409, "SecurityGroupInUse");
+    char *p2path = xasprintf("/v2.0/ports/%s", p2);
+    CHECK_EQ(req("DELETE", p2path, NULL, NULL, NULL), 204);
+    CHECK_EQ(req("DELETE", wpath, NULL, NULL, NULL), 204);
+
+    free(p2path);
+    free(wpath);
+    free(p);
+    free(p2);
+    free(p3);
+    free(p4);
+    free(p5);
+    free(p6);
+    free(iface);
+    free(router);
+    free(net2);
+    free(net3);
+    free(sub2);
+    free(path);
+    free(def);
+    free(def2);
+    free(web);
+    free(net);
+    free(net_off);
+    teardown();
+}
+
 int
 main(void)
 {
@@ -1783,5 +2614,9 @@ main(void)
     RUN(test_router_crud);
     RUN(test_router_interfaces);
     RUN(test_router_multi_subnet_port);
+    RUN(test_default_security_group);
+    RUN(test_security_group_crud);
+    RUN(test_security_group_rules);
+    RUN(test_port_security);
     return unit_finish();
 }
