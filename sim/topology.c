@@ -878,9 +878,9 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
                 dup = dup || spec->ips[j] == in.s_addr;
             }
             if (!dup) {
-                spec->ip_subnets[spec->n_ips] = (sid && json_is_string(sid)
-                                                 ? xstrdup(json_string_value(sid))
-                                                 : NULL);
+                spec->ip_subnets[spec->n_ips]
+                    = (sid && json_is_string(sid)
+                       ? xstrdup(json_string_value(sid)) : NULL);
                 spec->ips[spec->n_ips++] = in.s_addr;
             }
         } else if (inet_pton(AF_INET6, json_string_value(addr), &in6) != 1) {

@@ -3,9 +3,10 @@
  *
  * Filled from the controller's change stream: every event is a store key
  * ("networks/<id>", "subnets/<id>", "ports/<id>", "routers/<id>",
- * "agents/<id>") and the object's Neutron JSON (or NULL when deleted).  Objects that reference
- * each other by id may arrive in any order (a port before its network);
- * lookups simply fail until the referenced object arrives.
+ * "agents/<id>") and the object's Neutron JSON (or NULL when deleted).
+ * Objects that reference each other by id may arrive in any order (a port
+ * before its network); lookups simply fail until the referenced object
+ * arrives.
  *
  * Also records the local binding of ports: which datapath port number the
  * interface of a logical port has on this host (set by the agent when the
