@@ -2469,6 +2469,27 @@ neutron_security_group_create(struct res_ctx *ctx, json_t *obj)
     }
     error = sg_ensure_default(ctx, project, NULL);
     json_object_set_new(obj, "stateful", json_true());
+
+    /* As in Neutron, a new group lets everything out: one egress rule per
+     * ethertype.  The group is saved first so the rules can name it. */
+    if (!error) {
+        error = resource_save(ctx, def_of("security-groups"), obj);
+    }
+    for (size_t i = 0; !error && i < 2; i++) {
+        error = sg_add_default_rule(ctx, project, get_str(obj, "id"),
+                                    "egress", i ? "IPv6" : "IPv4", NULL);
+    }
+    if (!error) {
+        json_t *saved = NULL;
+
+        error = resource_load(ctx, def_of("security-groups"),
+                              get_str(obj, "id"), &saved);
+        if (!error) {
+            json_object_set(obj, "revision_number",
+                            json_object_get(saved, "revision_number"));
+        }
+        json_decref(saved);
+    }
     return error;
 }
 

@@ -277,7 +277,8 @@ SG=$(os security group create web --description "web servers" -f json |
      jq -r .id)
 if [[ "$SG" =~ ^[0-9a-f-]{36}$ ]]; then pass sg-create; else
     fail sg-create "$SG"; fi
-check sg-create-fields "web|web servers|true|0" \
+# A new group lets everything out (Neutron): two egress rules.
+check sg-create-fields "web|web servers|true|2" \
     "$(os security group show web -f json |
        jq -r '"\(.name)|\(.description)|\(.stateful)|\(.rules | length)"')"
 check sg-list "default,web" \
@@ -313,14 +314,14 @@ else
     pass sg-rule-bad-range-rejected
 fi
 check sg-rule-list "$(printf '%s\n' "$R1" "$R2" | sort | tr '\n' ' ')" \
-    "$(os security group rule list web -f json | jq -r '.[].ID' | sort |
-       tr '\n' ' ')"
-check sg-show-rules 2 "$(os security group show web -f json |
+    "$(os security group rule list web --ingress -f json | jq -r '.[].ID' |
+       sort | tr '\n' ' ')"
+check sg-show-rules 4 "$(os security group show web -f json |
     jq '.rules | length')"
 os security group rule delete "$R2" && pass sg-rule-delete \
     || fail sg-rule-delete
 check sg-rule-list-after-delete "$R1" \
-    "$(os security group rule list web -f json | jq -r '.[].ID')"
+    "$(os security group rule list web --ingress -f json | jq -r '.[].ID')"
 os port set --security-group web p1 && pass port-set-security-group \
     || fail port-set-security-group
 check port-security-groups "$(printf '%s\n' "$DEF" "$SG" | sort |

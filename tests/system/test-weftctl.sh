@@ -111,12 +111,13 @@ check "security-group-rule create: icmp from the group (by name)" eval \
     "wc_json security-group-rule create cweb --direction ingress \
         --protocol icmp --remote-group cweb --project t1 |
         jq -e '.security_group_rule.remote_group_id == \"$sg\"'"
+# Two egress rules came with the group (Neutron), two were added.
 check "security-group-rule list --group" eval \
     'wc_json security-group-rule list --group cweb |
-        jq -e ".security_group_rules | length == 2"'
+        jq -e ".security_group_rules | length == 4"'
 check "security-group show embeds the rules" eval \
     'wc_json security-group show cweb |
-        jq -e ".security_group.security_group_rules | length == 2"'
+        jq -e ".security_group.security_group_rules | length == 4"'
 check "rule table output" eval \
     'weftctl security-group-rule list --group cweb | grep -q 10.0.0.0/24'
 check "duplicate rule: exit 1" wc_fails "already exists" \
@@ -142,9 +143,9 @@ check "port update --no-security-group --disable-port-security" eval \
 rule=$(wc_json security-group-rule list --group cweb --protocol icmp |
        jq -er '.security_group_rules[0].id') || die "rule list"
 check "security-group-rule delete" wc_json security-group-rule delete "$rule"
-check "one rule left" eval \
+check "three rules left" eval \
     'wc_json security-group-rule list --group cweb |
-        jq -e ".security_group_rules | length == 1"'
+        jq -e ".security_group_rules | length == 3"'
 check "security-group delete" wc_json security-group delete cweb
 check "its rules went with it" eval \
     "wc_json security-group-rule list | jq -e '[.security_group_rules[] |
