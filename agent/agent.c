@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "agent/binding.h"
@@ -25,6 +26,10 @@
 /* Bound on sync items applied per agent_run(), so the datapath is served
  * between large batches. */
 #define AGENT_MAX_ITEMS 16
+
+/* Most connections one `conntrack` reply lists (about 200 bytes of JSON
+ * each: the reply stays under weftctl's limit). */
+#define AGENT_CT_DUMP_MAX 100000
 
 struct agent {
     struct agent_options opts;  /* Strings point into 'strings'. */
@@ -117,6 +122,7 @@ agent_create(const struct agent_options *opts, int *errorp)
     cfg.packet_in_aux = a;
     cfg.icmp_rate = opts->icmp_error_rate;
     cfg.icmp_burst = opts->icmp_error_rate;
+    cfg.ct_max_entries = opts->ct_max_entries;
     a->dp = dp_create(&cfg, &error);
     if (!a->dp) {
         VLOG_ERR("cannot create the datapath on %s: %s", opts->tunnel_ip,
@@ -416,7 +422,16 @@ static void
 agent_port_del(void *aux, uint32_t port_no)
 {
     struct agent *a = aux;
+    size_t n;
+
     dp_port_del(a->dp, port_no);
+    /* The simulation tracks a port's connections in the zone named by its
+     * datapath port number, which the next port added may reuse. */
+    n = dp_ct_flush(a->dp, (int) port_no);
+    if (n) {
+        VLOG_INFO("port %"PRIu32": forgot %zu tracked connections",
+                  port_no, n);
+    }
 }
 
 static void
@@ -541,12 +556,32 @@ agent_ctl_counters(struct agent *a)
             { "gso_resized", st.gso_resized },
             { "packet_ins", st.packet_ins },
             { "packet_outs", st.packet_outs },
+            { "ct_entries", st.ct.n_entries },
+            { "ct_max_entries", st.ct.max_entries },
+            { "ct_bytes", st.ct.bytes_used },
+            { "ct_packets", st.ct.n_packets },
+            { "ct_commits", st.ct.commits },
+            { "ct_full_drops", st.ct.full_drops },
+            { "ct_early_evictions", st.ct.early_evictions },
+            { "ct_expired", st.ct.expired },
+            { "ct_related", st.ct.related },
+            { "ct_invalid", st.ct.invalid },
         };
 
         dpo = json_object();
         for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
             json_object_set_new(dpo, fields[i].name,
                                 json_integer((json_int_t) fields[i].value));
+        }
+        for (int r = 0; r < CT_N_INVALID_REASONS; r++) {
+            if (r != CT_INVALID_NONE) {
+                char *name = xasprintf("ct_invalid_%s",
+                                       ct_invalid_reason_name(r));
+
+                json_object_set_new(dpo, name, json_integer(
+                    (json_int_t) st.ct.invalid_by_reason[r]));
+                free(name);
+            }
         }
     }
     dhcp = json_object();
@@ -654,6 +689,107 @@ agent_ctl_routes(struct agent *a, const char *router_id)
     return json_pack("{s:s, s:o}", "router", router_id, "routes", array);
 }
 
+struct agent_ct_ctx {
+    json_t *array;
+    long long now;
+    size_t n;
+};
+
+/* "tcp", "udp", "icmp", "icmp6", else the number, into 'buf'. */
+static const char *
+agent_proto_name(uint8_t proto, char *buf, size_t size)
+{
+    switch (proto) {
+    case IPPROTO_TCP_: return "tcp";
+    case IPPROTO_UDP_: return "udp";
+    case IPPROTO_ICMP_: return "icmp";
+    case IPPROTO_ICMPV6_: return "icmp6";
+    default:
+        snprintf(buf, size, "%u", proto);
+        return buf;
+    }
+}
+
+static bool
+agent_ct_cb(const struct ct_conn_info *info, void *ctx_)
+{
+    struct agent_ct_ctx *ctx = ctx_;
+    char src[INET6_ADDRSTRLEN], dst[INET6_ADDRSTRLEN], line[256];
+    char proto[4];
+    int af = info->ipv6 ? AF_INET6 : AF_INET;
+
+    if (ctx->n >= AGENT_CT_DUMP_MAX) {
+        return false;
+    }
+    ctx->n++;
+    inet_ntop(af, &info->src, src, sizeof src);
+    inet_ntop(af, &info->dst, dst, sizeof dst);
+    ct_conn_format(info, ctx->now, line, sizeof line);
+    json_array_append_new(ctx->array, json_pack(
+        "{s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b, s:I, s:s}",
+        "zone", (json_int_t) info->zone,
+        "protocol", agent_proto_name(info->proto, proto, sizeof proto),
+        "src", src, "dst", dst,
+        "sport", (json_int_t) ntohs(info->sport),
+        "dport", (json_int_t) ntohs(info->dport),
+        "state", ct_conn_state_name(info->state),
+        "replied", info->replied,
+        "expires_ms", (json_int_t) MAX(0, info->expiration_msec - ctx->now),
+        "text", line));
+    return true;
+}
+
+/* "conntrack": every tracked connection (at most AGENT_CT_DUMP_MAX). */
+static json_t *
+agent_ctl_conntrack(struct agent *a)
+{
+    struct agent_ct_ctx ctx = { json_array(), time_msec(), 0 };
+    struct dp_stats st;
+
+    dp_get_stats(a->dp, &st);
+    dp_ct_dump(a->dp, CT_ZONE_ALL, agent_ct_cb, &ctx);
+    return json_pack("{s:o, s:I, s:b}", "connections", ctx.array,
+                     "total", (json_int_t) st.ct.n_entries,
+                     "truncated", ctx.n < st.ct.n_entries);
+}
+
+/* "conntrack-flush [ZONE]": forgets the connections of one zone (a
+ * datapath port number) or of all. */
+static json_t *
+agent_ctl_conntrack_flush(struct agent *a, const char *arg)
+{
+    int zone = CT_ZONE_ALL;
+    size_t n;
+
+    while (*arg == ' ') {
+        arg++;
+    }
+    if (*arg) {
+        char *end;
+        long v;
+
+        errno = 0;
+        v = strtol(arg, &end, 10);
+        if (errno || end == arg || *end || v < 0 || v > UINT16_MAX) {
+            char *msg = xasprintf("conntrack-flush: \"%.64s\" is not a "
+                                  "zone (0 to 65535)", arg);
+            json_t *reply = json_pack("{s:s}", "error", msg);
+
+            free(msg);
+            return reply;
+        }
+        zone = (int) v;
+    }
+    n = dp_ct_flush(a->dp, zone);
+    if (zone == CT_ZONE_ALL) {
+        VLOG_INFO("flushed %zu tracked connections on request", n);
+    } else {
+        VLOG_INFO("flushed %zu tracked connections of zone %d on request",
+                  n, zone);
+    }
+    return json_pack("{s:I}", "flushed", (json_int_t) n);
+}
+
 static char *
 agent_ctl_handler(void *aux, const char *command)
 {
@@ -673,10 +809,16 @@ agent_ctl_handler(void *aux, const char *command)
         reply = agent_ctl_routers(a);
     } else if (!strncmp(command, "routes ", 7)) {
         reply = agent_ctl_routes(a, command + 7);
+    } else if (!strcmp(command, "conntrack")) {
+        reply = agent_ctl_conntrack(a);
+    } else if (!strcmp(command, "conntrack-flush")
+               || !strncmp(command, "conntrack-flush ", 16)) {
+        reply = agent_ctl_conntrack_flush(a, command + 15);
     } else {
         char *msg = xasprintf("unknown command \"%.64s\" (try flows, "
                               "counters, status, flush, routers, "
-                              "routes ROUTER)", command);
+                              "routes ROUTER, conntrack, "
+                              "conntrack-flush [ZONE])", command);
         reply = json_pack("{s:s}", "error", msg);
         free(msg);
     }

@@ -34,6 +34,8 @@ struct agent_options {
     unsigned icmp_error_rate;   /* ICMP errors per port per second (also
                                  * the burst); 0 = the datapath's
                                  * default. */
+    unsigned ct_max_entries;    /* Connections tracked at most; 0 = the
+                                 * connection tracker's default. */
 };
 
 #define AGENT_DHCP_LEASE_DEFAULT 86400  /* As Neutron's dhcp_lease_duration. */

@@ -116,6 +116,8 @@ Options:\n\
                           openstacklocal)\n\
   --icmp-error-rate N     ICMP errors the routers send per port per second\n\
                           (also the burst; default 100)\n\
+  --ct-max-entries N      connections the security groups track at most\n\
+                          (default 262144)\n\
   --log-level LEVEL       dbg, info, warn or err (default info)\n\
   -h, --help              show this help and exit\n");
 }
@@ -156,7 +158,7 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
     enum {
         OPT_CONTROLLER = 256, OPT_HOST, OPT_TUNNEL_IP, OPT_CTL,
         OPT_REPORT_INTERVAL, OPT_FLOW_IDLE, OPT_LOG_LEVEL, OPT_ENCAP,
-        OPT_DHCP_LEASE, OPT_DHCP_DOMAIN, OPT_ICMP_RATE,
+        OPT_DHCP_LEASE, OPT_DHCP_DOMAIN, OPT_ICMP_RATE, OPT_CT_MAX,
     };
     static const struct option long_options[] = {
         { "controller", required_argument, NULL, OPT_CONTROLLER },
@@ -170,6 +172,7 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
         { "dhcp-lease-time", required_argument, NULL, OPT_DHCP_LEASE },
         { "dhcp-domain", required_argument, NULL, OPT_DHCP_DOMAIN },
         { "icmp-error-rate", required_argument, NULL, OPT_ICMP_RATE },
+        { "ct-max-entries", required_argument, NULL, OPT_CT_MAX },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -252,6 +255,10 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
         case OPT_ICMP_RATE:
             opts->icmp_error_rate = (unsigned) parse_number(
                 "icmp-error-rate", optarg, 1, 1000000, 1);
+            break;
+        case OPT_CT_MAX:
+            opts->ct_max_entries = (unsigned) parse_number(
+                "ct-max-entries", optarg, 1, CT_MAX_ENTRIES_LIMIT, 1);
             break;
         case 'h':
             usage();

@@ -3,7 +3,8 @@
  *
  *     weftctl [--url URL] [-f table|json] RESOURCE VERB [ARGS] [OPTIONS]
  *     weftctl [--agent-host NAME | --socket PATH]
- *         flows|counters|agent-status|flush|router-routes ROUTER
+ *         flows|counters|agent-status|flush|router-routes ROUTER|
+ *         conntrack|conntrack-flush [ZONE]
  *
  * Resource commands speak the Neutron v2.0 API to the controller with
  * libcurl (URL from --url, else $WEFT_URL, else http://127.0.0.1:9696).
@@ -1626,6 +1627,53 @@ cmd_flush(struct ctl *ctl, const struct resource *res, const struct opts *o)
     ctl_command(ctl, "flush", print_flushed);
 }
 
+static void
+print_conntrack(const json_t *j)
+{
+    static const struct column columns[] = {
+        { "Zone", "zone" }, { "Proto", "protocol" }, { "Source", "src" },
+        { "Sport", "sport" }, { "Destination", "dst" },
+        { "Dport", "dport" }, { "State", "state" },
+        { "Replied", "replied" }, { "Expires ms", "expires_ms" },
+        { NULL, NULL },
+    };
+    const json_t *conns = json_object_get(j, "connections");
+
+    print_rows(columns, conns);
+    printf("%lld connections%s\n",
+           (long long) json_integer_value(json_object_get(j, "total")),
+           json_is_true(json_object_get(j, "truncated"))
+           ? " (not all listed)" : "");
+}
+
+static void
+print_ct_flushed(const json_t *j)
+{
+    printf("flushed %lld connections\n",
+           (long long) json_integer_value(json_object_get(j, "flushed")));
+}
+
+static void
+cmd_conntrack(struct ctl *ctl, const struct resource *res,
+              const struct opts *o)
+{
+    ctl_command(ctl, "conntrack", print_conntrack);
+}
+
+/* Forgets the connections of one zone (a datapath port number, as
+ * `conntrack` shows) or, without one, of all. */
+static void
+cmd_conntrack_flush(struct ctl *ctl, const struct resource *res,
+                    const struct opts *o)
+{
+    char *command = (o->n_pos
+                     ? xasprintf("conntrack-flush %s", o->pos[0])
+                     : xstrdup("conntrack-flush"));
+
+    ctl_command(ctl, command, print_ct_flushed);
+    free(command);
+}
+
 /* True if 's' has the shape of a UUID (8-4-4-4-12 hex digits). */
 static bool
 is_uuid(const char *s)
@@ -1700,6 +1748,10 @@ static const struct verb verb_agent_status = { "agent-status", 0, 0, 0,
 static const struct verb verb_flush = { "flush", 0, 0, 0, cmd_flush };
 static const struct verb verb_router_routes = { "router-routes", 0, 1, 1,
                                                 cmd_router_routes };
+static const struct verb verb_conntrack = { "conntrack", 0, 0, 0,
+                                            cmd_conntrack };
+static const struct verb verb_conntrack_flush = { "conntrack-flush", 0, 0, 1,
+                                                  cmd_conntrack_flush };
 static const struct verb verb_help = { "help", 0, 0, 1, cmd_help };
 
 /* The usage lines list the options of each resource's attribute table
@@ -1820,6 +1872,11 @@ static const struct command commands[] = {
     { NULL, &verb_router_routes,
       "ROUTER [--agent-host NAME | --socket PATH]",
       "Show a router's routing table as an agent computed it." },
+    { NULL, &verb_conntrack, "[--agent-host NAME | --socket PATH]",
+      "Show the connections an agent tracks (security groups)." },
+    { NULL, &verb_conntrack_flush,
+      "[ZONE] [--agent-host NAME | --socket PATH]",
+      "Forget an agent's tracked connections (of one zone: a port)." },
     { NULL, &verb_help, "[RESOURCE]", "Show help." },
 };
 static const size_t n_commands = ARRAY_SIZE(commands);

@@ -124,6 +124,14 @@ dp_actions_icmp_reply(struct dp_actions *acts, be32 ip,
 }
 
 void
+dp_actions_ct(struct dp_actions *acts, uint16_t zone, bool allow_new)
+{
+    struct dp_action *a = push(acts, DP_ACT_CT);
+    a->arg = zone;
+    a->flags = allow_new ? DP_CT_ALLOW_NEW : 0;
+}
+
+void
 dp_actions_userspace(struct dp_actions *acts, enum dp_userspace why)
 {
     push(acts, DP_ACT_USERSPACE)->arg = why;
@@ -197,6 +205,11 @@ dp_actions_format(const struct dp_actions *acts, char *buf, size_t size)
             inet_ntop(AF_INET, &a->ip, ip, sizeof ip);
             n = snprintf(buf + ofs, size - ofs, "%sicmp_reply(from=%s)", sep,
                          ip);
+            break;
+        case DP_ACT_CT:
+            n = snprintf(buf + ofs, size - ofs, "%sct(zone=%u%s)", sep,
+                         a->arg, a->flags & DP_CT_ALLOW_NEW ? ",allow_new"
+                                                            : "");
             break;
         case DP_ACT_USERSPACE:
             n = snprintf(buf + ofs, size - ofs, "%suserspace(%s)", sep,

@@ -47,6 +47,17 @@
                                   * this ICMP echo request into the echo  \
                                   * reply from ip/mac and sends it back   \
                                   * out of the input port.  Ends a list. */\
+    DA(CT,        "ct")          /* arg: conntrack zone; flags:           \
+                                  * DP_CT_ALLOW_NEW.  Runs the packet     \
+                                  * through the connection tracker in    \
+                                  * that zone: established, related and  \
+                                  * reply packets go on; a new one goes   \
+                                  * on (and is committed) only with       \
+                                  * ALLOW_NEW, else it is dropped         \
+                                  * (sg_denied); invalid ones are dropped \
+                                  * (ct_invalid); non-IP packets go on.  \
+                                  * The security-group verdict of the     \
+                                  * simulation, applied per packet. */    \
     DA(USERSPACE, "userspace")   /* arg: enum dp_userspace.  Hands the    \
                                   * packet to the agent (dp_config's      \
                                   * packet_in), which may answer with     \
@@ -65,9 +76,12 @@ enum dp_userspace {
     DP_USERSPACE_DHCP = 1,      /* A DHCPv4 client message from a VM. */
 };
 
+/* CT flags. */
+#define DP_CT_ALLOW_NEW 0x1
+
 struct dp_action {
     uint8_t type;               /* enum dp_action_type. */
-    uint8_t pad;
+    uint8_t flags;              /* CT: DP_CT_*. */
     uint16_t reason;            /* DROP: enum drop_reason. */
     uint32_t arg;               /* See DP_ACTION_TYPES. */
     be32 ip;                    /* TUNNEL: remote tunnel endpoint; ICMP_*,
@@ -104,6 +118,7 @@ void dp_actions_icmp_error(struct dp_actions *, uint8_t type, uint8_t code,
 void dp_actions_icmp_reply(struct dp_actions *, be32 ip,
                            const struct eth_addr *mac);
 void dp_actions_userspace(struct dp_actions *, enum dp_userspace);
+void dp_actions_ct(struct dp_actions *, uint16_t zone, bool allow_new);
 void dp_actions_drop(struct dp_actions *, enum drop_reason);
 
 /* Returns the name of an action type ("output"). */

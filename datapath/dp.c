@@ -11,7 +11,8 @@
  *        upcall on a miss (a packet whose key equals the previous one's
  *        reuses its flow); execute the flow's actions, which only *queue*:
  *          OUTPUT     -> that port's tx queue (iovecs into the rx slot);
- *                        from the tunnel, with OUTPUT the only action, a
+ *                        from the tunnel, with OUTPUT the only action
+ *                        (CT actions before it allowed), a
  *                        TCP segment may instead join a coalescing
  *                        context (dp_gro_output(), gro.h) whose merged
  *                        GSO frame (headers in the scratch arena, payload
@@ -34,6 +35,11 @@
  *                        running the rest of the list as a packet of its
  *                        own (dp_fragment()), or a smaller gso_size,
  *          SET_ETH, DEC_TTL -> rewrite the frame in place (see below),
+ *          CT         -> ct_execute() on the frame with the key and
+ *                        layout dp_process() extracted; the packet goes
+ *                        on or is dropped (sg_denied, ct_invalid); for
+ *                        the fragments of CHECK_MTU, once on the whole
+ *                        packet beforehand (dp_fragment()),
  *          USERSPACE  -> packet_in() called at once; dp_packet_out()
  *                        from inside it queues a copy in the arena,
  *          DROP       -> dp_drop();
@@ -100,6 +106,7 @@
 #define DP_ICMP_RATE 100            /* ICMP errors/s per input port... */
 #define DP_ICMP_BURST 100           /* ...and the bucket's size. */
 #define DP_EXPIRE_INTERVAL 1000     /* msec, at most. */
+#define DP_CT_RUN_WORK 16384        /* Tracker slots swept per expiry. */
 #define DP_IDLE_DEFAULT 10000       /* msec. */
 #define DP_EPOLL_EVENTS 64
 #define DP_GRO_MAX 8                /* Flows coalesced at once. */
@@ -124,7 +131,13 @@ struct dp_packet {
     uint32_t tun_vni;
     be32 tun_src;
     struct packet_layout lo;    /* From flow_key_extract(). */
+    const struct flow_key *key; /* Its key as received (dp_process()'s,
+                                 * valid while its actions run).  Rewrites
+                                 * leave stale only fields the tracker
+                                 * does not read (MACs, TTL). */
     bool shared;                /* A queued output points into 'frame'. */
+    bool ct_done;               /* A fragment made by CHECK_MTU: the CT
+                                 * actions ran on the whole packet. */
 };
 
 /* What one queued frame stands for in the statistics: a coalesced frame
@@ -180,6 +193,7 @@ struct dp {
 
     struct mf_table *mf;
     struct emc *emc;
+    struct conntrack *ct;
 
     /* Per-batch memory. */
     uint8_t *rx_slots;          /* DP_BATCH * DP_SLOT_STRIDE. */
@@ -217,6 +231,7 @@ static void dp_output(struct dp *, uint32_t port_no,
                       size_t len);
 static uint8_t *dp_scratch_alloc(struct dp *, size_t size);
 static struct dp_port *dp_port_lookup(const struct dp *, uint32_t port_no);
+static bool dp_ct(struct dp *, struct dp_packet *, const struct dp_action *);
 static int dp_port_add__(struct dp *, const struct port_class *,
                          const char *name, uint32_t *port_nop);
 
@@ -227,6 +242,11 @@ dp_create(const struct dp_config *cfg, int *errorp)
     int error;
 
     if (!cfg->upcall) {
+        *errorp = EINVAL;
+        return NULL;
+    }
+
+    if (cfg->ct_max_entries > CT_MAX_ENTRIES_LIMIT) {
         *errorp = EINVAL;
         return NULL;
     }
@@ -267,6 +287,15 @@ dp_create(const struct dp_config *cfg, int *errorp)
 
     dp->mf = mf_create();
     dp->emc = emc_create();
+    {
+        struct ct_config ctc;
+
+        ct_config_default(&ctc);
+        if (cfg->ct_max_entries) {
+            ctc.max_entries = cfg->ct_max_entries;
+        }
+        dp->ct = ct_create(&ctc);
+    }
     dp->rx_slots = xmalloc(DP_BATCH * DP_SLOT_STRIDE);
     for (size_t i = 0; i < DP_BATCH; i++) {
         dp->rx[i].slot = dp->rx_slots + i * DP_SLOT_STRIDE;
@@ -299,6 +328,7 @@ dp_destroy(struct dp *dp)
     }
     free(dp->ports);
     free(dp->dirty);
+    ct_destroy(dp->ct);
     emc_destroy(dp->emc);
     mf_destroy(dp->mf);
     tunnel_close(dp->tunnel);
@@ -426,6 +456,20 @@ dp_get_stats(const struct dp *dp, struct dp_stats *s)
     *s = dp->stats;
     s->tunnel_tx_datagrams = tunnel_tx_datagrams(dp->tunnel);
     s->n_megaflows = mf_count(dp->mf);
+    ct_get_stats(dp->ct, &s->ct);
+}
+
+void
+dp_ct_dump(const struct dp *dp, int zone,
+           bool (*cb)(const struct ct_conn_info *, void *aux), void *aux)
+{
+    ct_dump(dp->ct, zone, cb, aux);
+}
+
+size_t
+dp_ct_flush(struct dp *dp, int zone)
+{
+    return ct_flush(dp->ct, zone);
 }
 
 size_t
@@ -491,9 +535,11 @@ dp_run(struct dp *dp)
     now = time_msec();
     if (now >= dp->next_expire) {
         size_t n_expired = mf_expire(dp->mf, now, dp->idle_msec);
+        size_t n_conns = ct_run(dp->ct, now, DP_CT_RUN_WORK);
 
-        if (n_expired) {
-            VLOG_DBG("datapath: %zu idle flows expired", n_expired);
+        if (n_expired || n_conns) {
+            VLOG_DBG("datapath: %zu idle flows, %zu connections expired",
+                     n_expired, n_conns);
         }
         dp->next_expire = now + dp->expire_interval;
     }
@@ -1141,6 +1187,17 @@ dp_fragment(struct dp *dp, struct dp_packet *pkt,
         return;
     }
 
+    /* The tracker cannot follow fragments: the rest of the list's CT
+     * actions judge the whole packet, once (dp.h). */
+    if (!pkt->ct_done) {
+        for (size_t i = next; i < acts->n; i++) {
+            if (acts->a[i].type == DP_ACT_CT
+                && !dp_ct(dp, pkt, &acts->a[i])) {
+                return;
+            }
+        }
+    }
+
     /* At most DP_FRAG_MAX copies of the headers plus the data. */
     need = pkt->len + DP_FRAG_MAX * ((size_t) pkt->lo.l3_ofs + 60);
     if (DP_SCRATCH_SIZE - dp->scratch_used < need) {
@@ -1169,6 +1226,7 @@ dp_fragment(struct dp *dp, struct dp_packet *pkt,
         frag.lo.l4_ofs = UINT16_MAX;
         frag.lo.l4_len = 0;
         frag.shared = false;
+        frag.ct_done = true;
         dp_execute__(dp, &frag, acts, next);
     }
 }
@@ -1354,6 +1412,51 @@ dp_userspace(struct dp *dp, struct dp_packet *pkt, uint32_t why)
     dp->in_callback = false;
 }
 
+/* CT (action 'a'): runs 'pkt' through the tracker in zone a->arg.
+ * Returns true if the list goes on with it, false if it was dropped. */
+static bool
+dp_ct(struct dp *dp, struct dp_packet *pkt, const struct dp_action *a)
+{
+    bool allow_new = a->flags & DP_CT_ALLOW_NEW;
+    struct ct_result res;
+
+    ct_execute(dp->ct, (uint16_t) a->arg, allow_new, pkt->frame, pkt->len,
+               pkt->key, &pkt->lo, dp->now, &res);
+    if (!(res.state & CT_TRACKED)) {
+        return true;
+    }
+    if (res.state & CT_INVALID) {
+        if (res.reason == CT_INVALID_FRAGMENT && allow_new) {
+            /* Untrackable (dp.h): an allowing rule lets it through. */
+            return true;
+        }
+        dp_drop(dp, DROP_CT_INVALID, 1);
+        return false;
+    }
+    if ((res.state & CT_NEW) && !allow_new) {
+        dp_drop(dp, DROP_SG_DENIED, 1);
+        return false;
+    }
+    return true;
+}
+
+/* True if action 'i' of 'acts', an OUTPUT, may coalesce (dp_gro_output()):
+ * it is the last action and only CT actions, which do not change the
+ * packet, come before it. */
+static bool
+dp_gro_eligible(const struct dp_actions *acts, size_t i)
+{
+    if (i + 1 != acts->n) {
+        return false;
+    }
+    for (size_t j = 0; j < i; j++) {
+        if (acts->a[j].type != DP_ACT_CT) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Runs actions 'start'... of 'acts' on 'pkt'. */
 static void
 dp_execute__(struct dp *dp, struct dp_packet *pkt,
@@ -1364,8 +1467,8 @@ dp_execute__(struct dp *dp, struct dp_packet *pkt,
 
         switch ((enum dp_action_type) a->type) {
         case DP_ACT_OUTPUT:
-            if (pkt->in_port == FLOW_PORT_TUNNEL && acts->n == 1
-                && !dp->cfg.no_gro) {
+            if (pkt->in_port == FLOW_PORT_TUNNEL && !dp->cfg.no_gro
+                && dp_gro_eligible(acts, i)) {
                 dp_gro_output(dp, pkt, a->arg);
             } else {
                 dp_output(dp, a->arg, &pkt->vh, pkt->frame, pkt->len);
@@ -1399,6 +1502,11 @@ dp_execute__(struct dp *dp, struct dp_packet *pkt,
         case DP_ACT_ICMP_REPLY:
             dp_icmp_reply(dp, pkt, a);
             return;
+        case DP_ACT_CT:
+            if (!pkt->ct_done && !dp_ct(dp, pkt, a)) {
+                return;
+            }
+            break;
         case DP_ACT_USERSPACE:
             /* The list ends here: nothing of it is read after the
              * callback. */
@@ -1488,6 +1596,8 @@ dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
             key.tun_vni = pkt->tun_vni;
             key.tun_src = pkt->tun_src;
         }
+        pkt->key = &key;
+        pkt->ct_done = false;
 
         if (last_flow && flow_key_equal(&key, &last_key)) {
             flow = last_flow;

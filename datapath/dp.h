@@ -21,10 +21,10 @@
  * port passes it on; a tunnel output completes the checksum or segments a
  * TSO frame first (offload.h).  In the other direction, consecutive TCP
  * segments of one flow that arrive from the tunnel in one receive batch
- * and go to the same local port (a megaflow whose only action is that
- * OUTPUT) are coalesced back into one GSO frame (gro.h), so the VM's
- * kernel gets one large skb instead of one per segment.  Statistics still
- * count the segments.
+ * and go to the same local port (a megaflow whose only actions are that
+ * OUTPUT, possibly after CT actions) are coalesced back into one GSO
+ * frame (gro.h), so the VM's kernel gets one large skb instead of one per
+ * segment.  Statistics still count the segments.
  *
  * Router actions (actions.h): SET_ETH and DEC_TTL rewrite the packet for
  * the actions after them; CHECK_MTU either passes it, answers ICMP
@@ -35,6 +35,36 @@
  * the sending host); USERSPACE hands the frame to dp_config.packet_in.
  * See dp.c for how rewrites coexist with outputs queued earlier in the
  * same list.
+ *
+ * Connection tracking (the CT action, conntrack.h).  One tracker per
+ * datapath (dp_config.ct_max_entries connections), zones chosen by the
+ * simulation (one per port: the datapath port number).  CT classifies the
+ * packet and, with DP_CT_ALLOW_NEW, commits a new connection; established,
+ * related and reply packets go on, a new one without ALLOW_NEW is dropped
+ * (sg_denied), an invalid one too (ct_invalid); non-IP packets go on.
+ * What the tracker is given:
+ *   - a TSO frame from a VM is tracked once, as the one TCP segment it
+ *     claims to be (its IPv4 total length covers the whole payload, which
+ *     flow_key_extract() requires), before any segmentation.  The window
+ *     check bounds the segment's start (seq <= the receiver's advertised
+ *     edge) and end (seq + len >= what was already sent minus a window),
+ *     not its length, so a super-frame inside an established connection
+ *     passes and advances 'end' by its whole payload, exactly as its
+ *     segments would one by one;
+ *   - segments from the tunnel are tracked one by one, before coalescing
+ *     (a flow of CT actions followed by one OUTPUT still coalesces);
+ *   - a fragment (IPv4 or IPv6, first or not) cannot be tracked (no
+ *     reassembly): it goes on only through a CT with ALLOW_NEW, i.e. when
+ *     the security groups allow it on its own key (a non-first fragment has
+ *     no ports), and commits nothing; otherwise it is dropped (ct_invalid).
+ *     Connections that rely on fragments therefore need a rule that allows
+ *     them without ports in the receiving direction;
+ *   - the fragments CHECK_MTU makes are not tracked one by one: the CT
+ *     actions after the CHECK_MTU are evaluated once on the whole packet
+ *     before it is fragmented (dropping it whole if one refuses), and the
+ *     fragments skip them.
+ * Connections expire lazily and through ct_run(), called with bounded work
+ * along with the flow expiry.
  *
  * ICMP errors are rate limited per input port with a token bucket
  * (dp_config.icmp_rate/icmp_burst; the tunnel is one input port), except
@@ -57,6 +87,7 @@
 #define WEFT_DP_H 1
 
 #include "datapath/actions.h"
+#include "datapath/conntrack.h"
 #include "datapath/drop.h"
 #include "datapath/flow-tags.h"
 #include "lib/flow-key.h"
@@ -100,6 +131,10 @@ struct dp_config {
     uint32_t icmp_burst;        /* Bucket size; 0 = 100. */
     dp_packet_in_fn *packet_in; /* NULL: USERSPACE drops (no_userspace). */
     void *packet_in_aux;
+    uint32_t ct_max_entries;    /* Connections tracked at most; 0 = the
+                                 * conntrack default (ct_config_default()).
+                                 * Above CT_MAX_ENTRIES_LIMIT: dp_create()
+                                 * fails with EINVAL. */
 };
 
 /* Creates the datapath and opens the tunnel sockets.  Returns NULL and
@@ -190,12 +225,22 @@ struct dp_stats {
                                  * gso_size CHECK_MTU lowered. */
     uint64_t packet_ins;        /* USERSPACE frames given to packet_in. */
     uint64_t packet_outs;       /* Frames queued by dp_packet_out(). */
+    struct ct_stats ct;         /* The connection tracker's counters. */
 };
 
 void dp_get_stats(const struct dp *, struct dp_stats *);
 /* Fills at most 'max' entries; returns how many ports exist. */
 size_t dp_get_port_stats(const struct dp *, struct dp_port_stats *,
                          size_t max);
+
+/* Calls 'cb' for every tracked connection in 'zone' (or CT_ZONE_ALL) until
+ * it returns false (ct_dump()).  'cb' must not call into the datapath. */
+void dp_ct_dump(const struct dp *, int zone,
+                bool (*cb)(const struct ct_conn_info *, void *aux),
+                void *aux);
+/* Forgets every connection in 'zone' (or CT_ZONE_ALL); their next packets
+ * are judged as new ones.  Returns how many were removed. */
+size_t dp_ct_flush(struct dp *, int zone);
 
 struct megaflow;
 /* Calls 'cb' for every megaflow. */

@@ -57,6 +57,11 @@
                                            "(port security)")              \
     DR(DHCP_SERVER_VM,  "dhcp_server_vm",  "DHCP server reply from a VM "  \
                                            "port (port security)")         \
+    DR(SG_DENIED,       "sg_denied",       "new connection no security "   \
+                                           "group rule allows")            \
+    DR(CT_INVALID,      "ct_invalid",      "conntrack: invalid packet "    \
+                                           "(out of window, bad flags, "   \
+                                           "unrelated, table full)")       \
     /* Answered with an ICMP error (sent unless rate limited or forbidden \
      * by RFC 1122: see dp_stats); one reason per family of errors. */    \
     DR(TTL_EXCEEDED,    "ttl_exceeded",    "TTL expired in transit (ICMP " \

@@ -73,6 +73,8 @@ struct sim_ctx {
 static void sim_vif_ingress(struct sim_ctx *);
 static void sim_route(struct sim_ctx *, const struct topo_port *in,
                       const struct topo_port *rport);
+static void sim_sg_filter(struct sim_ctx *, const struct topo_port *,
+                          uint32_t port_no, bool ingress);
 static void sim_tunnel_ingress(struct sim_ctx *);
 static void sim_drop(struct sim_ctx *, enum drop_reason, const char *why);
 static void sim_finish(struct sim_ctx *, size_t start);
@@ -478,6 +480,7 @@ sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
             sim_drop(ctx, DROP_PORT_ADMIN_DOWN, "destination port is "
                      "admin down");
         } else {
+            sim_sg_filter(ctx, dst, dst->binding->port_no, true);
             dp_actions_output(ctx->acts, dst->binding->port_no);
         }
     } else if (dst->host[0]) {
@@ -666,6 +669,184 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
         }
     }
     return true;
+}
+
+/* Security groups.
+ *
+ * A port with port security is filtered by its groups' rules in both
+ * directions, statefully: the walk evaluates the rules at flow setup and
+ * caches the verdict in a CT action in the port's zone (its datapath port
+ * number), which the datapath applies per packet with the connection
+ * tracker (actions.h).  Egress rules are applied where the packet enters
+ * (the sending port's host), ingress rules where it is delivered (the
+ * receiving port's host).  Only unicast delivery is filtered on ingress
+ * for now; floods are not.  A rule un-wildcards just what it reads;
+ * the first matching rule ends the evaluation. */
+
+/* True if 'ip' is an IPv4 address of a member of 'sg': a fixed IP or an
+ * allowed address pair (as Neutron's remote groups count them). */
+static bool
+sg_has_member_ip(const struct topo_sg *sg, be32 ip)
+{
+    for (const struct topo_sg_link *l = sg->members; l; l = l->next) {
+        const struct topo_port *p = l->port;
+
+        for (size_t i = 0; i < p->n_ips; i++) {
+            if (p->ips[i].ip == ip) {
+                return true;
+            }
+        }
+        for (size_t i = 0; i < p->n_pairs; i++) {
+            be32 mask = htonl(p->pairs[i].plen
+                              ? UINT32_MAX << (32 - p->pairs[i].plen) : 0);
+
+            if ((ip & mask) == p->pairs[i].prefix) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+static bool
+proto_has_ports(int proto)
+{
+    return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == 33
+           || proto == 132 || proto == 136;
+}
+
+/* Does 'r' match the packet?  ('ingress' says which address is the
+ * remote one.)  Un-wildcards what it reads. */
+static bool
+sim_sg_rule_matches(struct sim_ctx *ctx, const struct topo_sg_rule *r)
+{
+    const struct flow_key *key = ctx->key;
+    struct flow_wc *wc = ctx->wc;
+    bool ipv6 = key->eth_type == htons(ETH_TYPE_IPV6);
+    const union flow_addr *remote = r->ingress ? &key->nw_src : &key->nw_dst;
+    union flow_addr *remote_mask = (r->ingress ? &wc->masks.nw_src
+                                               : &wc->masks.nw_dst);
+
+    if (r->ipv6 != ipv6) {
+        return false;
+    }
+    if (r->proto >= 0) {
+        FLOW_WC_MASK(wc, nw_proto);
+        if (key->nw_proto != r->proto) {
+            return false;
+        }
+        if (proto_has_ports(r->proto) && r->pmin >= 0) {
+            uint16_t port = ntohs(key->tp_dst);
+            int max = r->pmax >= 0 ? r->pmax : r->pmin;
+
+            FLOW_WC_MASK(wc, tp_dst);
+            if (port < r->pmin || port > max) {
+                return false;
+            }
+        } else if ((r->proto == IPPROTO_ICMP_ || r->proto == IPPROTO_ICMPV6_)
+                   && r->pmin >= 0) {
+            FLOW_WC_MASK(wc, tp_src);
+            if (ntohs(key->tp_src) != r->pmin) {
+                return false;
+            }
+            if (r->pmax >= 0) {
+                FLOW_WC_MASK(wc, tp_dst);
+                if (ntohs(key->tp_dst) != r->pmax) {
+                    return false;
+                }
+            }
+        }
+    }
+    if (r->has_prefix) {
+        be32 mask;
+
+        if (r->prefix_v6 || ipv6) {
+            return false;       /* Not evaluated yet (IPv6). */
+        }
+        mask = htonl(r->plen ? UINT32_MAX << (32 - r->plen) : 0);
+        remote_mask->ip4 |= mask;
+        if ((remote->ip4 & mask) != r->prefix) {
+            return false;
+        }
+    }
+    if (r->remote_group_id) {
+        const struct topo_sg *rg = topo_find_sg(ctx->topo,
+                                                r->remote_group_id);
+
+        flow_tags_add(ctx->tags, topo_tag_sgmembers(r->remote_group_id));
+        if (ipv6 || !rg) {
+            return false;       /* IPv6 membership: not evaluated yet. */
+        }
+        remote_mask->ip4 = UINT32_MAX;
+        if (!sg_has_member_ip(rg, remote->ip4)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* True if a rule of 'p''s groups for this direction allows the packet to
+ * start a connection. */
+static bool
+sim_sg_allows(struct sim_ctx *ctx, const struct topo_port *p, bool ingress)
+{
+    for (size_t i = 0; i < p->n_sgs; i++) {
+        const struct topo_sg *sg = topo_find_sg(ctx->topo, p->sg_ids[i]);
+
+        flow_tags_add(ctx->tags, topo_tag_sg(p->sg_ids[i]));
+        if (!sg) {
+            continue;
+        }
+        for (const struct topo_sg_rule *r = sg->rules; r; r = r->next) {
+            if (r->ingress == ingress && sim_sg_rule_matches(ctx, r)) {
+                if (ctx->trace) {
+                    sim_trace_add(ctx->trace, "security group %.8s..: %s "
+                                  "rule %.8s.. allows new connections",
+                                  sg->id, ingress ? "ingress" : "egress",
+                                  r->id);
+                }
+                return true;
+            }
+        }
+    }
+    if (ctx->trace) {
+        sim_trace_add(ctx->trace, "security groups: no %s rule allows a "
+                      "new connection (replies still pass)",
+                      ingress ? "ingress" : "egress");
+    }
+    return false;
+}
+
+/* Emits the CT action of port 'p' (attached on datapath port 'port_no')
+ * for an IP packet, if the port is filtered.  IPv6 neighbor discovery and
+ * MLD pass unfiltered, as Neutron lets them. */
+static void
+sim_sg_filter(struct sim_ctx *ctx, const struct topo_port *p,
+              uint32_t port_no, bool ingress)
+{
+    const struct flow_key *key = ctx->key;
+
+    FLOW_WC_MASK(ctx->wc, eth_type);
+    if (!p->port_security
+        || (key->eth_type != htons(ETH_TYPE_IP)
+            && key->eth_type != htons(ETH_TYPE_IPV6))) {
+        return;
+    }
+    flow_tags_add(ctx->tags, p->tag);
+    if (key->eth_type == htons(ETH_TYPE_IPV6)) {
+        FLOW_WC_MASK(ctx->wc, nw_proto);
+        if (key->nw_proto == IPPROTO_ICMPV6_) {
+            uint16_t type;
+
+            FLOW_WC_MASK(ctx->wc, tp_src);
+            type = ntohs(key->tp_src);
+            if ((type >= 130 && type <= 137) || type == 143) {
+                return;
+            }
+        }
+    }
+    dp_actions_ct(ctx->acts, (uint16_t) port_no,
+                  sim_sg_allows(ctx, p, ingress));
 }
 
 /* Un-wildcards the fewest leading bits of nw_ttl that decide whether
@@ -969,6 +1150,7 @@ sim_vif_ingress(struct sim_ctx *ctx)
     if (key->eth_type == htons(ETH_TYPE_IP) && sim_dhcp(ctx, in)) {
         return;
     }
+    sim_sg_filter(ctx, in, key->in_port, false);
 
     dst = sim_l2_lookup(ctx, net, mac);
     if (!dst) {
@@ -1045,6 +1227,7 @@ sim_tunnel_ingress(struct sim_ctx *ctx)
         sim_drop(ctx, DROP_PORT_ADMIN_DOWN, "destination port is admin "
                  "down");
     } else {
+        sim_sg_filter(ctx, dst, dst->binding->port_no, true);
         dp_actions_output(ctx->acts, dst->binding->port_no);
     }
 }

@@ -215,6 +215,46 @@ struct topo_subnet {
     uint64_t tag;                       /* subnet:<id> */
 };
 
+/* A security group rule (IPv4 and IPv6 rules are kept; IPv6 prefixes
+ * and IPv6 remote-group membership are not evaluated yet). */
+struct topo_sg_rule {
+    struct topo_hmap_node id_node;      /* In sg_rules_by_id. */
+    char *id;
+    char *sg_id;
+    struct topo_sg *sg;                 /* Its group (placeholder ok). */
+    struct topo_sg_rule *next;          /* In sg->rules. */
+    bool ingress;
+    bool ipv6;                          /* Ethertype IPv6. */
+    int proto;                          /* -1: any. */
+    int pmin, pmax;                     /* -1: any.  ICMP: type, code. */
+    bool has_prefix;                    /* remote_ip_prefix (IPv4). */
+    bool prefix_v6;                     /* An IPv6 prefix: never matches
+                                         * yet, except ::/0. */
+    be32 prefix;
+    uint8_t plen;
+    char *remote_group_id;              /* NULL if none. */
+};
+
+/* A port's membership in a group. */
+struct topo_sg_link {
+    struct topo_sg *sg;
+    struct topo_port *port;
+    struct topo_sg_link *prev, *next;   /* In sg->members. */
+};
+
+/* A security group: exists while present, referenced by a port or a
+ * rule. */
+struct topo_sg {
+    struct topo_hmap_node id_node;      /* In sgs_by_id. */
+    char *id;
+    bool present;
+    struct topo_sg_rule *rules;
+    size_t n_rules, n_refs;
+    struct topo_sg_link *members;
+    uint64_t tag;                       /* sg:<id> (its rules) */
+    uint64_t members_tag;               /* sgmembers:<id> */
+};
+
 /* One entry of a router's routing table. */
 enum topo_route_type {
     TOPO_ROUTE_LOCAL,                   /* One of the router's addresses. */
@@ -300,6 +340,9 @@ struct topo_port {
     bool port_security;
     struct topo_addr_pair *pairs;
     size_t n_pairs;
+    char **sg_ids;                      /* security_groups. */
+    struct topo_sg_link *sg_links;      /* Parallel to sg_ids. */
+    size_t n_sgs;
 
     char *device_owner;                 /* "" if none. */
     char *device_id;                    /* "" if none. */
@@ -338,6 +381,8 @@ struct topology {
     struct topo_hmap binds_by_no;
     struct topo_hmap subnets_by_id;
     struct topo_hmap routers_by_id;
+    struct topo_hmap sgs_by_id;
+    struct topo_hmap sg_rules_by_id;
     struct topo_port *local_ports;      /* Via port->all_next. */
     size_t n_present_nets;
     size_t n_present_routers;
@@ -397,6 +442,18 @@ void topo_router_port_attach(struct topology *, struct topo_port *,
                              struct tag_set *changed);
 void topo_router_port_detach(struct topology *, struct topo_port *,
                              struct tag_set *changed);
+
+/* Security groups (topology-sg.c). */
+int topo_update_sg(struct topology *, const char *id, const struct json_t *,
+                   struct tag_set *changed);
+int topo_update_sg_rule(struct topology *, const char *id,
+                        const struct json_t *, struct tag_set *changed);
+void topo_sg_clear(struct topology *);
+void topo_sg_port_attach(struct topology *, struct topo_port *,
+                         struct tag_set *changed);
+void topo_sg_port_detach(struct topology *, struct topo_port *,
+                         struct tag_set *changed);
+const struct topo_sg *topo_find_sg(const struct topology *, const char *id);
 
 /* Shared with topology-l3.c. */
 struct topo_net *topo_net_get(struct topology *, const char *id);

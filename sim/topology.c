@@ -38,6 +38,8 @@ struct port_spec {
     bool port_security;
     struct topo_addr_pair *pairs;
     size_t n_pairs;
+    char **sg_ids;
+    size_t n_sgs;
     be32 *ips;
     char **ip_subnets;          /* Parallel to 'ips'; entries may be NULL. */
     size_t n_ips;
@@ -91,6 +93,8 @@ topology_create(const char *local_host)
     topo_hmap_init(&topo->binds_by_no);
     topo_hmap_init(&topo->subnets_by_id);
     topo_hmap_init(&topo->routers_by_id);
+    topo_hmap_init(&topo->sgs_by_id);
+    topo_hmap_init(&topo->sg_rules_by_id);
     return topo;
 }
 
@@ -127,6 +131,8 @@ topology_destroy(struct topology *topo)
     topo_hmap_destroy(&topo->binds_by_no);
     topo_hmap_destroy(&topo->subnets_by_id);
     topo_hmap_destroy(&topo->routers_by_id);
+    topo_hmap_destroy(&topo->sgs_by_id);
+    topo_hmap_destroy(&topo->sg_rules_by_id);
     free(topo->local_host);
     free(topo);
 }
@@ -142,6 +148,7 @@ topology_clear(struct topology *topo, struct tag_set *changed)
                     changed);
     }
     topo_l3_clear(topo);
+    topo_sg_clear(topo);
     while ((i = 0, node = topo_hmap_next(&topo->agents_by_id, &i, NULL))) {
         agent_remove(topo, CONTAINER_OF(node, struct topo_agent, id_node));
     }
@@ -170,6 +177,8 @@ enum topo_kind {
     TOPO_AGENT,
     TOPO_SUBNET,
     TOPO_ROUTER,
+    TOPO_SG,
+    TOPO_SG_RULE,
 };
 
 static enum topo_kind
@@ -182,6 +191,8 @@ topo_key_parse(const char *key, const char **idp)
         { "networks/", TOPO_NETWORK }, { "ports/", TOPO_PORT },
         { "agents/", TOPO_AGENT }, { "subnets/", TOPO_SUBNET },
         { "routers/", TOPO_ROUTER },
+        { "security-groups/", TOPO_SG },
+        { "security-group-rules/", TOPO_SG_RULE },
     };
 
     if (!key) {
@@ -216,6 +227,10 @@ topo_update_kind(struct topology *topo, enum topo_kind kind, const char *id,
         return topo_update_subnet(topo, id, value, changed);
     case TOPO_ROUTER:
         return topo_update_router(topo, id, value, changed);
+    case TOPO_SG:
+        return topo_update_sg(topo, id, value, changed);
+    case TOPO_SG_RULE:
+        return topo_update_sg_rule(topo, id, value, changed);
     case TOPO_IGNORED:
         return 0;
     case TOPO_BAD_KEY:
@@ -836,6 +851,10 @@ port_spec_destroy(struct port_spec *spec)
     free(spec->ip_subnets);
     free(spec->ips);
     free(spec->pairs);
+    for (size_t i = 0; i < spec->n_sgs; i++) {
+        free(spec->sg_ids[i]);
+    }
+    free(spec->sg_ids);
 }
 
 static int
@@ -950,6 +969,44 @@ port_parse_pairs(const json_t *obj, struct port_spec *spec)
     return 0;
 }
 
+/* security_groups: a list of group ids (a missing key is none). */
+static int
+port_parse_sgs(const json_t *obj, struct port_spec *spec)
+{
+    const json_t *sgs = json_object_get(obj, "security_groups");
+    size_t i;
+
+    if (!sgs || json_is_null(sgs)) {
+        return 0;
+    } else if (!json_is_array(sgs)) {
+        return EINVAL;
+    }
+    spec->sg_ids = xcalloc(json_array_size(sgs) + 1, sizeof *spec->sg_ids);
+    for (i = 0; i < json_array_size(sgs); i++) {
+        const json_t *e = json_array_get(sgs, i);
+
+        if (!json_is_string(e)) {
+            return EINVAL;
+        }
+        spec->sg_ids[spec->n_sgs++] = xstrdup(json_string_value(e));
+    }
+    return 0;
+}
+
+static bool
+port_sgs_equal(const struct topo_port *port, const struct port_spec *spec)
+{
+    if (port->n_sgs != spec->n_sgs) {
+        return false;
+    }
+    for (size_t i = 0; i < spec->n_sgs; i++) {
+        if (strcmp(port->sg_ids[i], spec->sg_ids[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static int
 port_spec_parse(const char *id, const json_t *obj, struct port_spec *spec)
 {
@@ -970,7 +1027,8 @@ port_spec_parse(const char *id, const json_t *obj, struct port_spec *spec)
         || !spec->network_id[0]
         || !eth_addr_from_string(mac, &spec->mac)
         || port_parse_ips(obj, spec)
-        || port_parse_pairs(obj, spec)) {
+        || port_parse_pairs(obj, spec)
+        || port_parse_sgs(obj, spec)) {
         goto out;
     }
 
@@ -1056,6 +1114,7 @@ update_port(struct topology *topo, const char *id, const json_t *json,
 
         if (members || strcmp(old->ifname, spec.ifname)
             || old->port_security != spec.port_security
+            || !port_sgs_equal(old, &spec)
             || old->n_pairs != spec.n_pairs
             || (spec.n_pairs && memcmp(old->pairs, spec.pairs,
                                        spec.n_pairs * sizeof *spec.pairs))) {
@@ -1067,9 +1126,10 @@ update_port(struct topology *topo, const char *id, const json_t *json,
         if (moved) {
             tag_set_add(changed, topo_tag_netmembers(spec.network_id));
         }
-        if (!members) {
-            /* Same port as far as any flow can tell: its router (if any)
-             * gets the new object without invalidating anything. */
+        if (!members && port_sgs_equal(old, &spec)) {
+            /* Same port as far as any other port's flow can tell: its
+             * router and groups (if any) get the new object without
+             * invalidating anything. */
             struct tag_set scratch;
 
             tag_set_init(&scratch);
@@ -1121,6 +1181,8 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec,
     port->port_security = spec->port_security;
     port->pairs = spec->pairs;
     port->n_pairs = spec->n_pairs;
+    port->sg_ids = spec->sg_ids;
+    port->n_sgs = spec->n_sgs;
     port->admin_up = spec->admin_up;
     port->local = port->host[0] && !strcmp(port->host, topo->local_host);
     port->tag = topo_tag_port(id);
@@ -1168,6 +1230,7 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec,
     }
     topo_hmap_insert(&topo->ports_by_id, &port->id_node, hash_string(id, 0));
     topo_router_port_attach(topo, port, changed);
+    topo_sg_port_attach(topo, port, changed);
 }
 
 static void
@@ -1177,6 +1240,7 @@ port_remove(struct topology *topo, struct topo_port *port,
     struct topo_net *net = port->net;
 
     topo_router_port_detach(topo, port, changed);
+    topo_sg_port_detach(topo, port, changed);
     topo_hmap_remove(&topo->ports_by_id, &port->id_node);
     if (port->binding) {
         port->binding->port = NULL;
@@ -1220,6 +1284,10 @@ port_remove(struct topology *topo, struct topo_port *port,
     free(port->device_owner);
     free(port->device_id);
     free(port->pairs);
+    for (size_t i = 0; i < port->n_sgs; i++) {
+        free(port->sg_ids[i]);
+    }
+    free(port->sg_ids);
     free(port);
 }
 

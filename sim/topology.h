@@ -21,6 +21,8 @@
  *   router:<id>        a router: admin state, static routes, its set of
  *                      interfaces and their addresses, the subnets they
  *                      are on -- anything its routing table is made of
+ *   sg:<id>            a security group's rules (and existence)
+ *   sgmembers:<id>     the addresses of a security group's member ports
  *   subnet:<id>        a subnet (also emits net:<network> of its network,
  *                      whose ARP answers for the DHCP server depend on it)
  *
@@ -158,5 +160,7 @@ uint64_t topo_tag_netmembers(const char *net_id);
 uint64_t topo_tag_host(const char *host);
 uint64_t topo_tag_router(const char *router_id);
 uint64_t topo_tag_subnet(const char *subnet_id);
+uint64_t topo_tag_sg(const char *sg_id);
+uint64_t topo_tag_sgmembers(const char *sg_id);
 
 #endif /* WEFT_TOPOLOGY_H */

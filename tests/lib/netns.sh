@@ -654,6 +654,24 @@ router_set_routes() {
     api PUT "/v2.0/routers/$1" "{\"router\": {\"routes\": $2}}" >/dev/null
 }
 
+# port_unfiltered PORT: no security groups and no port security on PORT
+# (for tests about the switch or router, not the firewall).
+port_unfiltered() {
+    api PUT "/v2.0/ports/$1" '{"port": {"security_groups": [],
+        "port_security_enabled": false}}' >/dev/null
+}
+
+# sg_default_allow PROJECT PREFIX: lets PREFIX start connections to the
+# ports in PROJECT's default security group (an ingress IPv4 rule).
+sg_default_allow() {
+    local sg
+    sg=$(api GET "/v2.0/security-groups?name=default&project_id=$1" |
+        jq -er '.security_groups[0].id') || return 1
+    api POST /v2.0/security-group-rules "{\"security_group_rule\":
+        {\"security_group_id\": \"$sg\", \"direction\": \"ingress\",
+         \"ethertype\": \"IPv4\", \"remote_ip_prefix\": \"$2\"}}" >/dev/null
+}
+
 # vm_gw VM GW: VM's default route via GW (its router's interface address).
 vm_gw() { vm_exec "$1" ip route replace default via "$2" dev eth0; }
 

@@ -71,7 +71,9 @@ check "from an allowed pair address 10.0.0.201: 5 of 5 arrive" \
     [ "$(n_seen pair "$E/IP(src='10.0.0.201', dst='10.0.0.12')/UDP(sport=4000, dport=9)" \
         udp port 9)" = 5 ]
 
-# Port security off: no filtering.
+# Port security off: no filtering (vm2 unfiltered too, or its security
+# groups would refuse the spoofed source).
+port_unfiltered "${W_PORT[vm2]}" || die "unfilter vm2: $(api_code)"
 check "PUT vm1's port port_security_enabled false" \
     api PUT "/v2.0/ports/${W_PORT[vm1]}" \
     '{"port": {"allowed_address_pairs": [], "security_groups": [],

@@ -19,6 +19,9 @@ vni=$(net_field "$net" provider:segmentation_id)
 w_log "network VNI $vni"
 vm_port vm1 hv1 "$net" 10.0.0.11 t1
 vm_port vm2 hv2 "$net" 10.0.0.12 t1
+# The kernel-VXLAN VM is not a port, so not a member of t1's default
+# group: a rule lets the network's addresses in.
+sg_default_allow t1 10.0.0.0/24 || die "security group rule: $(api_code)"
 
 CAP_IF=br0 capture "$W_FABRIC" fabric udp
 check "vm1 -> vm2 over VXLAN" ping_wait vm1 10.0.0.12 15

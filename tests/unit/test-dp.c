@@ -97,6 +97,14 @@ struct fake_host {
     bool router;                /* Route first (router_decide()). */
     uint32_t mtu;               /* The router's check_mtu(). */
     uint32_t back_port;         /* A: A1's port. */
+    bool ct;                    /* Firewall mode (ct_decide()). */
+    bool ct_allow;              /* A1 -> A2 may open connections. */
+    uint16_t ct_zone, ct_zone_rev;  /* Zones of the two directions. */
+    uint32_t ct_mtu;            /* Nonzero: A1 -> A2 starts with
+                                 * check_mtu(ct_mtu). */
+    uint16_t ct_tunnel_zone;    /* B, nonzero: tunnel -> B1 is
+                                 * ct(zone, allow_new),output:B1 and B1 ->
+                                 * anything ct(zone),tunnel to A. */
 };
 
 struct env {
@@ -195,6 +203,26 @@ router_decide(struct fake_host *h, const struct flow_key *key,
     return true;
 }
 
+/* The firewall tests' topology: A1 -> A2 is ct(zone=ct_zone,
+ * allow_new=ct_allow),output:A2; A2 -> A1 is ct(zone=ct_zone_rev),
+ * output:A1 (replies only). */
+static void
+ct_decide(struct fake_host *h, const struct flow_key *key,
+          struct flow_wc *wc, struct dp_actions *acts)
+{
+    FLOW_WC_MASK(wc, in_port);
+    if (key->in_port == h->back_port) {
+        if (h->ct_mtu) {
+            dp_actions_check_mtu(acts, h->ct_mtu, htonl(IP_RTR), &mac_rtr);
+        }
+        dp_actions_ct(acts, h->ct_zone, h->ct_allow);
+        dp_actions_output(acts, h->vm_port);
+    } else {
+        dp_actions_ct(acts, h->ct_zone_rev, false);
+        dp_actions_output(acts, h->back_port);
+    }
+}
+
 static int
 fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
             struct dp_actions *acts, struct flow_tags *tags)
@@ -208,6 +236,21 @@ fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
         return EIO;
     }
     if (h->router && router_decide(h, key, wc, acts)) {
+        return 0;
+    }
+    if (h->ct) {
+        ct_decide(h, key, wc, acts);
+        return 0;
+    }
+    if (h->ct_tunnel_zone) {
+        FLOW_WC_MASK(wc, in_port);
+        if (key->in_port == FLOW_PORT_TUNNEL) {
+            dp_actions_ct(acts, h->ct_tunnel_zone, true);
+            dp_actions_output(acts, h->vm_port);
+        } else {
+            dp_actions_ct(acts, h->ct_tunnel_zone, false);
+            dp_actions_tunnel(acts, VNI, h->peer_ip);
+        }
         return 0;
     }
     FLOW_WC_MASK(wc, in_port);
@@ -2427,6 +2470,350 @@ cleanup:
        " ip netns del %s 2>/dev/null; true", hns, v1ns, v2ns);
 }
 
+/* Connection tracking (the CT action).  A1 is 10.0.0.1, A2 10.0.0.2; the
+ * fake topology is ct_decide()'s. */
+#define CT_IP1 0x0a000001
+#define CT_IP2 0x0a000002
+
+static bool
+env_init_ct(struct env *e, bool allow, uint16_t zone, uint16_t zone_rev)
+{
+    if (!env_init__(e, 0, true)) {
+        return false;
+    }
+    e->ha.ct = true;
+    e->ha.ct_allow = allow;
+    e->ha.ct_zone = zone;
+    e->ha.ct_zone_rev = zone_rev;
+    return true;
+}
+
+/* A TCP segment between A1:40000 and A2:80 ('fwd': from A1). */
+static size_t
+ct_tcp(uint8_t *buf, size_t size, bool fwd, uint8_t flags, uint32_t seq,
+       uint32_t ack, size_t payload)
+{
+    return packet_build_tcp4(buf, size, &(struct packet_spec) {
+        .eth_src = fwd ? mac_a1 : mac_a2, .eth_dst = fwd ? mac_a2 : mac_a1,
+        .ip4_src = htonl(fwd ? CT_IP1 : CT_IP2),
+        .ip4_dst = htonl(fwd ? CT_IP2 : CT_IP1),
+        .src_port = fwd ? 40000 : 80, .dst_port = fwd ? 80 : 40000,
+        .tcp_flags = flags, .tcp_seq = seq, .tcp_ack = ack,
+        .payload_len = payload,
+    });
+}
+
+/* A UDP datagram between A1:5000 and A2:53. */
+static size_t
+ct_udp(uint8_t *buf, size_t size, bool fwd)
+{
+    return packet_build_udp4(buf, size, &(struct packet_spec) {
+        .eth_src = fwd ? mac_a1 : mac_a2, .eth_dst = fwd ? mac_a2 : mac_a1,
+        .ip4_src = htonl(fwd ? CT_IP1 : CT_IP2),
+        .ip4_dst = htonl(fwd ? CT_IP2 : CT_IP1),
+        .src_port = fwd ? 5000 : 53, .dst_port = fwd ? 53 : 5000,
+        .payload_len = 20,
+    });
+}
+
+/* Sends 'frame' from A1 ('fwd') or A2 and returns true if it came out of
+ * the other port (false after settling if it did not). */
+static bool
+ct_pass(struct env *e, bool fwd, const struct virtio_net_hdr *vh,
+        const void *frame, size_t len)
+{
+    static uint8_t out[70000];
+    uint32_t in = fwd ? e->a1 : e->a2, to = fwd ? e->a2 : e->a1;
+    size_t n;
+
+    CHECK_EQ(dp_dummy_inject(e->a, in, vh, frame, len), 0);
+    settle(e);
+    n = dp_dummy_drain(e->a, to, NULL, out, sizeof out);
+    if (n) {
+        CHECK_EQ(n, len);
+        CHECK(!memcmp(out, frame, len));
+    }
+    return n != 0;
+}
+
+static bool
+ct_count_cb(const struct ct_conn_info *info, void *aux)
+{
+    size_t *n = aux;
+
+    (void) info;
+    (*n)++;
+    return true;
+}
+
+static size_t
+ct_count(struct env *e, int zone)
+{
+    size_t n = 0;
+
+    dp_ct_dump(e->a, zone, ct_count_cb, &n);
+    return n;
+}
+
+/* Without allow_new a SYN is denied; with it, the SYN opens the
+ * connection and the SYN-ACK comes back through a flow that allows
+ * nothing new; a mid-stream segment of an unknown connection is
+ * invalid. */
+static void
+test_ct_tcp(void)
+{
+    uint8_t f[256];
+    size_t len;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_ct(&e, false, 2, 2));
+    len = ct_tcp(f, sizeof f, true, TCP_SYN, 1000, 0, 0);
+    CHECK(!ct_pass(&e, true, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 1);
+    CHECK_EQ(ct_count(&e, CT_ZONE_ALL), 0);
+
+    e.ha.ct_allow = true;
+    dp_flush(e.a);
+    CHECK(ct_pass(&e, true, NULL, f, len));
+    CHECK_EQ(ct_count(&e, 2), 1);
+    CHECK_EQ(stats(e.a).ct.commits, 1);
+    len = ct_tcp(f, sizeof f, false, TCP_SYN | TCP_ACK, 5000, 1001, 0);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    len = ct_tcp(f, sizeof f, true, TCP_ACK, 1001, 5001, 0);
+    CHECK(ct_pass(&e, true, NULL, f, len));
+    len = ct_tcp(f, sizeof f, false, TCP_ACK | TCP_PSH, 5001, 1001, 100);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 1);
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 0);
+
+    /* A segment of a connection nobody opened. */
+    len = packet_build_tcp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a2, .eth_dst = mac_a1,
+        .ip4_src = htonl(CT_IP2), .ip4_dst = htonl(CT_IP1),
+        .src_port = 81, .dst_port = 40000, .tcp_flags = TCP_ACK,
+        .tcp_seq = 7, .tcp_ack = 9,
+    });
+    CHECK(!ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 1);
+    CHECK_EQ(stats(e.a).ct.n_entries, 1);
+    env_destroy(&e);
+}
+
+/* A 64 KB TSO frame inside an established connection with a 64 KB window
+ * passes whole (one segment to the tracker), and the peer's ACK of all
+ * of it too. */
+static void
+test_ct_tso(void)
+{
+    enum { PAYLOAD = 64000, MSS = 1448 };
+    static uint8_t f[PAYLOAD + 128];
+    struct virtio_net_hdr vh;
+    size_t len;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_ct(&e, true, 2, 2));
+    len = ct_tcp(f, sizeof f, true, TCP_SYN, 1000, 0, 0);
+    CHECK(ct_pass(&e, true, NULL, f, len));
+    len = ct_tcp(f, sizeof f, false, TCP_SYN | TCP_ACK, 5000, 1001, 0);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    len = ct_tcp(f, sizeof f, true, TCP_ACK, 1001, 5001, 0);
+    CHECK(ct_pass(&e, true, NULL, f, len));
+
+    vh = tcp4_offload_vh(MSS);
+    len = packet_build_tcp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_a2,
+        .ip4_src = htonl(CT_IP1), .ip4_dst = htonl(CT_IP2),
+        .src_port = 40000, .dst_port = 80, .tcp_flags = TCP_ACK,
+        .tcp_seq = 1001, .tcp_ack = 5001,
+        .csum_mode = PACKET_CSUM_PARTIAL, .payload_len = PAYLOAD,
+    });
+    CHECK(ct_pass(&e, true, &vh, f, len));
+    len = ct_tcp(f, sizeof f, false, TCP_ACK, 5001, 1001 + PAYLOAD, 0);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 0);
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 0);
+    env_destroy(&e);
+}
+
+/* UDP: the reply passes; an ICMP port unreachable quoting the datagram
+ * is related; ARP passes; another zone knows nothing; dump and flush. */
+static void
+test_ct_udp_icmp_zones(void)
+{
+    uint8_t f[256], q[256];
+    size_t len, qlen;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_ct(&e, true, 2, 2));
+    qlen = ct_udp(q, sizeof q, true);
+    CHECK(ct_pass(&e, true, NULL, q, qlen));
+
+    /* A2 answers port unreachable, quoting A1's datagram. */
+    len = packet_build_icmp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a2, .eth_dst = mac_a1,
+        .ip4_src = htonl(CT_IP2), .ip4_dst = htonl(CT_IP1),
+        .icmp_type = 3, .icmp_code = 3,
+        .payload = q + ETH_HDR_LEN, .payload_len = 28,
+    });
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(stats(e.a).ct.related, 1);
+
+    /* ARP is not tracked. */
+    len = packet_build_arp(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a2, .eth_dst = mac_a1,
+        .ip4_src = htonl(CT_IP2), .ip4_dst = htonl(CT_IP1), .arp_op = 2,
+        .arp_tha = mac_a1,
+    });
+    CHECK(ct_pass(&e, false, NULL, f, len));
+
+    len = ct_udp(f, sizeof f, false);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 0);
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 0);
+
+    /* Replies tracked in zone 3 find nothing: new, denied. */
+    e.ha.ct_zone_rev = 3;
+    dp_flush(e.a);
+    CHECK(!ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 1);
+    CHECK_EQ(ct_count(&e, 3), 0);
+    CHECK_EQ(ct_count(&e, 2), 1);
+
+    /* Flushing zone 3 leaves zone 2; flushing zone 2 forgets it. */
+    CHECK_EQ(dp_ct_flush(e.a, 3), 0);
+    CHECK_EQ(ct_count(&e, 2), 1);
+    e.ha.ct_zone_rev = 2;
+    dp_flush(e.a);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(dp_ct_flush(e.a, 2), 1);
+    CHECK_EQ(ct_count(&e, CT_ZONE_ALL), 0);
+    CHECK(!ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 2);
+    env_destroy(&e);
+}
+
+/* Segments from the tunnel are tracked one by one and still coalesce when
+ * CT comes before the OUTPUT. */
+static void
+test_ct_gro(void)
+{
+    enum { PAYLOAD = 40000, MSS = 1448, SEGS = (PAYLOAD + MSS - 1) / MSS };
+    static uint8_t f[PAYLOAD + 128], out[PAYLOAD + 256];
+    struct virtio_net_hdr vh;
+    struct dp_stats s;
+    size_t len;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init(&e, 0));
+    e.hb.ct_tunnel_zone = 5;
+    len = packet_build_tcp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_b1,
+        .ip4_src = htonl(CT_IP1), .ip4_dst = htonl(0x0a000003),
+        .src_port = 40000, .dst_port = 5201, .tcp_flags = TCP_SYN,
+        .tcp_seq = 1000,
+    });
+    CHECK_EQ(inject_wait(&e, f, len, e.b, e.b1, out, sizeof out), len);
+    len = packet_build_tcp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_b1, .eth_dst = mac_a1,
+        .ip4_src = htonl(0x0a000003), .ip4_dst = htonl(CT_IP1),
+        .src_port = 5201, .dst_port = 40000,
+        .tcp_flags = TCP_SYN | TCP_ACK, .tcp_seq = 5000, .tcp_ack = 1001,
+    });
+    CHECK_EQ(dp_dummy_inject(e.b, e.b1, NULL, f, len), 0);
+    settle(&e);
+    len = packet_build_tcp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_b1,
+        .ip4_src = htonl(CT_IP1), .ip4_dst = htonl(0x0a000003),
+        .src_port = 40000, .dst_port = 5201, .tcp_flags = TCP_ACK,
+        .tcp_seq = 1001, .tcp_ack = 5001,
+    });
+    CHECK_EQ(inject_wait(&e, f, len, e.b, e.b1, out, sizeof out), len);
+
+    vh = tcp4_offload_vh(MSS);
+    len = packet_build_tcp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_b1,
+        .ip4_src = htonl(CT_IP1), .ip4_dst = htonl(0x0a000003),
+        .src_port = 40000, .dst_port = 5201, .tcp_flags = TCP_ACK,
+        .tcp_seq = 1001, .tcp_ack = 5001,
+        .csum_mode = PACKET_CSUM_PARTIAL, .payload_len = PAYLOAD,
+    });
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, &vh, f, len), 0);
+    CHECK_EQ(wait_frame(&e, e.b, e.b1, NULL, out, sizeof out), len);
+    dp_get_stats(e.b, &s);
+    CHECK_EQ(s.gro_frames, 1);
+    CHECK_EQ(s.gro_segs, SEGS);
+    CHECK_EQ(s.ct.n_entries, 1);
+    CHECK_EQ(s.ct.n_packets, 3 + SEGS);
+    CHECK_EQ(s.drops[DROP_CT_INVALID], 0);
+    CHECK_EQ(s.drops[DROP_SG_DENIED], 0);
+    env_destroy(&e);
+}
+
+/* Fragments are not tracked: they pass only where new connections may
+ * open, and commit nothing. */
+static void
+test_ct_fragments(void)
+{
+    uint8_t f[256];
+    size_t len;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_ct(&e, true, 2, 2));
+    len = ct_udp(f, sizeof f, true);
+    f[ETH_HDR_LEN + 6] |= 0x20;                 /* More fragments. */
+    put16(f + ETH_HDR_LEN + 10, 0);
+    put16(f + ETH_HDR_LEN + 10, csum_ipv4_header(f + ETH_HDR_LEN, 20));
+    CHECK(ct_pass(&e, true, NULL, f, len));
+    CHECK_EQ(ct_count(&e, CT_ZONE_ALL), 0);
+
+    len = ct_udp(f, sizeof f, false);
+    f[ETH_HDR_LEN + 6] |= 0x20;
+    put16(f + ETH_HDR_LEN + 10, 0);
+    put16(f + ETH_HDR_LEN + 10, csum_ipv4_header(f + ETH_HDR_LEN, 20));
+    CHECK(!ct_pass(&e, false, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 1);
+    CHECK_EQ(stats(e.a).ct.invalid_by_reason[CT_INVALID_FRAGMENT], 2);
+    env_destroy(&e);
+}
+
+/* CHECK_MTU before CT: the whole packet is judged once, then fragmented;
+ * denied, it is dropped whole. */
+static void
+test_ct_check_mtu(void)
+{
+    static uint8_t f[4000], out[4000];
+    size_t len, n, n_frags = 0, total = 0;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_ct(&e, false, 2, 2));
+    e.ha.ct_mtu = 1400;
+    len = packet_build_udp4(f, sizeof f, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_a2,
+        .ip4_src = htonl(CT_IP1), .ip4_dst = htonl(CT_IP2),
+        .src_port = 5000, .dst_port = 53, .payload_len = 3000,
+    });
+    CHECK(!ct_pass(&e, true, NULL, f, len));
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 1);
+    CHECK_EQ(stats(e.a).ip_fragmented, 0);
+
+    e.ha.ct_allow = true;
+    dp_flush(e.a);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, f, len), 0);
+    settle(&e);
+    while ((n = dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out)) != 0) {
+        CHECK(n <= ETH_HDR_LEN + 1400);
+        n_frags++;
+        total += n - ETH_HDR_LEN - 20;
+    }
+    CHECK_EQ(n_frags, 3);
+    CHECK_EQ(total, len - ETH_HDR_LEN - 20);
+    CHECK_EQ(stats(e.a).ct.commits, 1);
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 0);
+    len = ct_udp(f, sizeof f, false);
+    CHECK(ct_pass(&e, false, NULL, f, len));
+    env_destroy(&e);
+}
+
 int
 main(void)
 {
@@ -2460,6 +2847,12 @@ main(void)
     RUN(test_icmp_reply);
     RUN(test_rewrite_after_output);
     RUN(test_userspace);
+    RUN(test_ct_tcp);
+    RUN(test_ct_tso);
+    RUN(test_ct_udp_icmp_zones);
+    RUN(test_ct_fragments);
+    RUN(test_ct_gro);
+    RUN(test_ct_check_mtu);
     RUN(test_afpacket_netns);
     return unit_finish();
 }

@@ -40,6 +40,8 @@
 #define MAC_POOL 24             /* Distinct low bytes a MAC may take. */
 #define IP_POOL 24
 #define N_ROUTERS 3
+#define N_SGS 3
+#define N_SG_RULES 8
 #define MAX_ROUTES 3
 
 static uint64_t rng_state;
@@ -98,6 +100,18 @@ struct m_port {
     int router;                 /* Interface of this router, -1 none. */
     bool secure;                /* port_security_enabled. */
     int pair;                   /* Allowed pair: pool index /30, -1. */
+    int sgs;                    /* Bit i: member of group i. */
+};
+
+/* A security group rule of group 'sg'. */
+struct m_rule {
+    bool exists;
+    int sg;
+    bool ingress;
+    int proto;                  /* -1 any, 6, 17, 1. */
+    int pmin, pmax;             /* -1 any. */
+    int prefix, plen;           /* Pool index, -1 none. */
+    int remote;                 /* Group, -1 none. */
 };
 
 struct m_agent {
@@ -111,6 +125,7 @@ struct model {
     struct m_port ports[N_PORTS];
     struct m_agent agents[N_HOSTS];
     struct m_router routers[N_ROUTERS];
+    struct m_rule rules[N_SG_RULES];
 };
 
 static void
@@ -224,6 +239,68 @@ push_subnet(struct topology *topo, const struct model *m, int i,
 }
 
 static void
+push_rule(struct topology *topo, const struct model *m, int i,
+          struct tag_set *changed)
+{
+    const struct m_rule *r = &m->rules[i];
+    char key[64], proto[16] = "null", ports[64] = "", prefix[64] = "";
+    char remote[48] = "", a[INET_ADDRSTRLEN];
+    char *json = NULL;
+
+    snprintf(key, sizeof key, "security-group-rules/rule%d", i);
+    if (r->exists) {
+        if (r->proto >= 0) {
+            snprintf(proto, sizeof proto, "\"%d\"", r->proto);
+        }
+        if (r->pmin >= 0 && r->pmax >= 0) {
+            snprintf(ports, sizeof ports, ", \"port_range_min\": %d, "
+                     "\"port_range_max\": %d", r->pmin, r->pmax);
+        } else if (r->pmin >= 0) {
+            snprintf(ports, sizeof ports, ", \"port_range_min\": %d",
+                     r->pmin);
+        }
+        if (r->prefix >= 0) {
+            snprintf(prefix, sizeof prefix, ", \"remote_ip_prefix\": "
+                     "\"%s/%d\"", pool_ip_str(r->prefix, a), r->plen);
+        } else if (r->remote >= 0) {
+            snprintf(remote, sizeof remote, ", \"remote_group_id\": "
+                     "\"sg%d\"", r->remote);
+        }
+        json = xasprintf("{\"security_group_id\": \"sg%d\", "
+                         "\"direction\": \"%s\", \"ethertype\": \"IPv4\", "
+                         "\"protocol\": %s%s%s%s}", r->sg,
+                         r->ingress ? "ingress" : "egress", proto, ports,
+                         prefix, remote);
+    }
+    CHECK_EQ(topology_update(topo, key, json, changed), 0);
+    free(json);
+}
+
+static void
+random_rule(struct m_rule *r)
+{
+    static const int protos[] = { -1, 6, 17, 1 };
+
+    r->exists = chance(80);
+    r->sg = (int) rnd_n(N_SGS);
+    r->ingress = chance(50);
+    r->proto = protos[rnd_n(ARRAY_SIZE(protos))];
+    r->pmin = r->pmax = -1;
+    if (r->proto == 6 || r->proto == 17) {
+        if (chance(60)) {
+            r->pmin = 64 + (int) rnd_n(8);
+            r->pmax = r->pmin + (int) rnd_n(3);
+        }
+    } else if (r->proto == 1 && chance(50)) {
+        r->pmin = chance(50) ? 8 : 0;
+        r->pmax = chance(50) ? 0 : -1;
+    }
+    r->prefix = chance(30) ? (int) rnd_n(IP_POOL) : -1;
+    r->plen = 28 + (int) rnd_n(5);
+    r->remote = r->prefix < 0 && chance(40) ? (int) rnd_n(N_SGS) : -1;
+}
+
+static void
 push_router(struct topology *topo, const struct model *m, int i,
             struct tag_set *changed)
 {
@@ -306,10 +383,16 @@ push_port(struct topology *topo, const struct model *m, int i,
                          "\"device_owner\": \"%s\", \"device_id\": \"%s\", "
                          "\"port_security_enabled\": %s, "
                          "\"allowed_address_pairs\": %s, "
+                         "\"security_groups\": [%s%s%s%s%s], "
                          "\"binding:host_id\": \"%s\"}",
                          id, nid, mac, ips, p->up ? "true" : "false",
                          statuses[p->status], owner, rid,
-                         p->secure ? "true" : "false", pairs, host);
+                         p->secure ? "true" : "false", pairs,
+                         p->sgs & 1 ? "\"sg0\"" : "",
+                         p->sgs & 1 && p->sgs & 6 ? ", " : "",
+                         p->sgs & 2 ? "\"sg1\"" : "",
+                         p->sgs & 2 && p->sgs & 4 ? ", " : "",
+                         p->sgs & 4 ? "\"sg2\"" : "", host);
     }
     CHECK_EQ(topology_update(topo, key, json, changed), 0);
     free(json);
@@ -385,6 +468,7 @@ random_port(struct model *m, int i)
     p->router = chance(20) ? (int) rnd_n(N_ROUTERS) : -1;
     p->secure = chance(50);
     p->pair = chance(20) ? (int) rnd_n(IP_POOL) : -1;
+    p->sgs = (int) rnd_n(8);
     if (p->router >= 0 && chance(85)) {
         p->host = -1;
         p->port_no = 0;
@@ -434,6 +518,9 @@ random_model(struct model *m)
     for (int i = 0; i < N_ROUTERS; i++) {
         random_router(&m->routers[i]);
     }
+    for (int i = 0; i < N_SG_RULES; i++) {
+        random_rule(&m->rules[i]);
+    }
     for (int i = 0; i < N_HOSTS - 1; i++) {
         m->agents[i].exists = true;
         m->agents[i].has_ip = chance(85);
@@ -467,6 +554,9 @@ build_topology(const struct model *m)
     }
     for (int i = 0; i < N_ROUTERS; i++) {
         push_router(topo, m, i, &changed);
+    }
+    for (int i = 0; i < N_SG_RULES; i++) {
+        push_rule(topo, m, i, &changed);
     }
     for (int i = 0; i < N_HOSTS; i++) {
         push_agent(topo, m, i, &changed);
@@ -566,6 +656,8 @@ random_key(const struct model *m, struct flow_key *key)
         }
         if (chance(20)) {
             key->tp_dst = htons(chance(50) ? 67 : 66 + rnd_n(4));
+        } else if (chance(40)) {
+            key->tp_dst = htons(62 + rnd_n(14));
         }
         if (key->nw_proto == 1 && chance(50)) {
             key->tp_src = htons(8);
@@ -810,7 +902,7 @@ random_change(struct model *m, struct topology *topo,
 
     int r = (int) rnd_n(N_ROUTERS);
 
-    last_change = (int) rnd_n(19);
+    last_change = (int) rnd_n(21);
     switch (last_change) {
     case 0:                     /* Port moves to another host. */
         if (p->exists) {
@@ -936,6 +1028,20 @@ random_change(struct model *m, struct topology *topo,
             push_port(topo, m, i, changed);
         }
         break;
+    case 18:                    /* A rule changes or comes and goes. */
+        {
+            int k = (int) rnd_n(N_SG_RULES);
+
+            random_rule(&m->rules[k]);
+            push_rule(topo, m, k, changed);
+        }
+        break;
+    case 19:                    /* A port's groups change. */
+        if (p->exists) {
+            p->sgs = (int) rnd_n(8);
+            push_port(topo, m, i, changed);
+        }
+        break;
     default:                    /* Snapshot reload. */
         if (chance(20)) {
             topology_clear(topo, changed);
@@ -945,6 +1051,9 @@ random_change(struct model *m, struct topology *topo,
             }
             for (int j = 0; j < N_ROUTERS; j++) {
                 push_router(topo, m, j, changed);
+            }
+            for (int j = 0; j < N_SG_RULES; j++) {
+                push_rule(topo, m, j, changed);
             }
             for (int j = 0; j < N_PORTS; j++) {
                 if (m->ports[j].exists) {

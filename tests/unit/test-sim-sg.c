@@ -1,0 +1,269 @@
+/*
+ * test-sim-sg.c -- security groups in the simulation: the verdict a flow
+ * caches in its CT action (allow_new or not), in both directions, for
+ * protocol/port/ICMP/prefix/remote-group rules; the tags that make rule
+ * and membership changes invalidate the right flows.
+ *
+ * Fixture (host hv1), net1 vni 7, 10.0.0.0/24:
+ *   a 10.0.0.1 dp port 3, groups web + def;  b 10.0.0.2 dp port 4, def;
+ *   c 10.0.0.3 on hv2, def.
+ *   def: egress IPv4 any; ingress IPv4 from remote group def.
+ *   web: ingress tcp 80-81 from anywhere; ingress icmp type 8 from
+ *        10.9.0.0/16.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+
+#include "sim/sim.h"
+#include "sim/topology.h"
+#include "tests/lib/unit.h"
+
+static void
+put(struct topology *topo, const char *key, char *json,
+    struct tag_set *changed)
+{
+    struct tag_set scratch;
+
+    tag_set_init(&scratch);
+    CHECK_EQ(topology_update(topo, key, json, changed ? changed : &scratch),
+             0);
+    tag_set_destroy(&scratch);
+    free(json);
+}
+
+static void
+port(struct topology *topo, const char *id, const char *mac, const char *ip,
+     const char *host, const char *sgs)
+{
+    char key[32];
+
+    snprintf(key, sizeof key, "ports/%s", id);
+    put(topo, key, xasprintf("{\"network_id\": \"net1\", \"mac_address\": "
+                             "\"%s\", \"fixed_ips\": [{\"subnet_id\": "
+                             "\"s1\", \"ip_address\": \"%s\"}], "
+                             "\"security_groups\": %s, "
+                             "\"binding:host_id\": \"%s\"}",
+                             mac, ip, sgs, host), NULL);
+}
+
+static void
+rule(struct topology *topo, const char *id, const char *body,
+     struct tag_set *changed)
+{
+    char key[64];
+
+    snprintf(key, sizeof key, "security-group-rules/%s", id);
+    put(topo, key, xasprintf("{%s}", body), changed);
+}
+
+static struct topology *
+fixture(void)
+{
+    struct topology *topo = topology_create("hv1");
+    struct tag_set scratch;
+
+    tag_set_init(&scratch);
+    put(topo, "networks/net1", xasprintf("{\"provider:segmentation_id\": "
+                                         "7}"), NULL);
+    put(topo, "security-groups/def", xasprintf("{\"name\": \"default\"}"),
+        NULL);
+    put(topo, "security-groups/web", xasprintf("{\"name\": \"web\"}"), NULL);
+    rule(topo, "r1", "\"security_group_id\": \"def\", \"direction\": "
+         "\"egress\", \"ethertype\": \"IPv4\"", NULL);
+    rule(topo, "r2", "\"security_group_id\": \"def\", \"direction\": "
+         "\"ingress\", \"ethertype\": \"IPv4\", \"remote_group_id\": "
+         "\"def\"", NULL);
+    rule(topo, "r3", "\"security_group_id\": \"web\", \"direction\": "
+         "\"ingress\", \"protocol\": \"tcp\", \"port_range_min\": 80, "
+         "\"port_range_max\": 81", NULL);
+    rule(topo, "r4", "\"security_group_id\": \"web\", \"direction\": "
+         "\"ingress\", \"protocol\": \"icmp\", \"port_range_min\": 8, "
+         "\"remote_ip_prefix\": \"10.9.0.0/16\"", NULL);
+    port(topo, "a", "fa:16:3e:00:00:01", "10.0.0.1", "hv1",
+         "[\"web\", \"def\"]");
+    port(topo, "b", "fa:16:3e:00:00:02", "10.0.0.2", "hv1", "[\"def\"]");
+    port(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "hv2", "[\"def\"]");
+    put(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
+        "\"configurations\": {\"tunnel_ip\": \"198.18.0.12\"}}"), NULL);
+    topology_bind(topo, "a", 3, &scratch);
+    topology_bind(topo, "b", 4, &scratch);
+    tag_set_destroy(&scratch);
+    return topo;
+}
+
+/* A TCP (or ICMP echo, for 'dport' 0) packet from 'src_ip' to a. */
+static struct flow_key
+to_a(uint32_t in_port, const char *src_mac, const char *src_ip,
+     uint16_t dport)
+{
+    struct flow_key key;
+
+    memset(&key, 0, sizeof key);
+    key.in_port = in_port;
+    if (in_port == FLOW_PORT_TUNNEL) {
+        key.tun_vni = 7;
+        key.tun_src = inet_addr("198.18.0.12");
+    }
+    CHECK(eth_addr_from_string("fa:16:3e:00:00:01", &key.eth_dst));
+    CHECK(eth_addr_from_string(src_mac, &key.eth_src));
+    key.eth_type = htons(ETH_TYPE_IP);
+    key.nw_ttl = 64;
+    key.nw_src.ip4 = inet_addr(src_ip);
+    key.nw_dst.ip4 = inet_addr("10.0.0.1");
+    if (dport) {
+        key.nw_proto = IPPROTO_TCP_;
+        key.tp_src = htons(40000);
+        key.tp_dst = htons(dport);
+    } else {
+        key.nw_proto = IPPROTO_ICMP_;
+        key.tp_src = htons(8);
+    }
+    return key;
+}
+
+struct result {
+    char acts[256];
+    struct flow_wc wc;
+    struct flow_tags tags;
+};
+
+static struct result
+sim(const struct topology *topo, struct flow_key key)
+{
+    struct dp_actions a;
+    struct result r;
+
+    dp_actions_init(&a);
+    flow_tags_init(&r.tags);
+    flow_wc_init_catchall(&r.wc);
+    CHECK_EQ(sim_run(topo, &key, &r.wc, &a, &r.tags, NULL), 0);
+    dp_actions_format(&a, r.acts, sizeof r.acts);
+    dp_actions_destroy(&a);
+    return r;
+}
+
+#define C_MAC "fa:16:3e:00:00:03"
+
+static void
+test_local_both_directions(void)
+{
+    struct topology *topo = fixture();
+    struct result r = sim(topo, to_a(4, "fa:16:3e:00:00:02", "10.0.0.2",
+                                     22));
+
+    /* b's egress (def: any) and a's ingress (def: from members, b is
+     * one), each in the port's own zone. */
+    CHECK_STREQ(r.acts, "ct(zone=4,allow_new),ct(zone=3,allow_new),"
+                "output:3");
+    CHECK(flow_tags_contains(&r.tags, topo_tag_sg("def")));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_sg("web")));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_sgmembers("def")));
+    topology_destroy(topo);
+}
+
+static void
+test_ingress_rules(void)
+{
+    struct topology *topo = fixture();
+    struct result r;
+
+    /* From c on hv2 (a member of def): any port. */
+    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.0.0.3",
+                               22)).acts, "ct(zone=3,allow_new),output:3");
+    /* From an outsider: web's ports only. */
+    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
+                               81)).acts, "ct(zone=3,allow_new),output:3");
+    r = sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7", 22));
+    CHECK_STREQ(r.acts, "ct(zone=3),output:3");
+    /* The verdict read the destination port and the source address. */
+    CHECK_EQ(r.wc.masks.tp_dst, 0xffff);
+    CHECK_EQ(r.wc.masks.nw_src.ip4, UINT32_MAX);
+    CHECK_EQ(r.wc.masks.tp_src, 0);
+    /* ICMP echo from 10.9.0.0/16 only. */
+    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.9.3.3",
+                               0)).acts, "ct(zone=3,allow_new),output:3");
+    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.8.3.3",
+                               0)).acts, "ct(zone=3),output:3");
+    topology_destroy(topo);
+}
+
+static void
+test_changes(void)
+{
+    struct topology *topo = fixture();
+    struct tag_set changed;
+    bool has;
+
+    /* c leaves def: its traffic to a is no longer allowed to start, and
+     * the membership tag says so. */
+    tag_set_init(&changed);
+    port(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "hv2", "[]");
+    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.0.0.3",
+                               22)).acts, "ct(zone=3),output:3");
+
+    /* Deleting web's tcp rule: sg:web changes, port 80 closes. */
+    put(topo, "security-group-rules/r3", NULL, &changed);
+    has = false;
+    for (size_t i = 0; i < changed.n; i++) {
+        has = has || changed.tags[i] == topo_tag_sg("web");
+    }
+    CHECK(has);
+    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
+                               80)).acts, "ct(zone=3),output:3");
+
+    /* A bad rule is refused and changes nothing. */
+    CHECK_EQ(topology_update(topo, "security-group-rules/bad",
+                             "{\"security_group_id\": \"web\", "
+                             "\"direction\": \"sideways\"}", &changed),
+             EINVAL);
+    CHECK_EQ(topology_update(topo, "security-group-rules/bad",
+                             "{\"security_group_id\": \"web\", "
+                             "\"direction\": \"ingress\", \"protocol\": "
+                             "\"nope\"}", &changed), EINVAL);
+    tag_set_destroy(&changed);
+    topology_destroy(topo);
+}
+
+static bool
+has_tag(const struct tag_set *s, uint64_t tag)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->tags[i] == tag) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static void
+test_membership_tag(void)
+{
+    struct topology *topo = fixture();
+    struct tag_set changed;
+
+    /* A new member's arrival and departure are both announced. */
+    tag_set_init(&changed);
+    put(topo, "ports/d", xasprintf("{\"network_id\": \"net1\", "
+        "\"mac_address\": \"fa:16:3e:00:00:04\", \"fixed_ips\": "
+        "[{\"ip_address\": \"10.0.0.4\"}], \"security_groups\": "
+        "[\"def\"], \"binding:host_id\": \"hv2\"}"), &changed);
+    CHECK(has_tag(&changed, topo_tag_sgmembers("def")));
+    CHECK(!has_tag(&changed, topo_tag_sgmembers("web")));
+    tag_set_destroy(&changed);
+    tag_set_init(&changed);
+    put(topo, "ports/d", NULL, &changed);
+    CHECK(has_tag(&changed, topo_tag_sgmembers("def")));
+    tag_set_destroy(&changed);
+    topology_destroy(topo);
+}
+
+int
+main(void)
+{
+    RUN(test_local_both_directions);
+    RUN(test_ingress_rules);
+    RUN(test_changes);
+    RUN(test_membership_tag);
+    return unit_finish();
+}
