@@ -17,7 +17,7 @@ REQUIRED=(
     iproute2 iputils-ping iperf3 tcpdump netcat-openbsd curl procps jq
     python3-openstackclient python3-scapy
     isc-dhcp-client busybox     # DHCP clients: dhclient, udhcpc
-    traceroute
+    traceroute nmap             # routed hops; security-group port scans
     coreutils                   # timeout(1)
 )
 OPTIONAL=(ethtool)
