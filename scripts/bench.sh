@@ -9,6 +9,9 @@
 #       kvxlan        Linux bridge + kernel VXLAN per host (the free baseline)
 #       weft-geneve   Weft agents, Geneve
 #       weft-vxlan    Weft agents, VXLAN
+#       weft-open     weft-geneve without security groups (opt-in path)
+#       weft-sg1000   weft-geneve with a 1,000-rule group on both ports
+#                     (opt-in path)
 #       weft-routed   Weft agents, Geneve, through a distributed router:
 #                     VM on subnet A (hv1) -> VM on subnet B (hv2)
 #     each measured by bench/netns/measure.sh (TCP Gbps, 64-byte UDP kpps at
@@ -70,6 +73,8 @@ for p in $PATHS; do
     weft-geneve) cmd=(bench/netns/path-weft.sh geneve) ;;
     weft-vxlan) cmd=(bench/netns/path-weft.sh vxlan) ;;
     weft-routed) cmd=(bench/netns/path-weft.sh geneve routed) ;;
+    weft-open) cmd=(bench/netns/path-weft.sh geneve open) ;;
+    weft-sg1000) cmd=(bench/netns/path-weft.sh geneve sg1000) ;;
     *) echo "bench: unknown path $p"; continue ;;
     esac
     timeout 120 "${cmd[@]}" 2>&1 | tee -a "$RAW" | grep -E '^(RESULT|SKIP|FAIL)'

@@ -5,12 +5,21 @@
 #
 #   switched (default)  one network 10.0.0.0/24, vm1 (hv1) 10.0.0.11 ->
 #                       vm2 (hv2) 10.0.0.12; path "weft-ENCAP"
+#   open                as switched, the ports without security groups
+#                       or port security; path "weft-open" (the baseline
+#                       of the security-group cases)
+#   sg1000              as switched, the ports also in a group of 1,000
+#                       rules that match none of the traffic (evaluated
+#                       before the default group's remote-group rule
+#                       that admits it); path "weft-sg1000"
 #   routed              networks 10.1.0.0/24 and 10.2.0.0/24 joined by a
 #                       distributed router, vm1 (hv1) 10.1.0.11 -> vm2
 #                       (hv2) 10.2.0.12, default routes via the gateways;
 #                       path "weft-routed" (Geneve) or "weft-routed-vxlan"
 #
-# VM MTU is the network's (API).  Also reports the agents' CPU per packet
+# switched and routed VMs are in their project's default group (all out;
+# in from the group's members: a remote_group_id rule).  VM MTU is the
+# network's (API).  Also reports the agents' CPU per packet
 # during the UDP test and their CPU when idle.
 set -uo pipefail
 W_ENCAP=${1:-geneve}
@@ -19,19 +28,44 @@ MODE=${2:-switched}
 . "$(dirname "$0")/measure.sh"
 case $MODE in
 switched) path="weft-$W_ENCAP" ;;
+open|sg1000) path="weft-$MODE" ;;
 routed) path="weft-routed"; [ "$W_ENCAP" = geneve ] || path+="-$W_ENCAP" ;;
-*) echo "usage: path-weft.sh [geneve|vxlan] [switched|routed]" >&2; exit 2 ;;
+*) echo "usage: path-weft.sh [geneve|vxlan] [switched|open|sg1000|routed]" >&2
+   exit 2 ;;
 esac
 W_NAME="path-$path"
 netns_init
 need_bins weft-controller weft-agent
 
 topo_std 2
-if [ "$MODE" = switched ]; then
+if [ "$MODE" != routed ]; then
     net=$(tenant_net bench bench 10.0.0.0/24) || die "network create failed"
     vm_port vm1 hv1 "$net" 10.0.0.11 bench
     vm_port vm2 hv2 "$net" 10.0.0.12 bench
     dst=10.0.0.12
+    if [ "$MODE" = open ]; then
+        port_unfiltered "${W_PORT[vm1]}" && port_unfiltered "${W_PORT[vm2]}" ||
+            die "unfilter ports"
+    elif [ "$MODE" = sg1000 ]; then
+        big=$(api POST /v2.0/security-groups '{"security_group":
+            {"name": "big", "project_id": "bench"}}' |
+            jq -er .security_group.id) || die "create group"
+        def=$(api GET "/v2.0/security-groups?name=default&project_id=bench" |
+            jq -er '.security_groups[0].id') || die "default group"
+        for ((p = 10000; p < 11000; p++)); do
+            api POST /v2.0/security-group-rules "{\"security_group_rule\":
+                {\"security_group_id\": \"$big\", \"direction\": \"ingress\",
+                 \"protocol\": \"tcp\", \"port_range_min\": $p,
+                 \"port_range_max\": $p, \"remote_ip_prefix\": \"10.0.0.0/24\"}}" \
+                >/dev/null || die "rule $p: $(api_code)"
+        done
+        for vm in vm1 vm2; do
+            api PUT "/v2.0/ports/${W_PORT[$vm]}" "{\"port\":
+                {\"security_groups\": [\"$big\", \"$def\"]}}" >/dev/null ||
+                die "groups of $vm"
+        done
+    fi
+    sleep 1
 else
     read -r neta suba < <(tenant_subnet bench-a bench 10.1.0.0/24)
     read -r netb subb < <(tenant_subnet bench-b bench 10.2.0.0/24)
