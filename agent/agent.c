@@ -18,6 +18,7 @@
 #include "agent/report.h"
 #include "agent/sync.h"
 #include "datapath/megaflow.h"
+#include "lib/ip-proto.h"
 #include "lib/log.h"
 #include "lib/poll-loop.h"
 #include "sim/sim.h"
@@ -695,19 +696,17 @@ struct agent_ct_ctx {
     size_t n;
 };
 
-/* "tcp", "udp", "icmp", "icmp6", else the number, into 'buf'. */
+/* The protocol's name ("tcp", "icmpv6"), else its number, into 'buf'. */
 static const char *
 agent_proto_name(uint8_t proto, char *buf, size_t size)
 {
-    switch (proto) {
-    case IPPROTO_TCP_: return "tcp";
-    case IPPROTO_UDP_: return "udp";
-    case IPPROTO_ICMP_: return "icmp";
-    case IPPROTO_ICMPV6_: return "icmp6";
-    default:
-        snprintf(buf, size, "%u", proto);
-        return buf;
+    const char *name = ip_proto_name(proto);
+
+    if (name) {
+        return name;
     }
+    snprintf(buf, size, "%u", proto);
+    return buf;
 }
 
 static bool

@@ -25,6 +25,7 @@
 
 #include "controller/ipam.h"
 #include "controller/store.h"
+#include "lib/ip-proto.h"
 
 #define MAX_FIXED_IPS 16
 #define MAX_POOLS 64
@@ -2163,44 +2164,14 @@ neutron_router_remove_interface(struct res_ctx *ctx, const char *id,
 
 /* Security groups. */
 
-/* The protocol names a rule may use, with their IP protocol numbers
- * (Neutron's sg_supported_protocols). */
-static const struct {
-    const char *name;
-    int number;
-} sg_protocols[] = {
-    { "ah", 51 }, { "dccp", 33 }, { "egp", 8 }, { "esp", 50 },
-    { "gre", 47 }, { "hopopt", 0 }, { "icmp", 1 }, { "icmpv6", 58 },
-    { "igmp", 2 }, { "ip", 0 }, { "ipip", 4 }, { "ipv6-encap", 41 },
-    { "ipv6-frag", 44 }, { "ipv6-icmp", 58 }, { "ipv6-nonxt", 59 },
-    { "ipv6-opts", 60 }, { "ipv6-route", 43 }, { "ospf", 89 },
-    { "pgm", 113 }, { "rsvp", 46 }, { "sctp", 132 }, { "tcp", 6 },
-    { "udp", 17 }, { "udplite", 136 }, { "vrrp", 112 },
-};
-
 /* The protocol number of a normalized rule protocol (a name of
- * sg_protocols or a decimal string), or -1 for null (any). */
+ * lib/ip-proto.h's table or a decimal string), or -1 for null (any). */
 static int
 sg_protocol_number(const json_t *proto)
 {
     const char *s = json_string_value(proto);
 
-    if (!s) {
-        return -1;
-    }
-    for (size_t i = 0; i < ARRAY_SIZE(sg_protocols); i++) {
-        if (!strcmp(s, sg_protocols[i].name)) {
-            return sg_protocols[i].number;
-        }
-    }
-    return atoi(s);
-}
-
-static bool
-sg_protocol_has_ports(int proto)
-{
-    return proto == 6 || proto == 17 || proto == 33 || proto == 132
-           || proto == 136;
+    return s ? ip_proto_parse(s) : -1;
 }
 
 int
@@ -2268,11 +2239,11 @@ neutron_validate_protocol(struct res_ctx *ctx, const struct attr_def *attr,
             return 0;
         }
     } else {
-        for (size_t i = 0; i < ARRAY_SIZE(sg_protocols); i++) {
-            if (!strcasecmp(s, sg_protocols[i].name)) {
-                replace(valuep, json_string(sg_protocols[i].name));
-                return 0;
-            }
+        const char *name = ip_proto_canonical(s);
+
+        if (name) {
+            replace(valuep, json_string(name));
+            return 0;
         }
     }
     return res_error(ctx, 400, "SecurityGroupRuleInvalidProtocol",
@@ -2692,7 +2663,7 @@ sg_check_ports(struct res_ctx *ctx, const json_t *rule)
                          "Must also specify protocol if port range is "
                          "given.");
     }
-    if (sg_protocol_has_ports(n)) {
+    if (ip_proto_has_ports(n)) {
         if ((has_min && !min) || (has_max && !max)) {
             return res_error(ctx, 400, "SecurityGroupInvalidPortValue",
                              "Invalid value for port 0.");

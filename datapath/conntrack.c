@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 
 #include "lib/hash.h"
+#include "lib/ip-proto.h"
 
 /* The canonical key: endpoint 0 sorts before endpoint 1 (address, then
  * port), whichever of them sent the packet.  No padding. */
@@ -808,14 +809,10 @@ ct_conn_format(const struct ct_conn_info *info, long long now_msec,
 
     inet_ntop(af, &info->src, src, sizeof src);
     inet_ntop(af, &info->dst, dst, sizeof dst);
-    switch (info->proto) {
-    case IPPROTO_TCP_: proto = "tcp"; break;
-    case IPPROTO_UDP_: proto = "udp"; break;
-    case IPPROTO_ICMP_: proto = "icmp"; break;
-    case IPPROTO_ICMPV6_: proto = "icmp6"; break;
-    default: proto = NULL; break;
-    }
-    if (proto) {
+    proto = ip_proto_name(info->proto);
+    if (proto && (info->proto == IPPROTO_TCP_ || info->proto == IPPROTO_UDP_
+                  || info->proto == IPPROTO_ICMP_
+                  || info->proto == IPPROTO_ICMPV6_)) {
         snprintf(buf, size, "zone=%u %s %s%s%s:%u->%s%s%s:%u %s%s "
                  "expires=%lld", info->zone, proto,
                  info->ipv6 ? "[" : "", src, info->ipv6 ? "]" : "",

@@ -37,6 +37,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "lib/ip-proto.h"
 #include "sim/topology-private.h"
 
 BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
@@ -708,13 +709,6 @@ sg_has_member_ip(const struct topo_sg *sg, be32 ip)
     return false;
 }
 
-static bool
-proto_has_ports(int proto)
-{
-    return proto == IPPROTO_TCP_ || proto == IPPROTO_UDP_ || proto == 33
-           || proto == 132 || proto == 136;
-}
-
 /* Does 'r' match the packet?  ('ingress' says which address is the
  * remote one.)  Un-wildcards what it reads. */
 static bool
@@ -735,7 +729,7 @@ sim_sg_rule_matches(struct sim_ctx *ctx, const struct topo_sg_rule *r)
         if (key->nw_proto != r->proto) {
             return false;
         }
-        if (proto_has_ports(r->proto) && r->pmin >= 0) {
+        if (ip_proto_has_ports(r->proto) && r->pmin >= 0) {
             uint16_t port = ntohs(key->tp_dst);
             int max = r->pmax >= 0 ? r->pmax : r->pmin;
 

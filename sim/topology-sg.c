@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ip-proto.h"
+
 static struct topo_sg *sg_find(const struct topology *, const char *id);
 static struct topo_sg *sg_get(struct topology *, const char *id);
 static void sg_maybe_free(struct topology *, struct topo_sg *);
@@ -134,43 +136,30 @@ rule_spec_destroy(struct rule_spec *spec)
     free(spec->remote_group_id);
 }
 
-/* The protocol of a rule: null (any), a name or a decimal string, as the
- * controller normalizes it.  Returns -2 if unknown. */
+/* The protocol of a rule: null (any), or a name of lib/ip-proto.h's table
+ * or a decimal string, as the controller stores it ("any", "" and 0 also
+ * mean any).  Returns -1 for any, -2 if not a protocol. */
 static int
 rule_protocol(const json_t *v)
 {
-    static const struct {
-        const char *name;
-        int number;
-    } names[] = {
-        { "icmp", 1 }, { "igmp", 2 }, { "tcp", 6 }, { "udp", 17 },
-        { "gre", 47 }, { "esp", 50 }, { "ah", 51 }, { "icmpv6", 58 },
-        { "ipv6-icmp", 58 }, { "ospf", 89 }, { "vrrp", 112 },
-        { "sctp", 132 }, { "dccp", 33 }, { "udplite", 136 },
-    };
     const char *s;
-    char *end;
-    long n;
+    int n;
 
     if (!v || json_is_null(v)) {
         return -1;
     } else if (json_is_integer(v)) {
-        n = (long) json_integer_value(v);
-        return n >= 0 && n <= 255 ? (n ? (int) n : -1) : -2;
+        json_int_t i = json_integer_value(v);
+
+        return i < 0 || i > 255 ? -2 : i ? (int) i : -1;
     } else if (!json_is_string(v)) {
         return -2;
     }
     s = json_string_value(v);
-    if (!*s || !strcmp(s, "any") || !strcmp(s, "ip")) {
+    if (!*s || !strcmp(s, "any")) {
         return -1;
     }
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        if (!strcmp(s, names[i].name)) {
-            return names[i].number;
-        }
-    }
-    n = strtol(s, &end, 10);
-    return !*end && n >= 0 && n <= 255 ? (n ? (int) n : -1) : -2;
+    n = ip_proto_parse(s);
+    return n < 0 ? -2 : n ? n : -1;
 }
 
 static bool

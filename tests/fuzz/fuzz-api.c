@@ -5,6 +5,7 @@
  * FUZZ_SOURCES: controller/api.c controller/resource.c controller/neutron.c
  *   controller/ipam.c controller/weft-ext.c controller/store.c
  *   controller/store-memory.c controller/store-sqlite.c lib/util.c lib/log.c
+ *   lib/ip-proto.c
  * FUZZ_LIBS: -ljansson -lsqlite3 -lpthread
  *
  * Build and run (30 s):

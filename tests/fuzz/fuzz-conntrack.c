@@ -1,4 +1,4 @@
-/* FUZZ_SOURCES: lib/flow-key.c lib/packet.c lib/util.c datapath/conntrack.c */
+/* FUZZ_SOURCES: lib/flow-key.c lib/packet.c lib/util.c lib/ip-proto.c datapath/conntrack.c */
 /*
  * fuzz-conntrack.c -- libFuzzer target for the connection tracker.
  *

@@ -212,6 +212,18 @@ test_changes(void)
     CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
                                80)).acts, "ct(zone=3),output:3");
 
+    /* Every protocol name the controller accepts is read back (the
+     * agent once knew fewer names and refused such rules). */
+    CHECK_EQ(topology_update(topo, "security-group-rules/rsvp",
+                             "{\"security_group_id\": \"web\", "
+                             "\"direction\": \"ingress\", \"protocol\": "
+                             "\"rsvp\"}", &changed), 0);
+    CHECK_EQ(topology_update(topo, "security-group-rules/route",
+                             "{\"security_group_id\": \"web\", "
+                             "\"direction\": \"ingress\", \"ethertype\": "
+                             "\"IPv6\", \"protocol\": \"ipv6-route\"}",
+                             &changed), 0);
+
     /* A bad rule is refused and changes nothing. */
     CHECK_EQ(topology_update(topo, "security-group-rules/bad",
                              "{\"security_group_id\": \"web\", "
