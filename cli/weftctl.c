@@ -1675,21 +1675,6 @@ cmd_conntrack_flush(struct ctl *ctl, const struct resource *res,
 }
 
 /* True if 's' has the shape of a UUID (8-4-4-4-12 hex digits). */
-static bool
-is_uuid(const char *s)
-{
-    if (strlen(s) != 36) {
-        return false;
-    }
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 static void
 print_routes(const json_t *j)
 {
@@ -1708,7 +1693,7 @@ static void
 cmd_router_routes(struct ctl *ctl, const struct resource *res,
                   const struct opts *o)
 {
-    char *id = (is_uuid(o->pos[0]) ? xstrdup(o->pos[0])
+    char *id = (str_is_uuid(o->pos[0]) ? xstrdup(o->pos[0])
                 : resolve(ctl, &res_router, o->pos[0]));
     char *command = xasprintf("routes %s", id);
 

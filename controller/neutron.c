@@ -177,7 +177,7 @@ static bool
 is_router_interface(const json_t *port)
 {
     return (!strcmp(get_str(port, "device_owner"), NEUTRON_ROUTER_INTERFACE)
-            && resource_uuid_valid(get_str(port, "device_id")));
+            && str_is_uuid(get_str(port, "device_id")));
 }
 
 /* Validators. */
@@ -429,7 +429,7 @@ fixed_ip_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
     }
     sid = json_object_get(e, "subnet_id");
     if (sid && !(json_is_string(sid)
-                 && resource_uuid_valid(json_string_value(sid)))) {
+                 && str_is_uuid(json_string_value(sid)))) {
         bad_input(ctx, attr, "subnet_id is not a valid UUID");
         return NULL;
     }
@@ -547,7 +547,7 @@ neutron_validate_uuid_list(struct res_ctx *ctx, const struct attr_def *attr,
     json_array_foreach (*valuep, i, e) {
         bool dup = false;
 
-        if (!json_is_string(e) || !resource_uuid_valid(json_string_value(e))) {
+        if (!json_is_string(e) || !str_is_uuid(json_string_value(e))) {
             json_decref(out);
             return bad_input(ctx, attr, "'%s' is not a valid UUID",
                              json_is_string(e) ? json_string_value(e)
@@ -1787,7 +1787,7 @@ interface_body(struct res_ctx *ctx, const json_t *body, const char **sidp,
         if (!json_is_string(v)) {
             return bad_router_request(ctx, "%s must be a UUID string", key);
         }
-        if (!resource_uuid_valid(json_string_value(v))) {
+        if (!str_is_uuid(json_string_value(v))) {
             return bad_router_request(ctx, "'%s' is not a valid UUID",
                                       json_string_value(v));
         }

@@ -507,21 +507,6 @@ resource_uuid_new(char buf[37])
              b[10], b[11], b[12], b[13], b[14], b[15]);
 }
 
-bool
-resource_uuid_valid(const char *s)
-{
-    if (!s || strlen(s) != 36) {
-        return false;
-    }
-    for (int i = 0; i < 36; i++) {
-        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 void
 resource_time_format(long long when, bool iso, char buf[32])
 {
@@ -606,7 +591,7 @@ check_value(struct res_ctx *ctx, const struct attr_def *attr,
         ok = json_is_integer(v);
         break;
     case AT_UUID:
-        ok = json_is_string(v) && resource_uuid_valid(json_string_value(v));
+        ok = json_is_string(v) && str_is_uuid(json_string_value(v));
         break;
     case AT_LIST:
         ok = json_is_array(v) && json_array_size(v) <= 1024;

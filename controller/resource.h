@@ -228,7 +228,6 @@ json_t *resource_view(struct res_ctx *, const struct resource_def *,
 
 /* Fills 'buf' with a random (v4) UUID. */
 void resource_uuid_new(char buf[37]);
-bool resource_uuid_valid(const char *);
 /* Formats 'when' as "YYYY-MM-DDTHH:MM:SSZ" ('iso') or
  * "YYYY-MM-DD HH:MM:SS" (!'iso'). */
 void resource_time_format(long long when, bool iso, char buf[32]);

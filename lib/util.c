@@ -1,6 +1,8 @@
 /* util.c -- assertions, allocation and clocks (see util.h). */
 #include "lib/util.h"
 
+#include <ctype.h>
+
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
@@ -108,4 +110,20 @@ str_copy(char *dst, const char *src, size_t size)
     }
     memcpy(dst, src, n);
     dst[n] = '\0';
+}
+
+bool
+str_is_uuid(const char *s)
+{
+    if (!s || strlen(s) != 36) {
+        return false;
+    }
+    for (int i = 0; i < 36; i++) {
+        bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char) s[i])) {
+            return false;
+        }
+    }
+    return true;
 }

@@ -68,4 +68,8 @@ long long time_wall_sec(void);
 /* Copies at most 'size - 1' bytes and always terminates (size > 0). */
 void str_copy(char *dst, const char *src, size_t size);
 
+/* True if 's' (may be NULL) is a UUID in its 36-character text form
+ * ("8-4-4-4-12" hex digits, either case). */
+bool str_is_uuid(const char *s);
+
 #endif /* WEFT_UTIL_H */
