@@ -273,7 +273,7 @@ put_config_options(const struct dhcp_port_config *cfg, bool lease,
 {
     uint32_t lease_time = (cfg->lease_time ? cfg->lease_time
                            : DHCP_DEFAULT_LEASE_TIME);
-    be32 mask = dhcp4_plen_to_mask(cfg->plen);
+    be32 mask = ip4_prefix_mask(cfg->plen);
 
     if (lease) {
         dhcp4_opt_put_u32(w, DHCP4_OPT_LEASE_TIME, lease_time);

@@ -235,7 +235,7 @@ dhcp4_routes_encode(const struct dhcp4_route *routes, size_t n, void *buf,
             return ENOSPC;
         }
         sig = (r->plen + 7u) / 8;
-        dst = r->dst & dhcp4_plen_to_mask(r->plen);
+        dst = r->dst & ip4_prefix_mask(r->plen);
         p[ofs++] = r->plen;
         memcpy(p + ofs, &dst, sig);
         ofs += sig;
@@ -269,7 +269,7 @@ dhcp4_routes_decode(const void *data, size_t len, struct dhcp4_route *routes,
             return ENOSPC;
         }
         memcpy(&dst, p + ofs + 1, sig);
-        routes[count].dst = dst & dhcp4_plen_to_mask(plen);
+        routes[count].dst = dst & ip4_prefix_mask(plen);
         routes[count].plen = plen;
         memcpy(&routes[count].nexthop, p + ofs + 1 + sig, 4);
         count++;
@@ -297,13 +297,4 @@ dhcp4_opt_put_routes(struct dhcp4_opt_writer *w,
         return writer_fail(w, EINVAL);
     }
     return dhcp4_opt_put(w, DHCP4_OPT_CLASSLESS_ROUTES, buf, len);
-}
-
-be32
-dhcp4_plen_to_mask(unsigned int plen)
-{
-    if (!plen) {
-        return 0;
-    }
-    return htonl(plen >= 32 ? 0xffffffffu : ~0u << (32 - plen));
 }

@@ -267,8 +267,5 @@ int dhcp4_routes_decode(const void *data, size_t len,
 int dhcp4_opt_put_routes(struct dhcp4_opt_writer *w,
                          const struct dhcp4_route *routes, size_t n);
 
-/* Returns the IPv4 netmask (network order) of prefix length 'plen'
- * (0..32; above 32 counts as 32). */
-be32 dhcp4_plen_to_mask(unsigned int plen);
 
 #endif /* WEFT_DHCP_H */

@@ -205,6 +205,21 @@ eth_addr_is_multicast(const struct eth_addr *a)
     return a->ea[0] & 1;
 }
 
+/* The network-order mask of an IPv4 prefix of 'plen' bits (0..32; above
+ * 32 counts as 32). */
+static inline be32
+ip4_prefix_mask(unsigned int plen)
+{
+    uint32_t m = (!plen ? 0 : plen >= 32 ? UINT32_MAX
+                  : UINT32_MAX << (32 - plen));
+    uint8_t b[4] = { (uint8_t) (m >> 24), (uint8_t) (m >> 16),
+                     (uint8_t) (m >> 8), (uint8_t) m };
+    be32 v;
+
+    __builtin_memcpy(&v, b, 4);
+    return v;
+}
+
 static inline bool
 eth_addr_equals(const struct eth_addr *a, const struct eth_addr *b)
 {

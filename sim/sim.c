@@ -615,7 +615,7 @@ ip_allowed(const struct topo_port *p, const struct eth_addr *mac, be32 ip)
     }
     for (size_t i = 0; i < p->n_pairs; i++) {
         const struct topo_addr_pair *pair = &p->pairs[i];
-        be32 mask = htonl(pair->plen ? UINT32_MAX << (32 - pair->plen) : 0);
+        be32 mask = ip4_prefix_mask(pair->plen);
 
         if (eth_addr_equals(&pair->mac, mac) && (ip & mask) == pair->prefix) {
             return true;
@@ -698,8 +698,7 @@ sg_has_member_ip(const struct topo_sg *sg, be32 ip)
             }
         }
         for (size_t i = 0; i < p->n_pairs; i++) {
-            be32 mask = htonl(p->pairs[i].plen
-                              ? UINT32_MAX << (32 - p->pairs[i].plen) : 0);
+            be32 mask = ip4_prefix_mask(p->pairs[i].plen);
 
             if ((ip & mask) == p->pairs[i].prefix) {
                 return true;
@@ -757,7 +756,7 @@ sim_sg_rule_matches(struct sim_ctx *ctx, const struct topo_sg_rule *r)
         if (r->prefix_v6 || ipv6) {
             return false;       /* Not evaluated yet (IPv6). */
         }
-        mask = htonl(r->plen ? UINT32_MAX << (32 - r->plen) : 0);
+        mask = ip4_prefix_mask(r->plen);
         remote_mask->ip4 |= mask;
         if ((remote->ip4 & mask) != r->prefix) {
             return false;
@@ -973,7 +972,7 @@ sim_route(struct sim_ctx *ctx, const struct topo_port *in,
         }
 
         e = topo_route_lookup(r, key->nw_dst.ip4, &bits);
-        wc->masks.nw_dst.ip4 |= htonl(bits ? UINT32_MAX << (32 - bits) : 0);
+        wc->masks.nw_dst.ip4 |= ip4_prefix_mask(bits);
         if (e && e->type == TOPO_ROUTE_LOCAL) {
             sim_route_local(ctx, e, mac);
             return;

@@ -67,14 +67,6 @@ static void router_maybe_free(struct topology *, struct topo_router *);
 static void router_rebuild(struct topology *, struct topo_router *);
 static void routers_of_subnet_rebuild(struct topology *, const char *id,
                                       struct tag_set *changed);
-static bool parse_cidr4(const char *s, be32 *prefix, uint8_t *plen,
-                        bool *ipv6);
-
-static be32
-plen_mask(unsigned plen)
-{
-    return htonl(plen ? UINT32_MAX << (32 - plen) : 0);
-}
 
 /* Subnets. */
 
@@ -106,8 +98,8 @@ parse_prefix_routes(const json_t *list, struct topo_prefix_route *out,
 
         if (!json_is_object(e) || !json_is_string(dst)
             || !json_is_string(nh)
-            || !parse_cidr4(json_string_value(dst), &r.prefix, &r.plen,
-                            &ipv6)) {
+            || !topo_prefix_parse(json_string_value(dst), false, &r.prefix,
+                                  &r.plen, &ipv6)) {
             return EINVAL;
         }
         if (ipv6) {
@@ -140,8 +132,8 @@ subnet_spec_parse(const json_t *obj, struct subnet_spec *spec)
     }
     cidr = json_object_get(obj, "cidr");
     if (!json_is_string(cidr)
-        || !parse_cidr4(json_string_value(cidr), &spec->prefix, &spec->plen,
-                        &ipv6)) {
+        || !topo_prefix_parse(json_string_value(cidr), false,
+                              &spec->prefix, &spec->plen, &ipv6)) {
         goto error;
     }
     spec->ipv4 = !ipv6;
@@ -513,7 +505,7 @@ ip_subnet(const struct topology *topo, const struct topo_ip *tip)
     const struct topo_subnet *s = topo_find_subnet(topo, tip->subnet_id);
 
     if (s && s->ipv4 && !strcmp(s->network_id, tip->port->network_id)
-        && (tip->ip & plen_mask(s->plen)) == s->prefix) {
+        && (tip->ip & ip4_prefix_mask(s->plen)) == s->prefix) {
         return s;
     }
     return NULL;
@@ -584,13 +576,13 @@ router_rebuild(struct topology *topo, struct topo_router *r)
         int best = -1;
 
         *e = (struct topo_route) {
-            .type = TOPO_ROUTE_STATIC, .prefix = sr->prefix & plen_mask(
+            .type = TOPO_ROUTE_STATIC, .prefix = sr->prefix & ip4_prefix_mask(
                 sr->plen), .plen = sr->plen, .nexthop = sr->nexthop,
         };
         for (size_t j = 0; j < n_connected; j++) {
             const struct topo_route *c = &r->table[j];
 
-            if ((sr->nexthop & plen_mask(c->plen)) == c->prefix
+            if ((sr->nexthop & ip4_prefix_mask(c->plen)) == c->prefix
                 && ((int) c->plen > best
                     || ((int) c->plen == best && e->port
                         && route_precedes(c, &(struct topo_route) {
@@ -821,34 +813,50 @@ topo_tag_subnet(const char *subnet_id)
     return flow_tag_make("subnet", subnet_id);
 }
 
-/* Parses "a.b.c.d/n" (the host bits are cleared) or, setting '*ipv6' and
- * nothing else, any valid IPv6 CIDR.  Returns false if 's' is neither. */
-static bool
-parse_cidr4(const char *s, be32 *prefix, uint8_t *plen, bool *ipv6)
+bool
+topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix, uint8_t *plen,
+                  bool *ipv6)
 {
     const char *slash = strchr(s, '/');
+    size_t addr_len = slash ? (size_t) (slash - s) : strlen(s);
     char addr[INET6_ADDRSTRLEN];
     struct in6_addr in6;
     struct in_addr in;
-    char *end;
-    long n;
+    long n = -1;
 
     *ipv6 = false;
-    if (!slash || (size_t) (slash - s) >= sizeof addr || !slash[1]) {
+    if (addr_len >= sizeof addr || (!slash && !bare_ok)) {
         return false;
     }
-    memcpy(addr, s, (size_t) (slash - s));
-    addr[slash - s] = '\0';
-    n = strtol(slash + 1, &end, 10);
-    if (*end || slash[1] < '0' || slash[1] > '9') {
-        return false;
+    memcpy(addr, s, addr_len);
+    addr[addr_len] = '\0';
+    if (slash) {
+        char *end;
+
+        if (slash[1] < '0' || slash[1] > '9') {
+            return false;
+        }
+        n = strtol(slash + 1, &end, 10);
+        if (*end) {
+            return false;
+        }
     }
-    if (inet_pton(AF_INET, addr, &in) == 1 && n >= 0 && n <= 32) {
+    if (inet_pton(AF_INET, addr, &in) == 1) {
+        n = n < 0 ? 32 : n;
+        if (n > 32) {
+            return false;
+        }
         *plen = (uint8_t) n;
-        *prefix = in.s_addr & plen_mask(*plen);
+        *prefix = in.s_addr & ip4_prefix_mask(*plen);
         return true;
     }
-    if (inet_pton(AF_INET6, addr, &in6) == 1 && n >= 0 && n <= 128) {
+    if (inet_pton(AF_INET6, addr, &in6) == 1) {
+        n = n < 0 ? 128 : n;
+        if (n > 128) {
+            return false;
+        }
+        *plen = (uint8_t) n;
+        *prefix = 0;
         *ipv6 = true;
         return true;
     }

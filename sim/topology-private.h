@@ -455,6 +455,13 @@ void topo_sg_port_detach(struct topology *, struct topo_port *,
                          struct tag_set *changed);
 const struct topo_sg *topo_find_sg(const struct topology *, const char *id);
 
+/* Parses an IPv4 or IPv6 prefix "ADDR/PLEN", or with 'bare_ok' also a bare
+ * address (a /32 or /128).  IPv4 host bits are cleared into '*prefix';
+ * for IPv6 only '*plen' and '*ipv6' are set.  Returns false on any syntax
+ * error or out-of-range length. */
+bool topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix,
+                       uint8_t *plen, bool *ipv6);
+
 /* Shared with topology-l3.c. */
 struct topo_net *topo_net_get(struct topology *, const char *id);
 void topo_net_maybe_free(struct topology *, struct topo_net *);

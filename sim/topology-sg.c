@@ -207,40 +207,16 @@ rule_spec_parse(const json_t *obj, struct rule_spec *spec)
         spec->remote_group_id = NULL;
     }
     if (prefix[0]) {
-        char *slash = strchr(prefix, '/');
-        struct in6_addr in6;
-        struct in_addr in;
-        long plen = -1;
+        bool ipv6;
 
-        if (slash) {
-            char *end;
-
-            *slash = '\0';
-            plen = strtol(slash + 1, &end, 10);
-            if (!slash[1] || *end) {
-                goto out;
-            }
-        }
-        if (inet_pton(AF_INET, prefix, &in) == 1) {
-            plen = plen < 0 ? 32 : plen;
-            if (plen > 32) {
-                goto out;
-            }
-            spec->plen = (uint8_t) plen;
-            spec->prefix = in.s_addr & htonl(plen ? UINT32_MAX << (32 - plen)
-                                                  : 0);
-            spec->has_prefix = plen > 0;
-        } else if (inet_pton(AF_INET6, prefix, &in6) == 1) {
-            plen = plen < 0 ? 128 : plen;
-            if (plen > 128) {
-                goto out;
-            }
-            /* ::/0 is "anywhere"; other IPv6 prefixes are not evaluated
-             * yet and never match. */
-            spec->has_prefix = spec->prefix_v6 = plen > 0;
-        } else {
+        if (!topo_prefix_parse(prefix, true, &spec->prefix, &spec->plen,
+                               &ipv6)) {
             goto out;
         }
+        /* A /0 is "anywhere"; IPv6 prefixes are not evaluated yet and
+         * never match. */
+        spec->has_prefix = spec->plen > 0;
+        spec->prefix_v6 = ipv6 && spec->has_prefix;
     }
     error = 0;
 

@@ -928,25 +928,12 @@ port_parse_pairs(const json_t *obj, struct port_spec *spec)
         const json_t *ip = json_object_get(e, "ip_address");
         const json_t *mac = json_object_get(e, "mac_address");
         struct topo_addr_pair *pair = &spec->pairs[spec->n_pairs];
-        char addr[INET6_ADDRSTRLEN + 4], *slash;
-        struct in6_addr in6;
-        struct in_addr in;
-        long plen = 32;
+        bool ipv6;
 
         if (!json_is_object(e) || !json_is_string(ip)
-            || json_string_length(ip) >= sizeof addr) {
+            || !topo_prefix_parse(json_string_value(ip), true,
+                                  &pair->prefix, &pair->plen, &ipv6)) {
             return EINVAL;
-        }
-        str_copy(addr, json_string_value(ip), sizeof addr);
-        slash = strchr(addr, '/');
-        if (slash) {
-            char *end;
-
-            *slash = '\0';
-            plen = strtol(slash + 1, &end, 10);
-            if (!slash[1] || *end || plen < 0 || plen > 128) {
-                return EINVAL;
-            }
         }
         if (mac && !json_is_null(mac)) {
             if (!json_is_string(mac)
@@ -957,13 +944,8 @@ port_parse_pairs(const json_t *obj, struct port_spec *spec)
         } else {
             pair->mac = spec->mac;
         }
-        if (inet_pton(AF_INET, addr, &in) == 1 && plen <= 32) {
-            pair->plen = (uint8_t) plen;
-            pair->prefix = in.s_addr & htonl(plen ? UINT32_MAX << (32 - plen)
-                                                  : 0);
+        if (!ipv6) {
             spec->n_pairs++;
-        } else if (inet_pton(AF_INET6, addr, &in6) != 1) {
-            return EINVAL;
         }
     }
     return 0;

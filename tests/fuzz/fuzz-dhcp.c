@@ -202,7 +202,7 @@ fuzz_routes(const uint8_t *data, size_t size)
         for (size_t i = 0; i < n; i++) {
             check(r[i].dst == r2[i].dst && r[i].plen == r2[i].plen
                   && r[i].nexthop == r2[i].nexthop);
-            check(!(r[i].dst & ~dhcp4_plen_to_mask(r[i].plen)));
+            check(!(r[i].dst & ~ip4_prefix_mask(r[i].plen)));
         }
     }
     free(enc);

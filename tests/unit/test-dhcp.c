@@ -1217,10 +1217,11 @@ test_msg_parse_and_names(void)
     CHECK_STREQ(dhcp_server_outcome_why(DHCP_SERVER_RELEASE),
                 "ignored: release");
     CHECK_STREQ(dhcp_server_outcome_why(N_DHCP_SERVER_OUTCOMES), "?");
-    CHECK_EQ(dhcp4_plen_to_mask(0), 0);
-    CHECK_EQ(dhcp4_plen_to_mask(1), IP(128, 0, 0, 0));
-    CHECK_EQ(dhcp4_plen_to_mask(25), IP(255, 255, 255, 128));
-    CHECK_EQ(dhcp4_plen_to_mask(32), htonl(0xffffffff));
+    CHECK_EQ(ip4_prefix_mask(0), 0);
+    CHECK_EQ(ip4_prefix_mask(1), IP(128, 0, 0, 0));
+    CHECK_EQ(ip4_prefix_mask(25), IP(255, 255, 255, 128));
+    CHECK_EQ(ip4_prefix_mask(32), htonl(0xffffffff));
+    CHECK_EQ(ip4_prefix_mask(33), htonl(0xffffffff));
 }
 
 int
