@@ -406,7 +406,7 @@ sim_arp_responder(struct sim_ctx *ctx, const struct topo_port *in,
         /* The agent's DHCP server, unless a port has its address. */
         flow_tags_add(ctx->tags, net->tag);
         for (sn = net->subnets; sn; sn = sn->net_next) {
-            if (sn->ipv4 && sn->enable_dhcp
+            if (sn->cfg.ipv4 && sn->cfg.enable_dhcp
                 && topo_subnet_dhcp_server(sn) == key->nw_dst.ip4) {
                 if (ctx->trace) {
                     sim_trace_add(ctx->trace, "arp: who-has %s = the DHCP "
@@ -549,7 +549,7 @@ sim_dhcp_subnet(struct sim_ctx *ctx, const struct topo_port *p)
         }
         sn = topo_find_subnet(ctx->topo, p->ips[i].subnet_id);
         flow_tags_add(ctx->tags, topo_tag_subnet(p->ips[i].subnet_id));
-        if (sn && sn->ipv4 && sn->enable_dhcp) {
+        if (sn && sn->cfg.ipv4 && sn->cfg.enable_dhcp) {
             return sn;
         }
     }

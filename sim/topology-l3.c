@@ -39,16 +39,7 @@ const struct eth_addr topo_dhcp_mac = {
 
 struct subnet_spec {
     char *network_id;
-    bool ipv4;
-    be32 prefix;
-    uint8_t plen;
-    bool has_gateway;
-    be32 gateway;
-    bool enable_dhcp;
-    be32 dns[TOPO_MAX_DNS];
-    size_t n_dns;
-    struct topo_prefix_route routes[TOPO_MAX_HOST_ROUTES];
-    size_t n_routes;
+    struct topo_subnet_cfg cfg;
 };
 
 struct router_spec {
@@ -127,17 +118,18 @@ subnet_spec_parse(const json_t *obj, struct subnet_spec *spec)
     memset(spec, 0, sizeof *spec);
     if (!topo_json_string(obj, "network_id", "", &spec->network_id)
         || !spec->network_id[0]
-        || !topo_json_bool(obj, "enable_dhcp", true, &spec->enable_dhcp)) {
+        || !topo_json_bool(obj, "enable_dhcp", true,
+                           &spec->cfg.enable_dhcp)) {
         goto error;
     }
     cidr = json_object_get(obj, "cidr");
     if (!json_is_string(cidr)
         || !topo_prefix_parse(json_string_value(cidr), false,
-                              &spec->prefix, &spec->plen, &ipv6)) {
+                              &spec->cfg.prefix, &spec->cfg.plen, &ipv6)) {
         goto error;
     }
-    spec->ipv4 = !ipv6;
-    if (!spec->ipv4) {
+    spec->cfg.ipv4 = !ipv6;
+    if (!spec->cfg.ipv4) {
         return 0;
     }
 
@@ -146,8 +138,8 @@ subnet_spec_parse(const json_t *obj, struct subnet_spec *spec)
         if (inet_pton(AF_INET, json_string_value(gw), &in) != 1) {
             goto error;
         }
-        spec->has_gateway = true;
-        spec->gateway = in.s_addr;
+        spec->cfg.has_gateway = true;
+        spec->cfg.gateway = in.s_addr;
     } else if (gw && !json_is_null(gw)) {
         goto error;
     }
@@ -159,16 +151,16 @@ subnet_spec_parse(const json_t *obj, struct subnet_spec *spec)
                 goto error;
             }
             if (inet_pton(AF_INET, json_string_value(e), &in) == 1
-                && spec->n_dns < TOPO_MAX_DNS) {
-                spec->dns[spec->n_dns++] = in.s_addr;
+                && spec->cfg.n_dns < TOPO_MAX_DNS) {
+                spec->cfg.dns[spec->cfg.n_dns++] = in.s_addr;
             }
         }
     } else if (dns && !json_is_null(dns)) {
         goto error;
     }
     if (parse_prefix_routes(json_object_get(obj, "host_routes"),
-                            spec->routes, TOPO_MAX_HOST_ROUTES,
-                            &spec->n_routes)) {
+                            spec->cfg.routes, TOPO_MAX_HOST_ROUTES,
+                            &spec->cfg.n_routes)) {
         goto error;
     }
     return 0;
@@ -183,16 +175,7 @@ static bool
 subnet_equal(const struct topo_subnet *s, const struct subnet_spec *spec)
 {
     return (!strcmp(s->network_id, spec->network_id)
-            && s->ipv4 == spec->ipv4
-            && s->prefix == spec->prefix && s->plen == spec->plen
-            && s->has_gateway == spec->has_gateway
-            && s->gateway == spec->gateway
-            && s->enable_dhcp == spec->enable_dhcp
-            && s->n_dns == spec->n_dns
-            && !memcmp(s->dns, spec->dns, sizeof s->dns)
-            && s->n_routes == spec->n_routes
-            && !memcmp(s->routes, spec->routes,
-                       s->n_routes * sizeof *s->routes));
+            && !memcmp(&s->cfg, &spec->cfg, sizeof s->cfg));
 }
 
 static void
@@ -261,16 +244,7 @@ topo_update_subnet(struct topology *topo, const char *id,
     }
     tag_set_add(changed, s->tag);
     s->network_id = spec.network_id;
-    s->ipv4 = spec.ipv4;
-    s->prefix = spec.prefix;
-    s->plen = spec.plen;
-    s->has_gateway = spec.has_gateway;
-    s->gateway = spec.gateway;
-    s->enable_dhcp = spec.enable_dhcp;
-    memcpy(s->dns, spec.dns, sizeof s->dns);
-    s->n_dns = spec.n_dns;
-    memcpy(s->routes, spec.routes, sizeof s->routes);
-    s->n_routes = spec.n_routes;
+    memcpy(&s->cfg, &spec.cfg, sizeof s->cfg);
     subnet_link(topo, s);
     tag_set_add(changed, s->net->tag);
     routers_of_subnet_rebuild(topo, id, changed);
@@ -303,7 +277,8 @@ topo_find_subnet(const struct topology *topo, const char *id)
 be32
 topo_subnet_dhcp_server(const struct topo_subnet *s)
 {
-    return s->has_gateway ? s->gateway : htonl(ntohl(s->prefix) + 1);
+    return (s->cfg.has_gateway ? s->cfg.gateway
+            : htonl(ntohl(s->cfg.prefix) + 1));
 }
 
 /* Routers. */
@@ -504,8 +479,8 @@ ip_subnet(const struct topology *topo, const struct topo_ip *tip)
 {
     const struct topo_subnet *s = topo_find_subnet(topo, tip->subnet_id);
 
-    if (s && s->ipv4 && !strcmp(s->network_id, tip->port->network_id)
-        && (tip->ip & ip4_prefix_mask(s->plen)) == s->prefix) {
+    if (s && s->cfg.ipv4 && !strcmp(s->network_id, tip->port->network_id)
+        && (tip->ip & ip4_prefix_mask(s->cfg.plen)) == s->cfg.prefix) {
         return s;
     }
     return NULL;
@@ -562,8 +537,8 @@ router_rebuild(struct topology *topo, struct topo_router *r)
 
             if (s) {
                 r->table[r->n_table++] = (struct topo_route) {
-                    .type = TOPO_ROUTE_CONNECTED, .prefix = s->prefix,
-                    .plen = s->plen, .ifaddr = p->ips[i].ip, .port = p,
+                    .type = TOPO_ROUTE_CONNECTED, .prefix = s->cfg.prefix,
+                    .plen = s->cfg.plen, .ifaddr = p->ips[i].ip, .port = p,
                 };
             }
         }
@@ -697,26 +672,26 @@ topology_dhcp_lookup(const struct topology *topo, uint32_t port_no,
     for (size_t i = 0; i < port->n_ips; i++) {
         const struct topo_subnet *s = ip_subnet(topo, &port->ips[i]);
 
-        if (!s || !s->enable_dhcp) {
+        if (!s || !s->cfg.enable_dhcp) {
             continue;
         }
         memset(out, 0, sizeof *out);
         out->mac = port->mac;
         out->ip = port->ips[i].ip;
-        out->plen = s->plen;
-        out->router = s->has_gateway ? s->gateway : 0;
+        out->plen = s->cfg.plen;
+        out->router = s->cfg.has_gateway ? s->cfg.gateway : 0;
         out->server_ip = topo_subnet_dhcp_server(s);
         out->server_mac = topo_dhcp_mac;
         BUILD_ASSERT(ARRAY_SIZE(out->dns) >= TOPO_MAX_DNS);
-        memcpy(out->dns, s->dns, s->n_dns * sizeof *s->dns);
-        out->n_dns = s->n_dns;
+        memcpy(out->dns, s->cfg.dns, s->cfg.n_dns * sizeof *s->cfg.dns);
+        out->n_dns = s->cfg.n_dns;
         BUILD_ASSERT(ARRAY_SIZE(out->routes) >= TOPO_MAX_HOST_ROUTES);
-        for (size_t j = 0; j < s->n_routes; j++) {
-            out->routes[j].dst = s->routes[j].prefix;
-            out->routes[j].plen = s->routes[j].plen;
-            out->routes[j].nexthop = s->routes[j].nexthop;
+        for (size_t j = 0; j < s->cfg.n_routes; j++) {
+            out->routes[j].dst = s->cfg.routes[j].prefix;
+            out->routes[j].plen = s->cfg.routes[j].plen;
+            out->routes[j].nexthop = s->cfg.routes[j].nexthop;
         }
-        out->n_routes = s->n_routes;
+        out->n_routes = s->cfg.n_routes;
         out->mtu = port->net->mtu;
         out->port_name = port->name;
         out->port_id = port->id;

@@ -192,12 +192,15 @@ struct topo_net {
 #define TOPO_MAX_DNS 4
 #define TOPO_MAX_HOST_ROUTES 16
 
-struct topo_subnet {
-    struct topo_hmap_node id_node;      /* In subnets_by_id. */
-    char *id;
-    char *network_id;
-    struct topo_net *net;
-    struct topo_subnet *net_next;       /* In net->subnets. */
+struct topo_prefix_route {
+    be32 prefix;
+    uint8_t plen;
+    be32 nexthop;
+};
+
+/* What a subnet says, apart from its network: compared and copied whole
+ * (all-zero padding, unused array entries zero). */
+struct topo_subnet_cfg {
     bool ipv4;
     be32 prefix;                        /* Masked. */
     uint8_t plen;
@@ -206,12 +209,17 @@ struct topo_subnet {
     bool enable_dhcp;
     be32 dns[TOPO_MAX_DNS];
     size_t n_dns;
-    struct topo_prefix_route {
-        be32 prefix;
-        uint8_t plen;
-        be32 nexthop;
-    } routes[TOPO_MAX_HOST_ROUTES];     /* host_routes. */
+    struct topo_prefix_route routes[TOPO_MAX_HOST_ROUTES];  /* host_routes */
     size_t n_routes;
+};
+
+struct topo_subnet {
+    struct topo_hmap_node id_node;      /* In subnets_by_id. */
+    char *id;
+    char *network_id;
+    struct topo_net *net;
+    struct topo_subnet *net_next;       /* In net->subnets. */
+    struct topo_subnet_cfg cfg;
     uint64_t tag;                       /* subnet:<id> */
 };
 
