@@ -97,10 +97,16 @@ $(BUILD)/bin/weftctl: $(call obj,$(CLI_SRC)) $(LIBWEFT) $(LIBBASE)
 	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CURL) $(LIBS_JSON) $(LIBS_CORE)
 
 # Unit tests link everything; each test-*.c is one binary.
-$(BUILD)/tests/test-%: tests/unit/test-%.c $(LIBAGENT) $(LIBCTRL) $(LIBWEFT) \
-                      $(LIBBASE) $(BUILD)/obj/tests/lib/unit.o
+# tests/lib: what unit tests share (unit.h, sim-test.h).
+LIBTEST := $(BUILD)/libwefttest.a
+$(LIBTEST): $(call obj,$(wildcard tests/lib/*.c))
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(BUILD)/obj/tests/lib/unit.o $(LIBAGENT) $(LIBCTRL) \
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/tests/test-%: tests/unit/test-%.c $(LIBTEST) $(LIBAGENT) $(LIBCTRL) \
+                      $(LIBWEFT) $(LIBBASE)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(LIBTEST) $(LIBAGENT) $(LIBCTRL) \
 	  $(LIBWEFT) $(LIBBASE) -o $@ $(LDFLAGS) $(LIBS_HTTP) $(LIBS_SQL) \
 	  $(LIBS_CURL) $(LIBS_JSON) $(LIBS_CORE)
 

@@ -17,20 +17,8 @@
 
 #include "sim/sim.h"
 #include "sim/topology.h"
+#include "tests/lib/sim-test.h"
 #include "tests/lib/unit.h"
-
-static void
-put(struct topology *topo, const char *key, char *json,
-    struct tag_set *changed)
-{
-    struct tag_set scratch;
-
-    tag_set_init(&scratch);
-    CHECK_EQ(topology_update(topo, key, json, changed ? changed : &scratch),
-             0);
-    tag_set_destroy(&scratch);
-    free(json);
-}
 
 static char *
 port_json(const char *id, const char *mac, const char *ip, const char *host,
@@ -57,18 +45,24 @@ fixture(void)
     struct tag_set scratch;
 
     tag_set_init(&scratch);
-    put(topo, "networks/net1", xasprintf("{\"name\": \"net1\", "
+    simt_apply(topo, "networks/net1", xasprintf("{\"name\": \"net1\", "
         "\"provider:segmentation_id\": 7}"), NULL);
-    put(topo, "subnets/s1", xasprintf("{\"network_id\": \"net1\", "
+    simt_apply(topo, "subnets/s1", xasprintf("{\"network_id\": \"net1\", "
         "\"cidr\": \"10.0.0.0/24\", \"gateway_ip\": \"10.0.0.254\", "
         "\"enable_dhcp\": true}"), NULL);
-    put(topo, "ports/p1", port_json("p1", "fa:16:3e:00:00:01", "10.0.0.1",
-                                    "hv1", true, P1_PAIRS), NULL);
-    put(topo, "ports/p2", port_json("p2", "fa:16:3e:00:00:02", "10.0.0.2",
-                                    "hv1", false, "[]"), NULL);
-    put(topo, "ports/p3", port_json("p3", "fa:16:3e:00:00:03", "10.0.0.3",
-                                    "hv2", true, "[]"), NULL);
-    put(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
+    simt_apply(topo, "ports/p1",
+               port_json("p1", "fa:16:3e:00:00:01", "10.0.0.1", "hv1",
+                         true, P1_PAIRS),
+               NULL);
+    simt_apply(topo, "ports/p2",
+               port_json("p2", "fa:16:3e:00:00:02", "10.0.0.2", "hv1",
+                         false, "[]"),
+               NULL);
+    simt_apply(topo, "ports/p3",
+               port_json("p3", "fa:16:3e:00:00:03", "10.0.0.3", "hv2",
+                         true, "[]"),
+               NULL);
+    simt_apply(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
         "\"configurations\": {\"tunnel_ip\": \"198.18.0.12\"}}"), NULL);
     topology_bind(topo, "p1", 3, &scratch);
     topology_bind(topo, "p2", 4, &scratch);
@@ -114,23 +108,6 @@ arp_key(uint32_t in_port, const char *src_mac, const char *sha,
     return key;
 }
 
-static const char *
-acts(const struct topology *topo, struct flow_key key)
-{
-    static char buf[256];
-    struct dp_actions a;
-    struct flow_tags tags;
-    struct flow_wc wc;
-
-    dp_actions_init(&a);
-    flow_tags_init(&tags);
-    flow_wc_init_catchall(&wc);
-    CHECK_EQ(sim_run(topo, &key, &wc, &a, &tags, NULL), 0);
-    dp_actions_format(&a, buf, sizeof buf);
-    dp_actions_destroy(&a);
-    return buf;
-}
-
 /* p1 (port 3) has port security and no security group: new connections
  * are refused by its (empty) egress rules, replies pass -- ct without
  * allow_new.  p2 (port 4) is not filtered. */
@@ -143,25 +120,32 @@ test_ip_and_mac(void)
 {
     struct topology *topo = fixture();
 
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.1", 999, 53)), TO_P3);
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.0.1", 999, 53)),
+                TO_P3);
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
                 "drop(spoofed_ip)");
-    CHECK_STREQ(acts(topo, udp_key(3, "fa:16:3e:00:00:99", "10.0.0.1", 999,
-                                   53)), "drop(spoofed_mac)");
+    CHECK_STREQ(simt_acts(topo,
+                          udp_key(3, "fa:16:3e:00:00:99", "10.0.0.1", 999,
+                                  53)),
+                "drop(spoofed_mac)");
     /* Allowed pairs: a prefix with the port's MAC, an address with its
      * own MAC (and only with it). */
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.9.200", 999, 53)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.9.200", 999, 53)),
                 TO_P3);
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.10.1", 999, 53)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.10.1", 999, 53)),
                 "drop(spoofed_ip)");
-    CHECK_STREQ(acts(topo, udp_key(3, "fa:16:3e:00:00:aa", "10.0.8.8", 999,
-                                   53)), TO_P3);
-    CHECK_STREQ(acts(topo, udp_key(3, "fa:16:3e:00:00:aa", "10.0.0.1", 999,
-                                   53)), "drop(spoofed_ip)");
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.8.8", 999, 53)),
+    CHECK_STREQ(simt_acts(topo,
+                          udp_key(3, "fa:16:3e:00:00:aa", "10.0.8.8", 999,
+                                  53)),
+                TO_P3);
+    CHECK_STREQ(simt_acts(topo,
+                          udp_key(3, "fa:16:3e:00:00:aa", "10.0.0.1", 999,
+                                  53)),
+                "drop(spoofed_ip)");
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.8.8", 999, 53)),
                 "drop(spoofed_ip)");
     /* Port security off: anything goes. */
-    CHECK_STREQ(acts(topo, udp_key(4, "fa:16:3e:00:00:99", "1.2.3.4", 999,
+    CHECK_STREQ(simt_acts(topo, udp_key(4, "fa:16:3e:00:00:99", "1.2.3.4", 999,
                                    53)), TO_P3_OPEN);
     topology_destroy(topo);
 }
@@ -173,14 +157,14 @@ test_dhcp(void)
     struct flow_key k = udp_key(3, P1_MAC, "0.0.0.0", 68, 67);
 
     /* A client without an address may ask for one... */
-    CHECK_STREQ(acts(topo, k), "userspace(dhcp)");
+    CHECK_STREQ(simt_acts(topo, k), "userspace(dhcp)");
     /* ...but nothing else may come from 0.0.0.0. */
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "0.0.0.0", 68, 53)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "0.0.0.0", 68, 53)),
                 "drop(spoofed_ip)");
     /* A VM may not answer as a DHCP server, even from its own address. */
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.1", 67, 68)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.0.1", 67, 68)),
                 "drop(dhcp_server_vm)");
-    CHECK_STREQ(acts(topo, udp_key(4, "fa:16:3e:00:00:02", "10.0.0.2", 67,
+    CHECK_STREQ(simt_acts(topo, udp_key(4, "fa:16:3e:00:00:02", "10.0.0.2", 67,
                                    68)), TO_P3_OPEN);
     topology_destroy(topo);
 }
@@ -191,16 +175,16 @@ test_arp(void)
     struct topology *topo = fixture();
 
     /* 10.0.0.3 is p3's: answered locally. */
-    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, P1_MAC, "10.0.0.1")),
+    CHECK_STREQ(simt_acts(topo, arp_key(3, P1_MAC, P1_MAC, "10.0.0.1")),
                 "arp_reply(fa:16:3e:00:00:03)");
     /* ARP probe (sender 0.0.0.0). */
-    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, P1_MAC, "0.0.0.0")),
+    CHECK_STREQ(simt_acts(topo, arp_key(3, P1_MAC, P1_MAC, "0.0.0.0")),
                 "arp_reply(fa:16:3e:00:00:03)");
-    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, P1_MAC, "10.0.0.3")),
+    CHECK_STREQ(simt_acts(topo, arp_key(3, P1_MAC, P1_MAC, "10.0.0.3")),
                 "drop(spoofed_arp)");
-    CHECK_STREQ(acts(topo, arp_key(3, P1_MAC, "fa:16:3e:00:00:03",
+    CHECK_STREQ(simt_acts(topo, arp_key(3, P1_MAC, "fa:16:3e:00:00:03",
                                    "10.0.0.1")), "drop(spoofed_arp)");
-    CHECK_STREQ(acts(topo, arp_key(4, "fa:16:3e:00:00:02",
+    CHECK_STREQ(simt_acts(topo, arp_key(4, "fa:16:3e:00:00:02",
                                    "fa:16:3e:00:00:03", "10.0.0.3")),
                 "arp_reply(fa:16:3e:00:00:03)");
     topology_destroy(topo);
@@ -214,13 +198,14 @@ test_change_invalidates(void)
     bool has = false;
 
     tag_set_init(&changed);
-    put(topo, "ports/p1", port_json("p1", P1_MAC, "10.0.0.1", "hv1", false,
-                                    "[]"), &changed);
+    simt_apply(topo, "ports/p1",
+               port_json("p1", P1_MAC, "10.0.0.1", "hv1", false, "[]"),
+               &changed);
     for (size_t i = 0; i < changed.n; i++) {
         has = has || changed.tags[i] == topo_tag_port("p1");
     }
     CHECK(has);
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
                 TO_P3_OPEN);
 
     /* Malformed pairs are refused and change nothing. */
@@ -234,7 +219,7 @@ test_change_invalidates(void)
                              "\"fa:16:3e:00:00:01\", "
                              "\"port_security_enabled\": \"yes\"}",
                              &changed), EINVAL);
-    CHECK_STREQ(acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
+    CHECK_STREQ(simt_acts(topo, udp_key(3, P1_MAC, "10.0.0.77", 999, 53)),
                 TO_P3_OPEN);
     tag_set_destroy(&changed);
     topology_destroy(topo);

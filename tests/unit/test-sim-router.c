@@ -30,6 +30,7 @@
 
 #include "sim/sim.h"
 #include "sim/topology.h"
+#include "tests/lib/sim-test.h"
 #include "tests/lib/unit.h"
 
 #define R1 "r1000000-0000-4000-8000-000000000001"
@@ -37,25 +38,12 @@
 #define R3 "r3000000-0000-4000-8000-000000000003"
 
 static void
-put(struct topology *topo, const char *key, char *json,
-    struct tag_set *changed)
-{
-    struct tag_set scratch;
-
-    tag_set_init(&scratch);
-    CHECK_EQ(topology_update(topo, key, json, changed ? changed : &scratch),
-             0);
-    tag_set_destroy(&scratch);
-    free(json);
-}
-
-static void
 net(struct topology *topo, const char *id, int vni, int mtu)
 {
     char key[64];
 
     snprintf(key, sizeof key, "networks/%s", id);
-    put(topo, key, xasprintf("{\"id\": \"%s\", \"name\": \"%s\", "
+    simt_apply(topo, key, xasprintf("{\"id\": \"%s\", \"name\": \"%s\", "
                              "\"mtu\": %d, \"provider:segmentation_id\": "
                              "%d}", id, id, mtu, vni), NULL);
 }
@@ -67,7 +55,7 @@ subnet(struct topology *topo, const char *id, const char *net_id,
     char key[64];
 
     snprintf(key, sizeof key, "subnets/%s", id);
-    put(topo, key, xasprintf("{\"id\": \"%s\", \"network_id\": \"%s\", "
+    simt_apply(topo, key, xasprintf("{\"id\": \"%s\", \"network_id\": \"%s\", "
                              "\"ip_version\": 4, \"cidr\": \"%s\", "
                              "\"gateway_ip\": %s%s%s, \"enable_dhcp\": %s, "
                              "\"dns_nameservers\": [\"10.1.0.53\"], "
@@ -88,7 +76,7 @@ port(struct topology *topo, const char *id, const char *net_id,
     char key[64];
 
     snprintf(key, sizeof key, "ports/%s", id);
-    put(topo, key, xasprintf("{\"id\": \"%s\", \"name\": \"%s\", "
+    simt_apply(topo, key, xasprintf("{\"id\": \"%s\", \"name\": \"%s\", "
                              "\"network_id\": \"%s\", \"mac_address\": "
                              "\"%s\", \"fixed_ips\": [{\"subnet_id\": "
                              "\"%s\", \"ip_address\": \"%s\"}], "
@@ -108,7 +96,7 @@ router(struct topology *topo, const char *id, const char *routes,
     char key[64];
 
     snprintf(key, sizeof key, "routers/%s", id);
-    put(topo, key, xasprintf("{\"id\": \"%s\", \"name\": \"%.2s\", "
+    simt_apply(topo, key, xasprintf("{\"id\": \"%s\", \"name\": \"%.2s\", "
                              "\"admin_state_up\": %s, \"routes\": [%s]}",
                              id, id, up ? "true" : "false", routes),
         changed);
@@ -170,21 +158,15 @@ fixture(void)
          R3);
     router(topo, R3, "", true, NULL);
 
-    put(topo, "agents/hv1", xasprintf("{\"host\": \"hv1\", "
+    simt_apply(topo, "agents/hv1", xasprintf("{\"host\": \"hv1\", "
         "\"configurations\": {\"tunnel_ip\": \"198.18.0.11\"}}"), NULL);
-    put(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
+    simt_apply(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
         "\"configurations\": {\"tunnel_ip\": \"198.18.0.12\"}}"), NULL);
     topology_bind(topo, "a1", 3, &scratch);
     topology_bind(topo, "nh", 5, &scratch);
     topology_bind(topo, "a1x", 6, &scratch);
     tag_set_destroy(&scratch);
     return topo;
-}
-
-static void
-mac_at(struct eth_addr *mac, const char *s)
-{
-    CHECK(eth_addr_from_string(s, mac));
 }
 
 /* An IPv4 packet from 'in_port' (MAC 'src') to 'dst_mac'/'dst_ip'. */
@@ -196,8 +178,8 @@ ip_key(uint32_t in_port, const char *dst_mac, const char *dst_ip,
 
     memset(&key, 0, sizeof key);
     key.in_port = in_port;
-    mac_at(&key.eth_dst, dst_mac);
-    mac_at(&key.eth_src, "fa:16:3e:00:0a:11");
+    simt_mac(&key.eth_dst, dst_mac);
+    simt_mac(&key.eth_src, "fa:16:3e:00:0a:11");
     key.eth_type = htons(ETH_TYPE_IP);
     key.nw_proto = proto;
     key.nw_ttl = ttl;
@@ -212,27 +194,6 @@ ip_key(uint32_t in_port, const char *dst_mac, const char *dst_ip,
     return key;
 }
 
-struct result {
-    char acts[512];
-    struct flow_wc wc;
-    struct flow_tags tags;
-};
-
-static struct result
-sim(const struct topology *topo, const struct flow_key *key)
-{
-    struct dp_actions acts;
-    struct result r;
-
-    dp_actions_init(&acts);
-    flow_wc_init_catchall(&r.wc);
-    flow_tags_init(&r.tags);
-    CHECK_EQ(sim_run(topo, key, &r.wc, &acts, &r.tags, NULL), 0);
-    dp_actions_format(&acts, r.acts, sizeof r.acts);
-    dp_actions_destroy(&acts);
-    return r;
-}
-
 #define GW_A "fa:16:3e:00:00:a1"
 
 static void
@@ -240,7 +201,7 @@ test_routed_remote(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = ip_key(3, GW_A, "10.2.0.11", IPPROTO_TCP_, 64);
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "check_mtu(1300,from=10.1.0.1),"
                 "set_eth(fa:16:3e:00:00:b1->fa:16:3e:00:0b:11),dec_ttl(1),"
@@ -260,7 +221,7 @@ test_routed_remote(void)
     CHECK_EQ(r.wc.masks.nw_src.ip4, 0);
     key.tp_dst = htons(80);
     key.nw_src.ip4 = inet_addr("10.1.0.99");
-    CHECK_STREQ(sim(topo, &key).acts, r.acts);
+    CHECK_STREQ(simt_run(topo, &key).acts, r.acts);
     topology_destroy(topo);
 }
 
@@ -269,7 +230,7 @@ test_routed_local_and_static(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = ip_key(3, GW_A, "10.2.0.50", IPPROTO_UDP_, 64);
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "check_mtu(1300,from=10.1.0.1),"
                 "set_eth(fa:16:3e:00:00:b1->fa:16:3e:00:0b:50),dec_ttl(1),"
@@ -278,7 +239,7 @@ test_routed_local_and_static(void)
     /* A static route whose next hop is that VM: only the prefix bits
      * matter, not the host part. */
     key = ip_key(3, GW_A, "192.168.0.7", IPPROTO_TCP_, 64);
-    r = sim(topo, &key);
+    r = simt_run(topo, &key);
     CHECK_STREQ(r.acts, "check_mtu(1300,from=10.1.0.1),"
                 "set_eth(fa:16:3e:00:00:b1->fa:16:3e:00:0b:50),dec_ttl(1),"
                 "output:5");
@@ -291,7 +252,7 @@ test_router_chain(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = ip_key(3, GW_A, "10.3.0.11", IPPROTO_TCP_, 64);
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "check_mtu(1450,from=10.1.0.1),"
                 "set_eth(fa:16:3e:00:00:c1->fa:16:3e:00:0c:11),dec_ttl(2),"
@@ -302,17 +263,17 @@ test_router_chain(void)
     /* TTL 2 expires at the second router, which says so from its address
      * on the transit network. */
     key.nw_ttl = 2;
-    CHECK_STREQ(sim(topo, &key).acts,
+    CHECK_STREQ(simt_run(topo, &key).acts,
                 "icmp_error(type=11,code=0,from=10.99.0.2)");
     key.nw_ttl = 1;
-    CHECK_STREQ(sim(topo, &key).acts,
+    CHECK_STREQ(simt_run(topo, &key).acts,
                 "icmp_error(type=11,code=0,from=10.1.0.1)");
     key.nw_ttl = 3;
-    CHECK(!strncmp(sim(topo, &key).acts, "check_mtu", 9));
+    CHECK(!strncmp(simt_run(topo, &key).acts, "check_mtu", 9));
 
     /* The second router answers pings to its far address. */
     key = ip_key(3, GW_A, "10.3.0.1", IPPROTO_ICMP_, 64);
-    CHECK_STREQ(sim(topo, &key).acts, "icmp_reply(from=10.3.0.1)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "icmp_reply(from=10.3.0.1)");
     topology_destroy(topo);
 }
 
@@ -323,14 +284,14 @@ test_router_itself(void)
     struct flow_key key = ip_key(3, GW_A, "10.1.0.1", IPPROTO_ICMP_, 1);
 
     /* Echo to the gateway, whatever the TTL. */
-    CHECK_STREQ(sim(topo, &key).acts, "icmp_reply(from=10.1.0.1)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "icmp_reply(from=10.1.0.1)");
     key = ip_key(3, GW_A, "10.2.0.1", IPPROTO_ICMP_, 64);
-    CHECK_STREQ(sim(topo, &key).acts, "icmp_reply(from=10.2.0.1)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "icmp_reply(from=10.2.0.1)");
     key = ip_key(3, GW_A, "10.2.0.1", IPPROTO_UDP_, 64);
-    CHECK_STREQ(sim(topo, &key).acts,
+    CHECK_STREQ(simt_run(topo, &key).acts,
                 "icmp_error(type=3,code=3,from=10.2.0.1)");
     key = ip_key(3, GW_A, "10.2.0.1", IPPROTO_TCP_, 64);
-    CHECK_STREQ(sim(topo, &key).acts, "drop(to_router)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "drop(to_router)");
     topology_destroy(topo);
 }
 
@@ -339,20 +300,20 @@ test_unreachable(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = ip_key(3, GW_A, "8.8.8.8", IPPROTO_UDP_, 64);
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "icmp_error(type=3,code=0,from=10.1.0.1)");
     /* No port has 10.2.0.99 on netB. */
     key = ip_key(3, GW_A, "10.2.0.99", IPPROTO_UDP_, 64);
-    r = sim(topo, &key);
+    r = simt_run(topo, &key);
     CHECK_STREQ(r.acts, "icmp_error(type=3,code=1,from=10.1.0.1)");
     CHECK(flow_tags_contains(&r.tags, topo_tag_netmembers("netB")));
 
     /* Multicast and non-IP are not routed. */
     key = ip_key(3, GW_A, "239.1.1.1", IPPROTO_UDP_, 64);
-    CHECK_STREQ(sim(topo, &key).acts, "drop(not_routable)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "drop(not_routable)");
     key.eth_type = htons(ETH_TYPE_IPV6);
-    CHECK_STREQ(sim(topo, &key).acts, "drop(not_routable)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "drop(not_routable)");
     topology_destroy(topo);
 }
 
@@ -367,31 +328,31 @@ test_dhcp_and_arp(void)
 
     key.tp_src = htons(68);
     key.tp_dst = htons(67);
-    CHECK_STREQ(sim(topo, &key).acts, "userspace(dhcp)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "userspace(dhcp)");
     /* A unicast renewal to the server's address, too. */
-    mac_at(&key.eth_dst, "02:77:65:66:74:64");
+    simt_mac(&key.eth_dst, "02:77:65:66:74:64");
     key.nw_dst.ip4 = inet_addr("10.1.0.1");
-    CHECK_STREQ(sim(topo, &key).acts, "userspace(dhcp)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "userspace(dhcp)");
 
     /* netB has DHCP off: the VM at port 5 may run its own server, and its
      * DHCP is switched like any packet. */
     key.in_port = 5;
-    mac_at(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    mac_at(&key.eth_src, "fa:16:3e:00:0b:50");
+    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
+    simt_mac(&key.eth_src, "fa:16:3e:00:0b:50");
     key.nw_src.ip4 = 0;
-    CHECK_STREQ(sim(topo, &key).acts, "tunnel(vni=11,dst=198.18.0.12)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "tunnel(vni=11,dst=198.18.0.12)");
 
     /* ARP for the gateway: the router's MAC. */
     memset(&key, 0, sizeof key);
     key.in_port = 3;
-    mac_at(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    mac_at(&key.eth_src, "fa:16:3e:00:0a:11");
+    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
+    simt_mac(&key.eth_src, "fa:16:3e:00:0a:11");
     key.eth_type = htons(ETH_TYPE_ARP);
     key.nw_proto = ARP_OP_REQUEST;
-    mac_at(&key.arp_sha, "fa:16:3e:00:0a:11");
+    simt_mac(&key.arp_sha, "fa:16:3e:00:0a:11");
     key.nw_src.ip4 = inet_addr("10.1.0.11");
     key.nw_dst.ip4 = inet_addr("10.1.0.1");
-    CHECK_STREQ(sim(topo, &key).acts, "arp_reply(fa:16:3e:00:00:a1)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "arp_reply(fa:16:3e:00:00:a1)");
 
     /* The lookup the agent's DHCP server makes. */
     CHECK_EQ(topology_dhcp_lookup(topo, 3, &d), 0);
@@ -426,17 +387,17 @@ test_dhcp_server_arp_without_gateway(void)
     topology_bind(topo, "t1", 7, &scratch);
     memset(&key, 0, sizeof key);
     key.in_port = 7;
-    mac_at(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    mac_at(&key.eth_src, "fa:16:3e:00:0f:11");
-    mac_at(&key.arp_sha, "fa:16:3e:00:0f:11");
+    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
+    simt_mac(&key.eth_src, "fa:16:3e:00:0f:11");
+    simt_mac(&key.arp_sha, "fa:16:3e:00:0f:11");
     key.eth_type = htons(ETH_TYPE_ARP);
     key.nw_proto = ARP_OP_REQUEST;
     key.nw_dst.ip4 = inet_addr("10.99.0.1");
     /* 10.99.0.1 is R1's interface: the port wins. */
-    CHECK_STREQ(sim(topo, &key).acts, "arp_reply(fa:16:3e:00:00:f1)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "arp_reply(fa:16:3e:00:00:f1)");
     /* Without it, the DHCP server answers for its address. */
-    put(topo, "ports/rT", NULL, &scratch);
-    CHECK_STREQ(sim(topo, &key).acts, "arp_reply(02:77:65:66:74:64)");
+    simt_apply(topo, "ports/rT", NULL, &scratch);
+    CHECK_STREQ(simt_run(topo, &key).acts, "arp_reply(02:77:65:66:74:64)");
     tag_set_destroy(&scratch);
     topology_destroy(topo);
 }
@@ -449,13 +410,13 @@ test_isolation(void)
                                  IPPROTO_TCP_, 64);
 
     /* Tenant 2's VM reaches tenant 2's b1 (vni 21), never tenant 1's. */
-    CHECK_STREQ(sim(topo, &key).acts, "check_mtu(1450,from=10.1.0.1),"
+    CHECK_STREQ(simt_run(topo, &key).acts, "check_mtu(1450,from=10.1.0.1),"
                 "set_eth(fa:16:3e:00:00:b3->fa:16:3e:00:0b:11),dec_ttl(1),"
                 "tunnel(vni=21,dst=198.18.0.12)");
     /* Tenant 1's router MAC is unknown on tenant 2's network. */
     key = ip_key(6, GW_A, "10.2.0.11", IPPROTO_TCP_, 64);
-    CHECK(strstr(sim(topo, &key).acts, "vni=11") == NULL);
-    CHECK(strstr(sim(topo, &key).acts, "set_eth") == NULL);
+    CHECK(strstr(simt_run(topo, &key).acts, "vni=11") == NULL);
+    CHECK(strstr(simt_run(topo, &key).acts, "set_eth") == NULL);
     topology_destroy(topo);
 }
 
@@ -464,7 +425,7 @@ test_changes_and_tags(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = ip_key(3, GW_A, "192.168.0.7", IPPROTO_TCP_, 64);
-    struct result switched;
+    struct simt_result switched;
     struct tag_set changed;
 
     tag_set_init(&changed);
@@ -472,7 +433,7 @@ test_changes_and_tags(void)
      * has no route. */
     router(topo, R1, "{\"destination\": \"10.3.0.0/16\", \"nexthop\": "
            "\"10.99.0.2\"}", true, &changed);
-    switched = sim(topo, &key);
+    switched = simt_run(topo, &key);
     CHECK(flow_tags_contains(&switched.tags, topo_tag_router(R1)));
     CHECK_STREQ(switched.acts, "icmp_error(type=3,code=0,from=10.1.0.1)");
     {
@@ -485,19 +446,19 @@ test_changes_and_tags(void)
     }
     /* A switched flow does not depend on the router. */
     key = ip_key(3, "fa:16:3e:00:0a:12", "10.1.0.12", IPPROTO_TCP_, 64);
-    switched = sim(topo, &key);
+    switched = simt_run(topo, &key);
     CHECK(!flow_tags_contains(&switched.tags, topo_tag_router(R1)));
 
     /* Router admin down. */
     router(topo, R1, R1_ROUTES, false, &changed);
     key = ip_key(3, GW_A, "10.2.0.11", IPPROTO_TCP_, 64);
-    CHECK_STREQ(sim(topo, &key).acts, "drop(router_down)");
+    CHECK_STREQ(simt_run(topo, &key).acts, "drop(router_down)");
     router(topo, R1, R1_ROUTES, true, &changed);
 
     /* Removing the interface on netB: 10.2.0.11 becomes unreachable... */
     tag_set_destroy(&changed);
     tag_set_init(&changed);
-    put(topo, "ports/rB", NULL, &changed);
+    simt_apply(topo, "ports/rB", NULL, &changed);
     {
         bool has = false;
 
@@ -506,11 +467,11 @@ test_changes_and_tags(void)
         }
         CHECK(has);
     }
-    CHECK_STREQ(sim(topo, &key).acts,
+    CHECK_STREQ(simt_run(topo, &key).acts,
                 "icmp_error(type=3,code=0,from=10.1.0.1)");
     /* ...and adding it back restores the route. */
     port(topo, "rB", "netB", "sB", "fa:16:3e:00:00:b1", "10.2.0.1", "", R1);
-    CHECK(!strncmp(sim(topo, &key).acts, "check_mtu(1300", 14));
+    CHECK(!strncmp(simt_run(topo, &key).acts, "check_mtu(1300", 14));
     tag_set_destroy(&changed);
     topology_destroy(topo);
 }

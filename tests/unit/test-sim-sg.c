@@ -17,20 +17,8 @@
 
 #include "sim/sim.h"
 #include "sim/topology.h"
+#include "tests/lib/sim-test.h"
 #include "tests/lib/unit.h"
-
-static void
-put(struct topology *topo, const char *key, char *json,
-    struct tag_set *changed)
-{
-    struct tag_set scratch;
-
-    tag_set_init(&scratch);
-    CHECK_EQ(topology_update(topo, key, json, changed ? changed : &scratch),
-             0);
-    tag_set_destroy(&scratch);
-    free(json);
-}
 
 static void
 port(struct topology *topo, const char *id, const char *mac, const char *ip,
@@ -39,7 +27,8 @@ port(struct topology *topo, const char *id, const char *mac, const char *ip,
     char key[32];
 
     snprintf(key, sizeof key, "ports/%s", id);
-    put(topo, key, xasprintf("{\"network_id\": \"net1\", \"mac_address\": "
+    simt_apply(topo, key, xasprintf("{\"network_id\": \"net1\", "
+                             "\"mac_address\": "
                              "\"%s\", \"fixed_ips\": [{\"subnet_id\": "
                              "\"s1\", \"ip_address\": \"%s\"}], "
                              "\"security_groups\": %s, "
@@ -54,7 +43,7 @@ rule(struct topology *topo, const char *id, const char *body,
     char key[64];
 
     snprintf(key, sizeof key, "security-group-rules/%s", id);
-    put(topo, key, xasprintf("{%s}", body), changed);
+    simt_apply(topo, key, xasprintf("{%s}", body), changed);
 }
 
 static struct topology *
@@ -64,11 +53,12 @@ fixture(void)
     struct tag_set scratch;
 
     tag_set_init(&scratch);
-    put(topo, "networks/net1", xasprintf("{\"provider:segmentation_id\": "
-                                         "7}"), NULL);
-    put(topo, "security-groups/def", xasprintf("{\"name\": \"default\"}"),
-        NULL);
-    put(topo, "security-groups/web", xasprintf("{\"name\": \"web\"}"), NULL);
+    simt_apply(topo, "networks/net1",
+               xasprintf("{\"provider:segmentation_id\": 7}"), NULL);
+    simt_apply(topo, "security-groups/def",
+               xasprintf("{\"name\": \"default\"}"), NULL);
+    simt_apply(topo, "security-groups/web",
+               xasprintf("{\"name\": \"web\"}"), NULL);
     rule(topo, "r1", "\"security_group_id\": \"def\", \"direction\": "
          "\"egress\", \"ethertype\": \"IPv4\"", NULL);
     rule(topo, "r2", "\"security_group_id\": \"def\", \"direction\": "
@@ -84,7 +74,7 @@ fixture(void)
          "[\"web\", \"def\"]");
     port(topo, "b", "fa:16:3e:00:00:02", "10.0.0.2", "hv1", "[\"def\"]");
     port(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "hv2", "[\"def\"]");
-    put(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
+    simt_apply(topo, "agents/hv2", xasprintf("{\"host\": \"hv2\", "
         "\"configurations\": {\"tunnel_ip\": \"198.18.0.12\"}}"), NULL);
     topology_bind(topo, "a", 3, &scratch);
     topology_bind(topo, "b", 4, &scratch);
@@ -122,35 +112,14 @@ to_a(uint32_t in_port, const char *src_mac, const char *src_ip,
     return key;
 }
 
-struct result {
-    char acts[256];
-    struct flow_wc wc;
-    struct flow_tags tags;
-};
-
-static struct result
-sim(const struct topology *topo, struct flow_key key)
-{
-    struct dp_actions a;
-    struct result r;
-
-    dp_actions_init(&a);
-    flow_tags_init(&r.tags);
-    flow_wc_init_catchall(&r.wc);
-    CHECK_EQ(sim_run(topo, &key, &r.wc, &a, &r.tags, NULL), 0);
-    dp_actions_format(&a, r.acts, sizeof r.acts);
-    dp_actions_destroy(&a);
-    return r;
-}
-
 #define C_MAC "fa:16:3e:00:00:03"
 
 static void
 test_local_both_directions(void)
 {
     struct topology *topo = fixture();
-    struct result r = sim(topo, to_a(4, "fa:16:3e:00:00:02", "10.0.0.2",
-                                     22));
+    struct flow_key key = to_a(4, "fa:16:3e:00:00:02", "10.0.0.2", 22);
+    struct simt_result r = simt_run(topo, &key);
 
     /* b's egress (def: any) and a's ingress (def: from members, b is
      * one), each in the port's own zone. */
@@ -166,25 +135,27 @@ static void
 test_ingress_rules(void)
 {
     struct topology *topo = fixture();
-    struct result r;
+    struct simt_result r;
+    struct flow_key key;
 
     /* From c on hv2 (a member of def): any port. */
-    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.0.0.3",
-                               22)).acts, "ct(zone=3,allow_new),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.0.0.3",
+                               22)), "ct(zone=3,allow_new),output:3");
     /* From an outsider: web's ports only. */
-    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
-                               81)).acts, "ct(zone=3,allow_new),output:3");
-    r = sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7", 22));
+    CHECK_STREQ(simt_acts(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
+                               81)), "ct(zone=3,allow_new),output:3");
+    key = to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7", 22);
+    r = simt_run(topo, &key);
     CHECK_STREQ(r.acts, "ct(zone=3),output:3");
     /* The verdict read the destination port and the source address. */
     CHECK_EQ(r.wc.masks.tp_dst, 0xffff);
     CHECK_EQ(r.wc.masks.nw_src.ip4, UINT32_MAX);
     CHECK_EQ(r.wc.masks.tp_src, 0);
     /* ICMP echo from 10.9.0.0/16 only. */
-    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.9.3.3",
-                               0)).acts, "ct(zone=3,allow_new),output:3");
-    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.8.3.3",
-                               0)).acts, "ct(zone=3),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.9.3.3",
+                               0)), "ct(zone=3,allow_new),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.8.3.3",
+                               0)), "ct(zone=3),output:3");
     topology_destroy(topo);
 }
 
@@ -199,18 +170,18 @@ test_changes(void)
      * the membership tag says so. */
     tag_set_init(&changed);
     port(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "hv2", "[]");
-    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.0.0.3",
-                               22)).acts, "ct(zone=3),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "10.0.0.3",
+                               22)), "ct(zone=3),output:3");
 
     /* Deleting web's tcp rule: sg:web changes, port 80 closes. */
-    put(topo, "security-group-rules/r3", NULL, &changed);
+    simt_apply(topo, "security-group-rules/r3", NULL, &changed);
     has = false;
     for (size_t i = 0; i < changed.n; i++) {
         has = has || changed.tags[i] == topo_tag_sg("web");
     }
     CHECK(has);
-    CHECK_STREQ(sim(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
-                               80)).acts, "ct(zone=3),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
+                               80)), "ct(zone=3),output:3");
 
     /* Every protocol name the controller accepts is read back (the
      * agent once knew fewer names and refused such rules). */
@@ -237,17 +208,6 @@ test_changes(void)
     topology_destroy(topo);
 }
 
-static bool
-has_tag(const struct tag_set *s, uint64_t tag)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->tags[i] == tag) {
-            return true;
-        }
-    }
-    return false;
-}
-
 static void
 test_membership_tag(void)
 {
@@ -256,16 +216,16 @@ test_membership_tag(void)
 
     /* A new member's arrival and departure are both announced. */
     tag_set_init(&changed);
-    put(topo, "ports/d", xasprintf("{\"network_id\": \"net1\", "
+    simt_apply(topo, "ports/d", xasprintf("{\"network_id\": \"net1\", "
         "\"mac_address\": \"fa:16:3e:00:00:04\", \"fixed_ips\": "
         "[{\"ip_address\": \"10.0.0.4\"}], \"security_groups\": "
         "[\"def\"], \"binding:host_id\": \"hv2\"}"), &changed);
-    CHECK(has_tag(&changed, topo_tag_sgmembers("def")));
-    CHECK(!has_tag(&changed, topo_tag_sgmembers("web")));
+    CHECK(simt_has_tag(&changed, topo_tag_sgmembers("def")));
+    CHECK(!simt_has_tag(&changed, topo_tag_sgmembers("web")));
     tag_set_destroy(&changed);
     tag_set_init(&changed);
-    put(topo, "ports/d", NULL, &changed);
-    CHECK(has_tag(&changed, topo_tag_sgmembers("def")));
+    simt_apply(topo, "ports/d", NULL, &changed);
+    CHECK(simt_has_tag(&changed, topo_tag_sgmembers("def")));
     tag_set_destroy(&changed);
     topology_destroy(topo);
 }

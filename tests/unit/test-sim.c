@@ -24,6 +24,7 @@
 
 #include "sim/sim.h"
 #include "sim/topology.h"
+#include "tests/lib/sim-test.h"
 #include "tests/lib/unit.h"
 
 #define NET1 "11111111-1111-4111-8111-111111111111"
@@ -85,22 +86,6 @@ agent_json(const char *host, const char *ip)
                      host, host, ip);
 }
 
-/* Applies 'json' (freed) under 'key'; returns topology_update's result.
- * (noinline: GCC's -Wuse-after-free misreads the inlined copies.) */
-static int __attribute__((noinline))
-put(struct topology *topo, const char *key, char *json,
-    struct tag_set *changed)
-{
-    struct tag_set scratch;
-    int error;
-
-    tag_set_init(&scratch);
-    error = topology_update(topo, key, json, changed ? changed : &scratch);
-    tag_set_destroy(&scratch);
-    free(json);
-    return error;
-}
-
 static struct topology *
 fixture(void)
 {
@@ -109,33 +94,33 @@ fixture(void)
 
     tag_set_init(&scratch);
     /* Ports first: objects may arrive in any order. */
-    CHECK_EQ(put(topo, "ports/" P1, port_json(P1, "vm1", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P1, port_json(P1, "vm1", NET1,
                  "fa:16:3e:00:00:01", "10.0.0.1", "hv1"), NULL), 0);
-    CHECK_EQ(put(topo, "networks/" NET1, net_json(NET1, "net1", 7, true),
+    CHECK_EQ(simt_put(topo, "networks/" NET1, net_json(NET1, "net1", 7, true),
                  NULL), 0);
-    CHECK_EQ(put(topo, "networks/" NET2, net_json(NET2, "net2", 8, true),
+    CHECK_EQ(simt_put(topo, "networks/" NET2, net_json(NET2, "net2", 8, true),
                  NULL), 0);
-    CHECK_EQ(put(topo, "ports/" P2, port_json(P2, "vm2", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P2, port_json(P2, "vm2", NET1,
                  "fa:16:3e:00:00:02", "10.0.0.2", "hv1"), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" P3, port_json(P3, "vm3", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P3, port_json(P3, "vm3", NET1,
                  "fa:16:3e:00:00:03", "10.0.0.3", "hv2"), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" P4, port_json(P4, "vm4", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P4, port_json(P4, "vm4", NET1,
                  "fa:16:3e:00:00:04", "10.0.0.4", "hv2"), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" P5, port_json(P5, "vm5", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P5, port_json(P5, "vm5", NET1,
                  "fa:16:3e:00:00:05", "10.0.0.5", "hv3"), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" P6, port_json(P6, "vm6", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P6, port_json(P6, "vm6", NET1,
                  "fa:16:3e:00:00:06", "10.0.0.6", ""), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" Q1, port_json(Q1, "t2a", NET2,
+    CHECK_EQ(simt_put(topo, "ports/" Q1, port_json(Q1, "t2a", NET2,
                  "fa:16:3e:00:00:03", "10.0.0.3", "hv1"), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" Q2, port_json(Q2, "t2b", NET2,
+    CHECK_EQ(simt_put(topo, "ports/" Q2, port_json(Q2, "t2b", NET2,
                  "fa:16:3e:00:00:09", "10.0.0.9", "hv3"), NULL), 0);
-    CHECK_EQ(put(topo, "ports/" Q3, port_json(Q3, "t2c", NET2,
+    CHECK_EQ(simt_put(topo, "ports/" Q3, port_json(Q3, "t2c", NET2,
                  "FA:16:3E:00:00:0A", "10.0.0.10", "hv1"), NULL), 0);
-    CHECK_EQ(put(topo, "agents/ag1", agent_json("hv1", "198.18.0.11"),
+    CHECK_EQ(simt_put(topo, "agents/ag1", agent_json("hv1", "198.18.0.11"),
                  NULL), 0);
-    CHECK_EQ(put(topo, "agents/ag2", agent_json("hv2", "198.18.0.12"),
+    CHECK_EQ(simt_put(topo, "agents/ag2", agent_json("hv2", "198.18.0.12"),
                  NULL), 0);
-    CHECK_EQ(put(topo, "agents/ag3", agent_json("hv3", "198.18.0.13"),
+    CHECK_EQ(simt_put(topo, "agents/ag3", agent_json("hv3", "198.18.0.13"),
                  NULL), 0);
     topology_bind(topo, P1, 3, &scratch);
     topology_bind(topo, P2, 4, &scratch);
@@ -143,12 +128,6 @@ fixture(void)
     topology_bind(topo, Q3, 6, &scratch);
     tag_set_destroy(&scratch);
     return topo;
-}
-
-static void
-mac_at(struct eth_addr *mac, const char *s)
-{
-    ASSERT(eth_addr_from_string(s, mac));
 }
 
 /* An IPv4/UDP packet from 'in_port' to 'dst'. */
@@ -159,8 +138,8 @@ l2_key(uint32_t in_port, const char *dst)
 
     memset(&key, 0, sizeof key);
     key.in_port = in_port;
-    mac_at(&key.eth_dst, dst);
-    mac_at(&key.eth_src, "fa:16:3e:00:00:01");
+    simt_mac(&key.eth_dst, dst);
+    simt_mac(&key.eth_src, "fa:16:3e:00:00:01");
     key.eth_type = htons(ETH_TYPE_IP);
     key.nw_proto = IPPROTO_UDP_;
     key.nw_ttl = 64;
@@ -188,57 +167,14 @@ arp_key(uint32_t in_port, const char *sha, const char *spa, const char *tpa)
 
     memset(&key, 0, sizeof key);
     key.in_port = in_port;
-    mac_at(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    mac_at(&key.eth_src, sha);
+    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
+    simt_mac(&key.eth_src, sha);
     key.eth_type = htons(ETH_TYPE_ARP);
     key.nw_proto = ARP_OP_REQUEST;
     key.nw_src.ip4 = inet_addr(spa);
     key.nw_dst.ip4 = inet_addr(tpa);
-    mac_at(&key.arp_sha, sha);
+    simt_mac(&key.arp_sha, sha);
     return key;
-}
-
-struct result {
-    char acts[512];
-    struct flow_wc wc;
-    struct flow_tags tags;
-};
-
-static struct result
-sim(const struct topology *topo, const struct flow_key *key)
-{
-    struct dp_actions acts;
-    struct result r;
-
-    flow_wc_init_catchall(&r.wc);
-    flow_tags_init(&r.tags);
-    dp_actions_init(&acts);
-    CHECK_EQ(sim_run(topo, key, &r.wc, &acts, &r.tags, NULL), 0);
-    CHECK(acts.n >= 1);
-    dp_actions_format(&acts, r.acts, sizeof r.acts);
-    dp_actions_destroy(&acts);
-    return r;
-}
-
-static const char *
-acts_of(const struct topology *topo, struct flow_key key)
-{
-    static char buf[512];
-    struct result r = sim(topo, &key);
-
-    memcpy(buf, r.acts, sizeof buf);
-    return buf;
-}
-
-static bool
-tags_has(const struct tag_set *s, uint64_t tag)
-{
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->tags[i] == tag) {
-            return true;
-        }
-    }
-    return s->all;
 }
 
 static void
@@ -246,7 +182,7 @@ test_local_unicast(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = l2_key(3, "fa:16:3e:00:00:02");
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
     struct flow_wc expect;
 
     CHECK_STREQ(r.acts, "output:4");
@@ -270,7 +206,7 @@ test_local_unicast(void)
     CHECK(!memcmp(&expect, &r.wc, sizeof expect));
 
     /* Back to the input port's own MAC. */
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:01")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:01")),
                 "drop(hairpin)");
     topology_destroy(topo);
 }
@@ -280,16 +216,16 @@ test_remote_unicast(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = l2_key(4, "fa:16:3e:00:00:05");
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "tunnel(vni=7,dst=198.18.0.13)");
     CHECK(flow_tags_contains(&r.tags, topo_tag_port(P5)));
     CHECK(flow_tags_contains(&r.tags, topo_tag_host("hv3")));
     CHECK(!flow_tags_contains(&r.tags, topo_tag_host("hv2")));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:03")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:03")),
                 "tunnel(vni=7,dst=198.18.0.12)");
     /* Not bound anywhere. */
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:06")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:06")),
                 "drop(unknown_dst)");
     topology_destroy(topo);
 }
@@ -299,7 +235,7 @@ test_broadcast_replication(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = l2_key(3, "ff:ff:ff:ff:ff:ff");
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     /* Local port 4, one tunnel to hv2 (two ports there), one to hv3. */
     CHECK_STREQ(r.acts, "output:4,tunnel(vni=7,dst=198.18.0.12),"
@@ -312,11 +248,11 @@ test_broadcast_replication(void)
     CHECK_EQ(r.wc.masks.eth_dst.ea[5], 0);
 
     /* Multicast is flooded the same way; from port 4 reaches port 3. */
-    CHECK_STREQ(acts_of(topo, l2_key(4, "01:00:5e:00:00:fb")),
+    CHECK_STREQ(simt_acts(topo, l2_key(4, "01:00:5e:00:00:fb")),
                 "output:3,tunnel(vni=7,dst=198.18.0.12),"
                 "tunnel(vni=7,dst=198.18.0.13)");
     /* net2 from port 6: local port 5 and hv3 only. */
-    CHECK_STREQ(acts_of(topo, l2_key(6, "ff:ff:ff:ff:ff:ff")),
+    CHECK_STREQ(simt_acts(topo, l2_key(6, "ff:ff:ff:ff:ff:ff")),
                 "output:5,tunnel(vni=8,dst=198.18.0.13)");
     topology_destroy(topo);
 }
@@ -326,7 +262,7 @@ test_unknown_unicast_floods(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = l2_key(3, "fa:16:3e:99:99:99");
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "output:4,tunnel(vni=7,dst=198.18.0.12),"
                 "tunnel(vni=7,dst=198.18.0.13)");
@@ -342,18 +278,18 @@ test_no_flood_target(void)
     struct tag_set changed;
 
     tag_set_init(&changed);
-    put(topo, "networks/" NET1, net_json(NET1, "lonely", 7, true), NULL);
-    put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
+    simt_put(topo, "networks/" NET1, net_json(NET1, "lonely", 7, true), NULL);
+    simt_put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
                                      "10.0.0.1", "hv1"), NULL);
     topology_bind(topo, P1, 3, &changed);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
                 "drop(no_flood_target)");
     /* A remote port on a host without a known tunnel IP. */
-    put(topo, "ports/" P2, port_json(P2, "vm2", NET1, "fa:16:3e:00:00:02",
+    simt_put(topo, "ports/" P2, port_json(P2, "vm2", NET1, "fa:16:3e:00:00:02",
                                      "10.0.0.2", "hv9"), NULL);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
                 "drop(no_flood_target)");
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")),
                 "drop(no_tunnel_ip)");
     tag_set_destroy(&changed);
     topology_destroy(topo);
@@ -367,12 +303,12 @@ test_flood_many_hosts(void)
     struct topology *topo = topology_create("hv0");
     struct tag_set changed;
     struct flow_key key;
-    struct result r;
+    struct simt_result r;
     bool hit = false;
 
     tag_set_init(&changed);
-    put(topo, "networks/" NET1, net_json(NET1, "big", 7, true), NULL);
-    put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
+    simt_put(topo, "networks/" NET1, net_json(NET1, "big", 7, true), NULL);
+    simt_put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
                                      "10.0.0.1", "hv0"), NULL);
     topology_bind(topo, P1, 3, &changed);
     for (int i = 1; i <= 20; i++) {
@@ -383,20 +319,20 @@ test_flood_many_hosts(void)
         snprintf(ip, sizeof ip, "10.0.1.%d", i);
         snprintf(host, sizeof host, "hv%d", i);
         snprintf(key_, sizeof key_, "ports/%s", id);
-        put(topo, key_, port_json(id, "", NET1, mac, ip, host), NULL);
+        simt_put(topo, key_, port_json(id, "", NET1, mac, ip, host), NULL);
         snprintf(key_, sizeof key_, "agents/a%d", i);
         snprintf(ip, sizeof ip, "198.18.2.%d", i);
-        put(topo, key_, agent_json(host, ip), NULL);
+        simt_put(topo, key_, agent_json(host, ip), NULL);
     }
     key = l2_key(3, "ff:ff:ff:ff:ff:ff");
-    r = sim(topo, &key);
+    r = simt_run(topo, &key);
     CHECK(!r.tags.overflow);
     CHECK(flow_tags_contains(&r.tags, topo_tag_netmembers(NET1)));
     CHECK(!strncmp(r.acts, "tunnel(vni=7,dst=198.18.2.1),", 29));
 
     tag_set_destroy(&changed);
     tag_set_init(&changed);
-    put(topo, "agents/a17", agent_json("hv17", "198.18.3.17"), &changed);
+    simt_put(topo, "agents/a17", agent_json("hv17", "198.18.3.17"), &changed);
     for (size_t i = 0; i < changed.n; i++) {
         hit = hit || flow_tags_contains(&r.tags, changed.tags[i]);
     }
@@ -411,7 +347,7 @@ test_arp_responder(void)
     struct topology *topo = fixture();
     struct flow_key key = arp_key(3, "fa:16:3e:00:00:01", "10.0.0.1",
                                   "10.0.0.4");
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "arp_reply(fa:16:3e:00:00:04)");
     CHECK(flow_tags_contains(&r.tags, topo_tag_netmembers(NET1)));
@@ -423,26 +359,26 @@ test_arp_responder(void)
     CHECK_EQ(r.wc.masks.eth_dst.ea[1], 0);
 
     /* 10.0.0.10 exists only on the other tenant's network: broadcast. */
-    CHECK_STREQ(acts_of(topo, arp_key(3, "fa:16:3e:00:00:01", "10.0.0.1",
+    CHECK_STREQ(simt_acts(topo, arp_key(3, "fa:16:3e:00:00:01", "10.0.0.1",
                                       "10.0.0.10")),
                 "output:4,tunnel(vni=7,dst=198.18.0.12),"
                 "tunnel(vni=7,dst=198.18.0.13)");
     /* Same IP on both networks: each tenant gets its own answer. */
-    CHECK_STREQ(acts_of(topo, arp_key(3, "fa:16:3e:00:00:01", "10.0.0.1",
+    CHECK_STREQ(simt_acts(topo, arp_key(3, "fa:16:3e:00:00:01", "10.0.0.1",
                                       "10.0.0.3")),
                 "arp_reply(fa:16:3e:00:00:03)");
-    CHECK_STREQ(acts_of(topo, arp_key(6, "fa:16:3e:00:00:0a", "10.0.0.10",
+    CHECK_STREQ(simt_acts(topo, arp_key(6, "fa:16:3e:00:00:0a", "10.0.0.10",
                                       "10.0.0.9")),
                 "arp_reply(fa:16:3e:00:00:09)");
     /* Gratuitous ARP (target = own IP) is broadcast. */
-    CHECK_STREQ(acts_of(topo, arp_key(5, "fa:16:3e:00:00:03", "10.0.0.3",
+    CHECK_STREQ(simt_acts(topo, arp_key(5, "fa:16:3e:00:00:03", "10.0.0.3",
                                       "10.0.0.3")),
                 "output:6,tunnel(vni=8,dst=198.18.0.13)");
     /* An ARP reply is not answered. */
     key = arp_key(3, "fa:16:3e:00:00:01", "10.0.0.1", "10.0.0.4");
     key.nw_proto = ARP_OP_REPLY;
-    mac_at(&key.eth_dst, "fa:16:3e:00:00:02");
-    CHECK_STREQ(acts_of(topo, key), "output:4");
+    simt_mac(&key.eth_dst, "fa:16:3e:00:00:02");
+    CHECK_STREQ(simt_acts(topo, key), "output:4");
     topology_destroy(topo);
 }
 
@@ -451,7 +387,7 @@ test_tunnel_ingress(void)
 {
     struct topology *topo = fixture();
     struct flow_key key = tun_key(7, "fa:16:3e:00:00:01");
-    struct result r = sim(topo, &key);
+    struct simt_result r = simt_run(topo, &key);
 
     CHECK_STREQ(r.acts, "output:3");
     CHECK(r.wc.masks.tun_vni == UINT32_MAX);
@@ -461,17 +397,17 @@ test_tunnel_ingress(void)
     CHECK(flow_tags_contains(&r.tags, topo_tag_port(P1)));
 
     /* Broadcast: every attached local port, never back to other hosts. */
-    CHECK_STREQ(acts_of(topo, tun_key(7, "ff:ff:ff:ff:ff:ff")),
+    CHECK_STREQ(simt_acts(topo, tun_key(7, "ff:ff:ff:ff:ff:ff")),
                 "output:3,output:4");
-    CHECK_STREQ(acts_of(topo, tun_key(7, "fa:16:3e:77:77:77")),
+    CHECK_STREQ(simt_acts(topo, tun_key(7, "fa:16:3e:77:77:77")),
                 "output:3,output:4");
     /* A port of the network on another host: not ours to deliver. */
-    CHECK_STREQ(acts_of(topo, tun_key(7, "fa:16:3e:00:00:05")),
+    CHECK_STREQ(simt_acts(topo, tun_key(7, "fa:16:3e:00:00:05")),
                 "drop(unknown_dst)");
-    CHECK_STREQ(acts_of(topo, tun_key(8, "fa:16:3e:00:00:03")), "output:5");
+    CHECK_STREQ(simt_acts(topo, tun_key(8, "fa:16:3e:00:00:03")), "output:5");
 
     key = tun_key(99, "fa:16:3e:00:00:01");
-    r = sim(topo, &key);
+    r = simt_run(topo, &key);
     CHECK_STREQ(r.acts, "drop(unknown_vni)");
     CHECK(r.wc.masks.tun_vni == UINT32_MAX);
     CHECK(eth_addr_is_zero(&r.wc.masks.eth_dst));
@@ -484,13 +420,13 @@ test_tenant_isolation(void)
     struct topology *topo = fixture();
 
     /* MAC :03 is p3 on net1 (hv2) and q1 on net2 (local port 5). */
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:03")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:03")),
                 "tunnel(vni=7,dst=198.18.0.12)");
-    CHECK_STREQ(acts_of(topo, l2_key(6, "fa:16:3e:00:00:03")), "output:5");
+    CHECK_STREQ(simt_acts(topo, l2_key(6, "fa:16:3e:00:00:03")), "output:5");
     /* A net1 MAC is unknown on net2: flooded within net2 only. */
-    CHECK_STREQ(acts_of(topo, l2_key(6, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(6, "fa:16:3e:00:00:02")),
                 "output:5,tunnel(vni=8,dst=198.18.0.13)");
-    CHECK_STREQ(acts_of(topo, tun_key(8, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, tun_key(8, "fa:16:3e:00:00:02")),
                 "output:5,output:6");
     topology_destroy(topo);
 }
@@ -500,49 +436,49 @@ test_drops(void)
 {
     struct topology *topo = fixture();
     struct flow_key key;
-    struct result r;
+    struct simt_result r;
 
     /* Unbound datapath port. */
-    CHECK_STREQ(acts_of(topo, l2_key(9, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(9, "fa:16:3e:00:00:02")),
                 "drop(no_port)");
-    CHECK_STREQ(acts_of(topo, l2_key(0, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(0, "fa:16:3e:00:00:02")),
                 "drop(no_port)");
 
     key = l2_key(3, "fa:16:3e:00:00:02");
     key.vlan_tci = htons(0x1000 | 5);
-    CHECK_STREQ(acts_of(topo, key), "drop(vlan_tagged)");
+    CHECK_STREQ(simt_acts(topo, key), "drop(vlan_tagged)");
 
     key = l2_key(3, "fa:16:3e:00:00:02");
-    mac_at(&key.eth_src, "01:00:00:00:00:01");
-    r = sim(topo, &key);
+    simt_mac(&key.eth_src, "01:00:00:00:00:01");
+    r = simt_run(topo, &key);
     CHECK_STREQ(r.acts, "drop(bad_src_mac)");
     CHECK_EQ(r.wc.masks.eth_src.ea[0], 1);
     CHECK(eth_addr_is_zero(&r.wc.masks.eth_dst));
 
     /* Port admin down: no traffic in, none out, not flooded to. */
-    put(topo, "ports/" P2, port_json_full(P2, "vm2", NET1,
+    simt_put(topo, "ports/" P2, port_json_full(P2, "vm2", NET1,
         "fa:16:3e:00:00:02", "10.0.0.2", "hv1", false, "DOWN"), NULL);
-    CHECK_STREQ(acts_of(topo, l2_key(4, "fa:16:3e:00:00:01")),
+    CHECK_STREQ(simt_acts(topo, l2_key(4, "fa:16:3e:00:00:01")),
                 "drop(port_admin_down)");
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")),
                 "drop(port_admin_down)");
-    CHECK_STREQ(acts_of(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
                 "tunnel(vni=7,dst=198.18.0.12),"
                 "tunnel(vni=7,dst=198.18.0.13)");
 
     /* Network admin down. */
-    put(topo, "networks/" NET1, net_json(NET1, "net1", 7, false), NULL);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:05")),
+    simt_put(topo, "networks/" NET1, net_json(NET1, "net1", 7, false), NULL);
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:05")),
                 "drop(net_admin_down)");
-    CHECK_STREQ(acts_of(topo, tun_key(7, "fa:16:3e:00:00:01")),
+    CHECK_STREQ(simt_acts(topo, tun_key(7, "fa:16:3e:00:00:01")),
                 "drop(net_admin_down)");
-    CHECK_STREQ(acts_of(topo, l2_key(6, "fa:16:3e:00:00:03")), "output:5");
+    CHECK_STREQ(simt_acts(topo, l2_key(6, "fa:16:3e:00:00:03")), "output:5");
 
     /* Network deleted: its ports stay, their network is unknown. */
-    put(topo, "networks/" NET1, NULL, NULL);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:05")),
+    simt_put(topo, "networks/" NET1, NULL, NULL);
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:05")),
                 "drop(no_network)");
-    CHECK_STREQ(acts_of(topo, tun_key(7, "fa:16:3e:00:00:01")),
+    CHECK_STREQ(simt_acts(topo, tun_key(7, "fa:16:3e:00:00:01")),
                 "drop(unknown_vni)");
     topology_destroy(topo);
 }
@@ -641,32 +577,32 @@ test_tags_binding_move(void)
 
     /* p3 migrates from hv2 to hv3. */
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "ports/" P3, port_json(P3, "vm3", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P3, port_json(P3, "vm3", NET1,
                  "fa:16:3e:00:00:03", "10.0.0.3", "hv3"), &changed), 0);
     CHECK(!changed.all);
-    CHECK(tags_has(&changed, topo_tag_port(P3)));
-    CHECK(tags_has(&changed, topo_tag_netmembers(NET1)));
-    CHECK(!tags_has(&changed, topo_tag_port(P4)));
-    CHECK(!tags_has(&changed, topo_tag_net(NET1)));
-    CHECK(!tags_has(&changed, topo_tag_netmembers(NET2)));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:03")),
+    CHECK(simt_has_tag(&changed, topo_tag_port(P3)));
+    CHECK(simt_has_tag(&changed, topo_tag_netmembers(NET1)));
+    CHECK(!simt_has_tag(&changed, topo_tag_port(P4)));
+    CHECK(!simt_has_tag(&changed, topo_tag_net(NET1)));
+    CHECK(!simt_has_tag(&changed, topo_tag_netmembers(NET2)));
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:03")),
                 "tunnel(vni=7,dst=198.18.0.13)");
     tag_set_destroy(&changed);
 
     /* p5 moves here: attached once the agent binds its interface. */
     tag_set_init(&changed);
-    put(topo, "ports/" P5, port_json(P5, "vm5", NET1, "fa:16:3e:00:00:05",
+    simt_put(topo, "ports/" P5, port_json(P5, "vm5", NET1, "fa:16:3e:00:00:05",
                                      "10.0.0.5", "hv1"), &changed);
-    CHECK(tags_has(&changed, topo_tag_port(P5)));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:05")),
+    CHECK(simt_has_tag(&changed, topo_tag_port(P5)));
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:05")),
                 "drop(unknown_dst)");
     tag_set_destroy(&changed);
     tag_set_init(&changed);
     topology_bind(topo, P5, 7, &changed);
-    CHECK(tags_has(&changed, topo_tag_port(P5)));
-    CHECK(tags_has(&changed, topo_tag_netmembers(NET1)));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:05")), "output:7");
-    CHECK_STREQ(acts_of(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
+    CHECK(simt_has_tag(&changed, topo_tag_port(P5)));
+    CHECK(simt_has_tag(&changed, topo_tag_netmembers(NET1)));
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:05")), "output:7");
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "ff:ff:ff:ff:ff:ff")),
                 "output:4,output:7,tunnel(vni=7,dst=198.18.0.12),"
                 "tunnel(vni=7,dst=198.18.0.13)");
     tag_set_destroy(&changed);
@@ -675,9 +611,9 @@ test_tags_binding_move(void)
     topology_bind(topo, P5, 7, &changed);
     CHECK_EQ(changed.n, 0);
     topology_unbind(topo, P5, &changed);
-    CHECK(tags_has(&changed, topo_tag_port(P5)));
-    CHECK(tags_has(&changed, topo_tag_netmembers(NET1)));
-    CHECK_STREQ(acts_of(topo, l2_key(7, "fa:16:3e:00:00:01")),
+    CHECK(simt_has_tag(&changed, topo_tag_port(P5)));
+    CHECK(simt_has_tag(&changed, topo_tag_netmembers(NET1)));
+    CHECK_STREQ(simt_acts(topo, l2_key(7, "fa:16:3e:00:00:01")),
                 "drop(no_port)");
     tag_set_destroy(&changed);
     topology_destroy(topo);
@@ -690,22 +626,22 @@ test_tags_status_only(void)
     struct tag_set changed;
 
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "ports/" P1, port_json_full(P1, "vm1", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P1, port_json_full(P1, "vm1", NET1,
                  "fa:16:3e:00:00:01", "10.0.0.1", "hv1", true, "DOWN"),
                  &changed), 0);
     CHECK_EQ(changed.n, 0);
     CHECK(!changed.all);
     /* Renaming the port or the network, or changing the MTU, neither. */
-    CHECK_EQ(put(topo, "ports/" P1, port_json_full(P1, "renamed", NET1,
+    CHECK_EQ(simt_put(topo, "ports/" P1, port_json_full(P1, "renamed", NET1,
                  "fa:16:3e:00:00:01", "10.0.0.1", "hv1", true, "ACTIVE"),
                  &changed), 0);
-    CHECK_EQ(put(topo, "networks/" NET1, net_json(NET1, "n1", 7, true),
+    CHECK_EQ(simt_put(topo, "networks/" NET1, net_json(NET1, "n1", 7, true),
                  &changed), 0);
-    CHECK_EQ(put(topo, "agents/ag2", agent_json("hv2", "198.18.0.12"),
+    CHECK_EQ(simt_put(topo, "agents/ag2", agent_json("hv2", "198.18.0.12"),
                  &changed), 0);
     CHECK_EQ(changed.n, 0);
     /* The binding survived the rewrite. */
-    CHECK_STREQ(acts_of(topo, l2_key(4, "fa:16:3e:00:00:01")), "output:3");
+    CHECK_STREQ(simt_acts(topo, l2_key(4, "fa:16:3e:00:00:01")), "output:3");
     tag_set_destroy(&changed);
     topology_destroy(topo);
 }
@@ -718,67 +654,67 @@ test_tags_objects(void)
 
     /* Tunnel IP change of hv2. */
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "agents/ag2", agent_json("hv2", "198.18.0.22"),
+    CHECK_EQ(simt_put(topo, "agents/ag2", agent_json("hv2", "198.18.0.22"),
                  &changed), 0);
-    CHECK(tags_has(&changed, topo_tag_host("hv2")));
-    CHECK(!tags_has(&changed, topo_tag_host("hv3")));
-    CHECK(!tags_has(&changed, topo_tag_port(P3)));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:04")),
+    CHECK(simt_has_tag(&changed, topo_tag_host("hv2")));
+    CHECK(!simt_has_tag(&changed, topo_tag_host("hv3")));
+    CHECK(!simt_has_tag(&changed, topo_tag_port(P3)));
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:04")),
                 "tunnel(vni=7,dst=198.18.0.22)");
     tag_set_destroy(&changed);
 
     /* VNI change. */
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "networks/" NET1, net_json(NET1, "net1", 17, true),
+    CHECK_EQ(simt_put(topo, "networks/" NET1, net_json(NET1, "net1", 17, true),
                  &changed), 0);
-    CHECK(tags_has(&changed, topo_tag_net(NET1)));
-    CHECK(!tags_has(&changed, topo_tag_net(NET2)));
-    CHECK(!tags_has(&changed, topo_tag_port(P1)));
-    CHECK_STREQ(acts_of(topo, tun_key(17, "fa:16:3e:00:00:01")), "output:3");
-    CHECK_STREQ(acts_of(topo, tun_key(7, "fa:16:3e:00:00:01")),
+    CHECK(simt_has_tag(&changed, topo_tag_net(NET1)));
+    CHECK(!simt_has_tag(&changed, topo_tag_net(NET2)));
+    CHECK(!simt_has_tag(&changed, topo_tag_port(P1)));
+    CHECK_STREQ(simt_acts(topo, tun_key(17, "fa:16:3e:00:00:01")), "output:3");
+    CHECK_STREQ(simt_acts(topo, tun_key(7, "fa:16:3e:00:00:01")),
                 "drop(unknown_vni)");
     tag_set_destroy(&changed);
 
     /* MAC change: the port and the MAC map of its network. */
     tag_set_init(&changed);
-    put(topo, "ports/" P4, port_json(P4, "vm4", NET1, "fa:16:3e:00:00:44",
+    simt_put(topo, "ports/" P4, port_json(P4, "vm4", NET1, "fa:16:3e:00:00:44",
                                      "10.0.0.4", "hv2"), &changed);
-    CHECK(tags_has(&changed, topo_tag_port(P4)));
-    CHECK(tags_has(&changed, topo_tag_netmembers(NET1)));
+    CHECK(simt_has_tag(&changed, topo_tag_port(P4)));
+    CHECK(simt_has_tag(&changed, topo_tag_netmembers(NET1)));
     tag_set_destroy(&changed);
 
     /* Deletion. */
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "ports/" P2, NULL, &changed), 0);
-    CHECK(tags_has(&changed, topo_tag_port(P2)));
-    CHECK(tags_has(&changed, topo_tag_netmembers(NET1)));
+    CHECK_EQ(simt_put(topo, "ports/" P2, NULL, &changed), 0);
+    CHECK(simt_has_tag(&changed, topo_tag_port(P2)));
+    CHECK(simt_has_tag(&changed, topo_tag_netmembers(NET1)));
     CHECK(!topology_get_port(topo, P2, &(struct topo_port_info) { 0 }));
-    CHECK_STREQ(acts_of(topo, l2_key(4, "fa:16:3e:00:00:01")),
+    CHECK_STREQ(simt_acts(topo, l2_key(4, "fa:16:3e:00:00:01")),
                 "drop(no_port)");
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")),
                 "tunnel(vni=17,dst=198.18.0.13),"
                 "tunnel(vni=17,dst=198.18.0.22)");
     tag_set_destroy(&changed);
     /* Recreated: the local binding (kept by port id) applies again. */
     tag_set_init(&changed);
-    put(topo, "ports/" P2, port_json(P2, "vm2", NET1, "fa:16:3e:00:00:02",
+    simt_put(topo, "ports/" P2, port_json(P2, "vm2", NET1, "fa:16:3e:00:00:02",
                                      "10.0.0.2", "hv1"), &changed);
-    CHECK(tags_has(&changed, topo_tag_port(P2)));
-    CHECK(tags_has(&changed, topo_tag_netmembers(NET1)));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")), "output:4");
+    CHECK(simt_has_tag(&changed, topo_tag_port(P2)));
+    CHECK(simt_has_tag(&changed, topo_tag_netmembers(NET1)));
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")), "output:4");
     tag_set_destroy(&changed);
 
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "agents/ag3", NULL, &changed), 0);
-    CHECK(tags_has(&changed, topo_tag_host("hv3")));
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:05")),
+    CHECK_EQ(simt_put(topo, "agents/ag3", NULL, &changed), 0);
+    CHECK(simt_has_tag(&changed, topo_tag_host("hv3")));
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:05")),
                 "drop(no_tunnel_ip)");
     CHECK_EQ(topology_n_hosts(topo), 2);
     /* Deleting what does not exist changes nothing. */
     tag_set_destroy(&changed);
     tag_set_init(&changed);
-    CHECK_EQ(put(topo, "agents/ag3", NULL, &changed), 0);
-    CHECK_EQ(put(topo, "ports/nope", NULL, &changed), 0);
+    CHECK_EQ(simt_put(topo, "agents/ag3", NULL, &changed), 0);
+    CHECK_EQ(simt_put(topo, "ports/nope", NULL, &changed), 0);
     CHECK_EQ(changed.n, 0);
     tag_set_destroy(&changed);
     topology_destroy(topo);
@@ -824,8 +760,8 @@ test_malformed(void)
     CHECK(!changed.all);
 
     /* Everything still as before. */
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")), "output:4");
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:04")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")), "output:4");
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:04")),
                 "tunnel(vni=7,dst=198.18.0.12)");
     CHECK_EQ(topology_n_ports(topo), 9);
 
@@ -850,7 +786,7 @@ test_malformed(void)
     CHECK_EQ(topology_update(topo, "subnets/s1",
                              "{\"network_id\": \"" NET1 "\", "
                              "\"cidr\": \"10.0.0.0/24\"}", &changed), 0);
-    CHECK(tags_has(&changed, topo_tag_subnet("s1")));
+    CHECK(simt_has_tag(&changed, topo_tag_subnet("s1")));
     CHECK_EQ(topology_n_subnets(topo), 1);
     tag_set_destroy(&changed);
     topology_destroy(topo);
@@ -894,7 +830,7 @@ test_queries_and_clear(void)
                      "\"fa:16:3e:00:00:77\", \"binding:host_id\": \"hv1\", "
                      "\"binding:profile\": {\"interface_name\": \"veth-x\"}}",
                      NET1);
-    CHECK_EQ(put(topo, "ports/px", json, NULL), 0);
+    CHECK_EQ(simt_put(topo, "ports/px", json, NULL), 0);
     CHECK(topology_get_port(topo, "px", &info));
     CHECK_STREQ(info.ifname, "veth-x");
     CHECK(info.admin_up);
@@ -904,11 +840,11 @@ test_queries_and_clear(void)
     seen.n = 0;
     topology_for_each_local_port(topo, collect_local, &seen);
     CHECK_EQ(seen.n, 5);
-    put(topo, "ports/" P3, port_json(P3, "vm3", NET1, "fa:16:3e:00:00:03",
+    simt_put(topo, "ports/" P3, port_json(P3, "vm3", NET1, "fa:16:3e:00:00:03",
                                      "10.0.0.3", "hv1"), NULL);
-    put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
+    simt_put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
                                      "10.0.0.1", "hv2"), NULL);
-    put(topo, "ports/" Q3, NULL, NULL);
+    simt_put(topo, "ports/" Q3, NULL, NULL);
     seen.n = 0;
     seen.p1_ok = false;
     topology_for_each_local_port(topo, collect_local, &seen);
@@ -921,7 +857,7 @@ test_queries_and_clear(void)
     CHECK_EQ(topology_n_networks(topo), 0);
     CHECK_EQ(topology_n_ports(topo), 0);
     CHECK_EQ(topology_n_hosts(topo), 0);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")),
                 "drop(no_port)");
     tag_set_destroy(&changed);
 
@@ -930,15 +866,15 @@ test_queries_and_clear(void)
     topo = fixture();
     tag_set_init(&changed);
     topology_clear(topo, &changed);
-    put(topo, "networks/" NET1, net_json(NET1, "net1", 7, true), NULL);
-    put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
+    simt_put(topo, "networks/" NET1, net_json(NET1, "net1", 7, true), NULL);
+    simt_put(topo, "ports/" P1, port_json(P1, "vm1", NET1, "fa:16:3e:00:00:01",
                                      "10.0.0.1", "hv1"), NULL);
-    put(topo, "ports/" P2, port_json(P2, "vm2", NET1, "fa:16:3e:00:00:02",
+    simt_put(topo, "ports/" P2, port_json(P2, "vm2", NET1, "fa:16:3e:00:00:02",
                                      "10.0.0.2", "hv1"), NULL);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:02")), "output:4");
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:02")), "output:4");
     /* Binding a taken port number moves it. */
     topology_bind(topo, P2, 3, &changed);
-    CHECK_STREQ(acts_of(topo, l2_key(3, "fa:16:3e:00:00:01")),
+    CHECK_STREQ(simt_acts(topo, l2_key(3, "fa:16:3e:00:00:01")),
                 "drop(unknown_dst)");
     tag_set_destroy(&changed);
     topology_destroy(topo);
