@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "datapath/conntrack.h"
+#include "tests/fuzz/fuzz-util.h"
 
 BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
 
@@ -40,14 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_ENTRIES 16
 #define TEMPLATE_LEN 16
-
-static void
-check(bool ok)
-{
-    if (!ok) {
-        abort();
-    }
-}
 
 static bool
 count_cb(const struct ct_conn_info *info, void *aux)
@@ -158,7 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ct_config_default(&cfg);
     cfg.max_entries = FUZZ_MAX_ENTRIES;
     ct = ct_create(&cfg);
-    check(ct != NULL);
+    fuzz_check(ct != NULL);
 
     while (i < size) {
         uint8_t ctl = data[i++];
@@ -190,39 +183,39 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         now += (long long) ((ctl >> 3) & 0xf) * 7000;
 
         frame = malloc(len ? len : 1);
-        check(frame != NULL);
+        fuzz_check(frame != NULL);
         memcpy(frame, tmp, len);
         flow_key_extract(frame, len, 2, &key, &lo);
         s = ct_execute(ct, (ctl >> 1) & 3, ctl & 1, frame, len, &key, &lo,
                        now, &res);
         free(frame);
 
-        check(s == res.state);
+        fuzz_check(s == res.state);
         if (key.eth_type != htons(ETH_TYPE_IP)
             && key.eth_type != htons(ETH_TYPE_IPV6)) {
-            check(s == 0);
+            fuzz_check(s == 0);
         } else {
-            check(s & CT_TRACKED);
+            fuzz_check(s & CT_TRACKED);
         }
         if (s & CT_INVALID) {
-            check(!(s & (CT_NEW | CT_ESTABLISHED | CT_RELATED)));
-            check(res.reason != CT_INVALID_NONE
+            fuzz_check(!(s & (CT_NEW | CT_ESTABLISHED | CT_RELATED)));
+            fuzz_check(res.reason != CT_INVALID_NONE
                   && res.reason < CT_N_INVALID_REASONS);
         } else {
-            check(res.reason == CT_INVALID_NONE);
-            check(!s || !!(s & CT_NEW) + !!(s & CT_ESTABLISHED)
+            fuzz_check(res.reason == CT_INVALID_NONE);
+            fuzz_check(!s || !!(s & CT_NEW) + !!(s & CT_ESTABLISHED)
                         + !!(s & CT_RELATED) == 1);
         }
-        check(res.conn_state < CT_N_CONN_STATES);
+        fuzz_check(res.conn_state < CT_N_CONN_STATES);
 
         ct_get_stats(ct, &st);
         ct_dump(ct, CT_ZONE_ALL, count_cb, &n);
-        check(n == st.n_entries);
-        check(st.n_entries <= FUZZ_MAX_ENTRIES);
+        fuzz_check(n == st.n_entries);
+        fuzz_check(st.n_entries <= FUZZ_MAX_ENTRIES);
         /* Every removal is counted except TCP port reuse (TIME_WAIT or
          * CLOSE replaced by a new SYN). */
-        check(st.commits >= st.n_entries);
-        check(st.commits - st.n_entries >= st.expired + st.early_evictions);
+        fuzz_check(st.commits >= st.n_entries);
+        fuzz_check(st.commits - st.n_entries >= st.expired + st.early_evictions);
         if (i % 7 == 0) {
             ct_run(ct, now, 5);
         }
@@ -234,7 +227,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         ct_run(ct, now + 100LL * 24 * 3600 * 1000, FUZZ_MAX_ENTRIES);
         ct_get_stats(ct, &st);
-        check(st.n_entries == 0);
+        fuzz_check(st.n_entries == 0);
     }
     ct_destroy(ct);
     return 0;

@@ -36,30 +36,12 @@
 #include "lib/dhcp.h"
 #include "lib/flow-key.h"
 #include "lib/packet-edit.h"
+#include "tests/fuzz/fuzz-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define CHADDR_OFS 28           /* Offset of chaddr in the BOOTP header. */
 #define FUZZ_MAX_ROUTES 64
-
-static void
-check(bool ok)
-{
-    if (!ok) {
-        abort();
-    }
-}
-
-static uint8_t *
-copy_of(const uint8_t *data, size_t size)
-{
-    uint8_t *p = malloc(size ? size : 1);
-    check(p != NULL);
-    if (size) {
-        memcpy(p, data, size);
-    }
-    return p;
-}
 
 static struct dhcp_port_config
 fuzz_config(void)
@@ -100,31 +82,31 @@ check_reply(const struct dhcp_port_config *cfg,
     struct dhcp4_opt opt;
     int type = -1;
 
-    check(packet_verify_csums(f, len) == 0);
+    fuzz_check(packet_verify_csums(f, len) == 0);
     flow_key_extract(f, len, 0, &key, &lo);
-    check(key.eth_type == htons(ETH_TYPE_IP) && lo.l4_ofs == 34);
-    check(key.nw_proto == IPPROTO_UDP_ && !key.nw_frag);
-    check(key.tp_src == htons(DHCP4_SERVER_PORT)
+    fuzz_check(key.eth_type == htons(ETH_TYPE_IP) && lo.l4_ofs == 34);
+    fuzz_check(key.nw_proto == IPPROTO_UDP_ && !key.nw_frag);
+    fuzz_check(key.tp_src == htons(DHCP4_SERVER_PORT)
           && key.tp_dst == htons(DHCP4_CLIENT_PORT));
-    check(key.nw_src.ip4 == cfg->server_ip);
-    check(!memcmp(&key.eth_src, &cfg->server_mac, ETH_ADDR_LEN));
-    check(!memcmp(&key.eth_dst, &cfg->mac, ETH_ADDR_LEN));
-    check(lo.l4_len == len - 34);
-    check(ntohs(get16(f + 38)) == len - 34);
+    fuzz_check(key.nw_src.ip4 == cfg->server_ip);
+    fuzz_check(!memcmp(&key.eth_src, &cfg->server_mac, ETH_ADDR_LEN));
+    fuzz_check(!memcmp(&key.eth_dst, &cfg->mac, ETH_ADDR_LEN));
+    fuzz_check(lo.l4_len == len - 34);
+    fuzz_check(ntohs(get16(f + 38)) == len - 34);
 
-    check(!dhcp4_msg_parse(f + 42, len - 42, &h, &opts, &opts_len));
-    check(len - 42 >= DHCP4_BOOTP_MIN);
-    check(h->op == DHCP4_BOOTREPLY && h->xid == req->xid);
-    check(!memcmp(h->chaddr, req->chaddr, sizeof h->chaddr));
+    fuzz_check(!dhcp4_msg_parse(f + 42, len - 42, &h, &opts, &opts_len));
+    fuzz_check(len - 42 >= DHCP4_BOOTP_MIN);
+    fuzz_check(h->op == DHCP4_BOOTREPLY && h->xid == req->xid);
+    fuzz_check(!memcmp(h->chaddr, req->chaddr, sizeof h->chaddr));
     dhcp4_opt_iter_init(&it, opts, opts_len);
     while (dhcp4_opt_next(&it, &opt)) {
         if (opt.code == DHCP4_OPT_MSG_TYPE && opt.len == 1) {
             type = opt.data[0];
         }
     }
-    check(!it.error && it.end_seen);
-    check(type == DHCP4_OFFER || type == DHCP4_ACK || type == DHCP4_NAK);
-    check(type == DHCP4_NAK ? !h->yiaddr
+    fuzz_check(!it.error && it.end_seen);
+    fuzz_check(type == DHCP4_OFFER || type == DHCP4_ACK || type == DHCP4_NAK);
+    fuzz_check(type == DHCP4_NAK ? !h->yiaddr
           : h->yiaddr == cfg->ip || (!h->yiaddr && type == DHCP4_ACK));
 }
 
@@ -132,26 +114,26 @@ check_reply(const struct dhcp_port_config *cfg,
 static void
 serve(const struct dhcp_port_config *cfg, const uint8_t *frame, size_t len)
 {
-    uint8_t *req = copy_of(frame, len);
+    uint8_t *req = fuzz_copy(frame, len);
     size_t size = DHCP_FRAME_MAX;
     uint8_t *out = malloc(size);
     enum dhcp_server_outcome o;
     const char *why = NULL;
     size_t n;
 
-    check(out != NULL);
+    fuzz_check(out != NULL);
     n = dhcp_server_handle(cfg, req, len, out, size, &o, &why);
-    check(n <= size);
-    check(why != NULL && (unsigned) o < N_DHCP_SERVER_OUTCOMES);
-    check(!strcmp(why, dhcp_server_outcome_why(o)));
-    check((n != 0) == (o <= DHCP_SERVER_NAK_NO_IP));
+    fuzz_check(n <= size);
+    fuzz_check(why != NULL && (unsigned) o < N_DHCP_SERVER_OUTCOMES);
+    fuzz_check(!strcmp(why, dhcp_server_outcome_why(o)));
+    fuzz_check((n != 0) == (o <= DHCP_SERVER_NAK_NO_IP));
     if (n) {
         struct flow_key key;
         struct packet_layout lo;
 
         /* The request parsed this far, or there would be no reply. */
         flow_key_extract(req, len, 0, &key, &lo);
-        check(lo.l4_ofs != UINT16_MAX);
+        fuzz_check(lo.l4_ofs != UINT16_MAX);
         check_reply(cfg, (const struct dhcp4_header *) (req + lo.l4_ofs
                                                         + 8),
                     out, n);
@@ -163,7 +145,7 @@ serve(const struct dhcp_port_config *cfg, const uint8_t *frame, size_t len)
 static void
 fuzz_options(const uint8_t *data, size_t size)
 {
-    uint8_t *opts = copy_of(data, size);
+    uint8_t *opts = fuzz_copy(data, size);
     struct dhcp4_opt_iter it;
     struct dhcp4_opt opt, first;
     size_t count = 0;
@@ -171,38 +153,38 @@ fuzz_options(const uint8_t *data, size_t size)
 
     dhcp4_opt_iter_init(&it, opts, size);
     while (dhcp4_opt_next(&it, &opt)) {
-        check(opt.data >= opts + 2 && opt.data + opt.len <= opts + size);
-        check(opt.code != DHCP4_OPT_PAD && opt.code != DHCP4_OPT_END);
+        fuzz_check(opt.data >= opts + 2 && opt.data + opt.len <= opts + size);
+        fuzz_check(opt.code != DHCP4_OPT_PAD && opt.code != DHCP4_OPT_END);
         count++;
     }
-    check(count <= size / 2);
-    check(it.ofs <= size);
+    fuzz_check(count <= size / 2);
+    fuzz_check(it.ofs <= size);
     error = dhcp4_opt_find(opts, size, size ? data[0] : 1, &first);
-    check(!error || error == ENOENT || error == EINVAL);
+    fuzz_check(!error || error == ENOENT || error == EINVAL);
     free(opts);
 }
 
 static void
 fuzz_routes(const uint8_t *data, size_t size)
 {
-    uint8_t *val = copy_of(data, size);
+    uint8_t *val = fuzz_copy(data, size);
     struct dhcp4_route r[FUZZ_MAX_ROUTES], r2[FUZZ_MAX_ROUTES];
     uint8_t *enc = malloc(size ? size : 1);
     size_t n = 0, n2 = 0, len = 0;
     int error;
 
-    check(enc != NULL);
+    fuzz_check(enc != NULL);
     error = dhcp4_routes_decode(val, size, r, FUZZ_MAX_ROUTES, &n);
-    check(!error || error == EINVAL || error == ENOSPC);
+    fuzz_check(!error || error == EINVAL || error == ENOSPC);
     if (!error) {
         /* The canonical encoding is exactly as long as the input. */
-        check(!dhcp4_routes_encode(r, n, enc, size, &len) && len == size);
-        check(!dhcp4_routes_decode(enc, len, r2, FUZZ_MAX_ROUTES, &n2));
-        check(n2 == n);
+        fuzz_check(!dhcp4_routes_encode(r, n, enc, size, &len) && len == size);
+        fuzz_check(!dhcp4_routes_decode(enc, len, r2, FUZZ_MAX_ROUTES, &n2));
+        fuzz_check(n2 == n);
         for (size_t i = 0; i < n; i++) {
-            check(r[i].dst == r2[i].dst && r[i].plen == r2[i].plen
+            fuzz_check(r[i].dst == r2[i].dst && r[i].plen == r2[i].plen
                   && r[i].nexthop == r2[i].nexthop);
-            check(!(r[i].dst & ~ip4_prefix_mask(r[i].plen)));
+            fuzz_check(!(r[i].dst & ~ip4_prefix_mask(r[i].plen)));
         }
     }
     free(enc);
@@ -225,7 +207,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* 2. BOOTP payload of a valid frame. */
     if (size <= 1500) {
-        uint8_t *payload = copy_of(data, size);
+        uint8_t *payload = fuzz_copy(data, size);
         uint8_t frame[1600];
         size_t n;
 
@@ -240,7 +222,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             .payload_len = size,
             .csum_mode = size & 1 ? PACKET_CSUM_PARTIAL : PACKET_CSUM_FULL,
         });
-        check(n == 42 + size);
+        fuzz_check(n == 42 + size);
         serve(&cfg, frame, n);
         free(payload);
     }

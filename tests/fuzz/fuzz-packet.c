@@ -26,6 +26,7 @@
 #include "datapath/offload.h"
 #include "lib/flow-key.h"
 #include "lib/packet-edit.h"
+#include "tests/fuzz/fuzz-util.h"
 
 BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
 
@@ -33,25 +34,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_SEGS 64
 #define FUZZ_MAX_FRAGS 128
-
-static void
-check(bool ok)
-{
-    if (!ok) {
-        abort();
-    }
-}
-
-static uint8_t *
-copy_of(const uint8_t *data, size_t size)
-{
-    uint8_t *p = malloc(size ? size : 1);
-    check(p != NULL);
-    if (size) {
-        memcpy(p, data, size);
-    }
-    return p;
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -72,46 +54,46 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     /* Flow key: deterministic, padding zero, layout inside the frame. */
-    copy = copy_of(frame, len);
+    copy = fuzz_copy(frame, len);
     flow_key_extract(copy, len, size ? data[0] : 0, &key, &lo);
     flow_key_extract(copy, len, size ? data[0] : 0, &key2, NULL);
-    check(flow_key_equal(&key, &key2));
-    check(!key.pad0 && !key.pad1 && !key.pad3 && !key.pad2[0]
+    fuzz_check(flow_key_equal(&key, &key2));
+    fuzz_check(!key.pad0 && !key.pad1 && !key.pad3 && !key.pad2[0]
           && !key.pad2[1] && !key.pad2[2]);
-    check(lo.l3_ofs == UINT16_MAX || lo.l3_ofs < len);
-    check(lo.l4_ofs == UINT16_MAX || (size_t) lo.l4_ofs + lo.l4_len <= len);
+    fuzz_check(lo.l3_ofs == UINT16_MAX || lo.l3_ofs < len);
+    fuzz_check(lo.l4_ofs == UINT16_MAX || (size_t) lo.l4_ofs + lo.l4_len <= len);
     flow_key_format(&key, NULL, buf, sizeof buf);
     flow_key_format(&key, &key2, buf, 37);
-    check(strlen(buf) < 37);
+    fuzz_check(strlen(buf) < 37);
     (void) flow_key_hash(&key, 0);
 
     /* ARP reply on a copy; a reply must parse as a reply. */
     if (!packet_arp_reply(copy, len, &key.eth_src)) {
         flow_key_extract(copy, len, 0, &key2, NULL);
-        check(key2.nw_proto == ARP_OP_REPLY);
+        fuzz_check(key2.nw_proto == ARP_OP_REPLY);
     }
     free(copy);
 
     (void) packet_verify_csums(frame, len);
 
     /* Checksum completion and segmentation. */
-    copy = copy_of(frame, len);
+    copy = fuzz_copy(frame, len);
     (void) offload_complete_csum(copy, len, &vh);
     free(copy);
 
-    copy = copy_of(frame, len);
+    copy = fuzz_copy(frame, len);
     {
         size_t out_size = len * 4 + 4096;
         uint8_t *out = malloc(out_size);
         size_t offsets[FUZZ_MAX_SEGS], lens[FUZZ_MAX_SEGS], n = 0;
 
-        check(out != NULL);
+        fuzz_check(out != NULL);
         if (!offload_segment_tcp(copy, len, &vh, out, out_size, offsets,
                                  lens, FUZZ_MAX_SEGS, &n)) {
-            check(n >= 1 && n <= FUZZ_MAX_SEGS);
+            fuzz_check(n >= 1 && n <= FUZZ_MAX_SEGS);
             for (size_t i = 0; i < n; i++) {
-                check(offsets[i] + lens[i] <= out_size);
-                check(!packet_verify_csums(out + offsets[i], lens[i]));
+                fuzz_check(offsets[i] + lens[i] <= out_size);
+                fuzz_check(!packet_verify_csums(out + offsets[i], lens[i]));
             }
         }
         free(out);
@@ -121,17 +103,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Router answers.  An echo reply must still parse as ICMP; an error
      * must be a well-formed frame with correct checksums within its
      * bound. */
-    copy = copy_of(frame, len);
+    copy = fuzz_copy(frame, len);
     {
         static const struct eth_addr rmac = {{ 0xfa, 0x16, 0x3e, 0, 0, 1 }};
         size_t rlen = len;
 
         if (!packet_icmp4_echo_reply(copy, &rlen, htonl(0x0a000001),
                                      &rmac)) {
-            check(rlen <= len);
-            check(!packet_verify_csums(copy, rlen));
+            fuzz_check(rlen <= len);
+            fuzz_check(!packet_verify_csums(copy, rlen));
             flow_key_extract(copy, rlen, 0, &key2, NULL);
-            check(key2.nw_proto == IPPROTO_ICMP_);
+            fuzz_check(key2.nw_proto == IPPROTO_ICMP_);
         }
     }
     free(copy);
@@ -145,12 +127,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint8_t *out = malloc(PACKET_ICMP4_ERROR_MAX);
         size_t elen = 0;
 
-        check(out != NULL);
-        copy = copy_of(frame, len);
+        fuzz_check(out != NULL);
+        copy = fuzz_copy(frame, len);
         if (!packet_icmp4_error(out, PACKET_ICMP4_ERROR_MAX, copy, len, &err,
                                 &elen)) {
-            check(elen <= PACKET_ICMP4_ERROR_MAX);
-            check(!packet_verify_csums(out, elen));
+            fuzz_check(elen <= PACKET_ICMP4_ERROR_MAX);
+            fuzz_check(!packet_verify_csums(out, elen));
         }
         free(copy);
         free(out);
@@ -160,10 +142,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         /* Where the extractor understood the header (it leaves nw_ttl 0
          * for one it did not), the TTL drops by exactly 'hops'. */
-        copy = copy_of(frame, len);
+        copy = fuzz_copy(frame, len);
         if (!packet_dec_ttl(copy, len, lo.l3_ofs, hops) && key.nw_ttl) {
             flow_key_extract(copy, len, 0, &key2, NULL);
-            check(key2.nw_ttl == key.nw_ttl - hops);
+            fuzz_check(key2.nw_ttl == key.nw_ttl - hops);
         }
         free(copy);
     }
@@ -173,15 +155,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         size_t offsets[FUZZ_MAX_FRAGS], lens[FUZZ_MAX_FRAGS], n = 0;
         size_t mtu = 68 + (size ? data[0] : 0) * 4;
 
-        check(out != NULL);
-        copy = copy_of(frame, len);
+        fuzz_check(out != NULL);
+        copy = fuzz_copy(frame, len);
         if (!packet_ipv4_fragment(copy, len, mtu, out, out_size, offsets,
                                   lens, FUZZ_MAX_FRAGS, &n)) {
-            check(n >= 1 && n <= FUZZ_MAX_FRAGS);
+            fuzz_check(n >= 1 && n <= FUZZ_MAX_FRAGS);
             for (size_t i = 0; i < n; i++) {
-                check(offsets[i] + lens[i] <= out_size);
+                fuzz_check(offsets[i] + lens[i] <= out_size);
                 flow_key_extract(out + offsets[i], lens[i], 0, &key2, NULL);
-                check(key2.eth_type == key.eth_type);
+                fuzz_check(key2.eth_type == key.eth_type);
             }
         }
         free(copy);
