@@ -41,6 +41,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "datapath/drop.h"
 #include "lib/util.h"
 
 #define DEFAULT_URL "http://127.0.0.1:9696"
@@ -1587,7 +1588,23 @@ print_counters(const json_t *j)
         }
     }
     if (json_object_size(drops)) {
-        print_counter_object("Drop reason", drops);
+        struct table t;
+        char *row[3];
+
+        table_init(&t, 3);
+        row[0] = xstrdup("Drop reason");
+        row[1] = xstrdup("Count");
+        row[2] = xstrdup("Meaning");
+        table_add_row(&t, row);
+        json_object_foreach (drops, key, v) {
+            enum drop_reason r = drop_reason_from_name(key);
+
+            row[0] = xstrdup(key);
+            row[1] = format_value(v);
+            row[2] = xstrdup(r != DROP_NONE ? drop_reason_desc(r) : "");
+            table_add_row(&t, row);
+        }
+        table_print(&t);
     } else {
         puts("No drops.");
     }

@@ -109,12 +109,6 @@ api_store(const struct api *api)
     return api->store;
 }
 
-const struct api_config *
-api_get_config(const struct api *api)
-{
-    return &api->cfg;
-}
-
 int
 api_handle(struct api *api, const char *method, const char *path,
            const char *query, const char *body, char **reply_body)

@@ -96,7 +96,6 @@ void api_shutdown(struct api *);
 bool api_is_shutting_down(const struct api *);
 
 struct store *api_store(const struct api *);
-const struct api_config *api_get_config(const struct api *);
 
 /* Handles one request.  'query' and 'body' may be NULL; 'body' must be
  * NUL-terminated.  Returns the HTTP status and stores in '*reply_body' a

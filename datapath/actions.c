@@ -33,17 +33,6 @@ dp_actions_clear(struct dp_actions *acts)
     acts->n = 0;
 }
 
-void
-dp_actions_clone(struct dp_actions *dst, const struct dp_actions *src)
-{
-    dst->n = src->n;
-    dst->allocated = src->n;
-    dst->a = src->n ? xmalloc(src->n * sizeof *src->a) : NULL;
-    if (src->n) {
-        memcpy(dst->a, src->a, src->n * sizeof *src->a);
-    }
-}
-
 bool
 dp_actions_equal(const struct dp_actions *a, const struct dp_actions *b)
 {

@@ -102,7 +102,6 @@ struct dp_actions {
 void dp_actions_init(struct dp_actions *);
 void dp_actions_destroy(struct dp_actions *);   /* Accepts NULL. */
 void dp_actions_clear(struct dp_actions *);
-void dp_actions_clone(struct dp_actions *dst, const struct dp_actions *src);
 bool dp_actions_equal(const struct dp_actions *, const struct dp_actions *);
 
 void dp_actions_output(struct dp_actions *, uint32_t port);

@@ -1,6 +1,8 @@
 /* drop.c -- names of drop reasons, generated from DROP_REASONS. */
 #include "datapath/drop.h"
 
+#include <string.h>
+
 static const char *const names[] = {
 #define DR(ENUM, NAME, DESC) NAME,
     DROP_REASONS
@@ -23,4 +25,15 @@ const char *
 drop_reason_desc(enum drop_reason r)
 {
     return (unsigned) r < N_DROP_REASONS ? descs[r] : "?";
+}
+
+enum drop_reason
+drop_reason_from_name(const char *name)
+{
+    for (int r = 0; r < N_DROP_REASONS; r++) {
+        if (!strcmp(names[r], name)) {
+            return (enum drop_reason) r;
+        }
+    }
+    return DROP_NONE;
 }

@@ -101,5 +101,8 @@ enum drop_reason {
 const char *drop_reason_name(enum drop_reason r);
 /* Returns the operator-facing explanation of 'r'. */
 const char *drop_reason_desc(enum drop_reason r);
+/* Returns the reason named 'name' ("hairpin"), or DROP_NONE if there is
+ * none. */
+enum drop_reason drop_reason_from_name(const char *name);
 
 #endif /* WEFT_DROP_H */

@@ -263,12 +263,6 @@ port_dummy_pop(struct port *port, void *vh, void *buf, size_t size)
     return len;
 }
 
-size_t
-port_dummy_tx_count(const struct port *port)
-{
-    return port_dummy_cast(port)->txq.n;
-}
-
 const struct port_class port_dummy_class = {
     .type = "dummy",
     .open = dummy_open,

@@ -122,7 +122,5 @@ port_name(const struct port *port)
 int port_dummy_inject(struct port *port, const void *vh, const void *frame,
                       size_t len);
 size_t port_dummy_pop(struct port *port, void *vh, void *buf, size_t size);
-/* Frames waiting in the transmit queue of dummy port 'port'. */
-size_t port_dummy_tx_count(const struct port *port);
 
 #endif /* WEFT_PORT_H */

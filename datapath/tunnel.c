@@ -159,12 +159,6 @@ tunnel_fd(const struct tunnel *t, enum dp_encap encap)
     return t->fds[encap];
 }
 
-bool
-tunnel_gso_disabled(const struct tunnel *t)
-{
-    return t->gso_disabled;
-}
-
 /* Geneve and VXLAN both carry the 24-bit VNI in bytes 4..6. */
 #define TUNNEL_VNI_OFS 4
 BUILD_ASSERT_DECL(offsetof(struct geneve_header, vni) == TUNNEL_VNI_OFS);

@@ -113,7 +113,4 @@ void tunnel_flush(struct tunnel *, uint64_t *n_sent, uint64_t *n_failed);
  * carries many tunnel packets. */
 uint64_t tunnel_tx_datagrams(const struct tunnel *);
 
-/* True once UDP_SEGMENT was refused and segments go out one by one. */
-bool tunnel_gso_disabled(const struct tunnel *);
-
 #endif /* WEFT_TUNNEL_H */

@@ -436,7 +436,6 @@ const struct topo_port *topo_find_port_by_ip(const struct topology *,
                                              const struct topo_port *skip);
 const struct topo_agent *topo_find_host(const struct topology *,
                                         const char *host);
-const char *topo_local_host(const struct topology *);
 
 /* Subnets and routers (topology-l3.c), for topology.c. */
 int topo_update_subnet(struct topology *, const char *id,

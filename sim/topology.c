@@ -543,12 +543,6 @@ topo_find_host(const struct topology *topo, const char *host)
     return best;
 }
 
-const char *
-topo_local_host(const struct topology *topo)
-{
-    return topo->local_host;
-}
-
 /* JSON helpers.  Each returns false if the member exists with the wrong
  * type; a missing or null member yields the default.  'obj' is a JSON
  * object. */

@@ -2814,6 +2814,21 @@ test_ct_check_mtu(void)
     env_destroy(&e);
 }
 
+/* Drop reasons: every one has a name and an explanation, and names map
+ * back (weftctl prints the explanation beside the agent's counters). */
+static void
+test_drop_reason_names(void)
+{
+    for (int r = 0; r < N_DROP_REASONS; r++) {
+        CHECK(strlen(drop_reason_name(r)) > 0);
+        CHECK(strlen(drop_reason_desc(r)) > 0);
+        CHECK_EQ((int) drop_reason_from_name(drop_reason_name(r)), r);
+    }
+    CHECK_EQ(drop_reason_from_name("hairpin"), DROP_HAIRPIN);
+    CHECK_EQ(drop_reason_from_name("no such reason"), DROP_NONE);
+    CHECK_STREQ(drop_reason_name(N_DROP_REASONS), "?");
+}
+
 int
 main(void)
 {
@@ -2854,5 +2869,6 @@ main(void)
     RUN(test_ct_gro);
     RUN(test_ct_check_mtu);
     RUN(test_afpacket_netns);
+    RUN(test_drop_reason_names);
     return unit_finish();
 }
