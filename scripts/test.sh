@@ -200,7 +200,8 @@ done
 # ------------------------------------------------------------------ san
 # The packet paths with the most new code, under ASan + UBSan with real
 # traffic.
-SAN_SYSTEM=${WEFT_SAN_SYSTEM:-test-cross-host test-router test-dhcp test-port-security test-security-groups}
+SAN_SYSTEM=${WEFT_SAN_SYSTEM:-test-cross-host test-router test-dhcp test-port-security
+    test-security-groups test-conntrack-full}
 echo "== system tests with the sanitizer build: $SAN_SYSTEM"
 for n in $SAN_SYSTEM; do
     [ -f "tests/system/$n.sh" ] || continue
