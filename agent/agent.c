@@ -59,6 +59,7 @@ static dp_packet_in_fn agent_packet_in;
 static ctl_handler_fn agent_ctl_handler;
 static void agent_apply(struct agent *, struct sync_item *);
 static void agent_reconcile(struct agent *, struct tag_set *changed);
+static void agent_revalidate_connections(struct agent *);
 
 bool
 agent_parse_encap(const char *s, enum dp_encap *encapp)
@@ -228,6 +229,8 @@ agent_apply(struct agent *a, struct sync_item *item)
 {
     struct tag_set changed;
 
+    bool sg_input = item->type == SYNC_SNAPSHOT;
+
     tag_set_init(&changed);
     if (item->type == SYNC_SNAPSHOT) {
         enum dp_encap encap;
@@ -247,15 +250,26 @@ agent_apply(struct agent *a, struct sync_item *item)
     }
     for (size_t i = 0; i < item->n; i++) {
         const struct sync_object *obj = &item->objs[i];
+        size_t before = changed.n;
+
         if (topology_update_json(a->topo, obj->key, obj->value, &changed)) {
             VLOG_WARN("%s: malformed object; keeping the old one",
                       obj->key);
+        }
+        /* What security groups decide on: rules, groups, and ports (their
+         * groups and addresses make remote-group membership). */
+        if (!strncmp(obj->key, "security-group", 14)
+            || (!strncmp(obj->key, "ports/", 6) && changed.n != before)) {
+            sg_input = true;
         }
     }
     a->revision = item->revision;
     a->have_snapshot = true;
 
     agent_reconcile(a, &changed);       /* A snapshot: 'changed.all'. */
+    if (sg_input) {
+        agent_revalidate_connections(a);
+    }
     if (item->type == SYNC_SNAPSHOT) {
         VLOG_INFO("topology loaded at revision %lld: %zu networks, %zu "
                   "ports, %zu hosts, %zu bound here", item->revision,
@@ -263,6 +277,30 @@ agent_apply(struct agent *a, struct sync_item *item)
                   topology_n_hosts(a->topo), binding_count(a->binding));
     }
     tag_set_destroy(&changed);
+}
+
+static bool
+agent_conn_revoked(const struct ct_conn_info *conn, void *a_)
+{
+    struct agent *a = a_;
+
+    return !sim_sg_conn_permitted(a->topo, conn->zone, conn);
+}
+
+/* After a change to security groups: forgets the tracked connections that
+ * no rule allows any more, so that their next packets are judged anew
+ * (and, with no rule for them, dropped) -- deleting a rule ends the
+ * connections it allowed.  One pass over the connection table; the rules
+ * are evaluated for each connection of a filtered port. */
+static void
+agent_revalidate_connections(struct agent *a)
+{
+    size_t n = dp_ct_flush_if(a->dp, CT_ZONE_ALL, agent_conn_revoked, a);
+
+    if (n) {
+        VLOG_INFO("security groups changed: ended %zu connection%s no rule "
+                  "allows any more", n, n == 1 ? "" : "s");
+    }
 }
 
 /* Reconciles bindings and invalidates the flows tagged in 'changed' (plus

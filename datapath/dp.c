@@ -473,6 +473,14 @@ dp_ct_flush(struct dp *dp, int zone)
 }
 
 size_t
+dp_ct_flush_if(struct dp *dp, int zone,
+               bool (*pred)(const struct ct_conn_info *, void *aux),
+               void *aux)
+{
+    return ct_flush_if(dp->ct, zone, pred, aux);
+}
+
+size_t
 dp_get_port_stats(const struct dp *dp, struct dp_port_stats *out, size_t max)
 {
     size_t n = 0;

@@ -241,6 +241,11 @@ void dp_ct_dump(const struct dp *, int zone,
 /* Forgets every connection in 'zone' (or CT_ZONE_ALL); their next packets
  * are judged as new ones.  Returns how many were removed. */
 size_t dp_ct_flush(struct dp *, int zone);
+/* Forgets the connections in 'zone' (or CT_ZONE_ALL) for which 'pred'
+ * returns true (ct_flush_if()).  Returns how many were removed. */
+size_t dp_ct_flush_if(struct dp *, int zone,
+                      bool (*pred)(const struct ct_conn_info *, void *aux),
+                      void *aux);
 
 struct megaflow;
 /* Calls 'cb' for every megaflow. */

@@ -37,6 +37,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "datapath/conntrack.h"
 #include "lib/ip-proto.h"
 #include "sim/topology-private.h"
 
@@ -840,6 +841,49 @@ sim_sg_filter(struct sim_ctx *ctx, const struct topo_port *p,
     }
     dp_actions_ct(ctx->acts, (uint16_t) port_no,
                   sim_sg_allows(ctx, p, ingress));
+}
+
+bool
+sim_sg_conn_permitted(const struct topology *topo, uint32_t port_no,
+                      const struct ct_conn_info *conn)
+{
+    const struct topo_binding *b = topo_find_binding_by_no(topo, port_no);
+    const struct topo_port *p = b ? b->port : NULL;
+    struct flow_tags tags;
+    struct flow_wc wc;
+    struct flow_key key;
+    bool outgoing = false;
+    struct sim_ctx ctx = {
+        .topo = topo, .key = &key, .wc = &wc, .tags = &tags,
+    };
+
+    if (!p || !p->port_security || conn->ipv6) {
+        return true;
+    }
+    for (size_t i = 0; i < p->n_ips && !outgoing; i++) {
+        outgoing = p->ips[i].ip == conn->src.ip4;
+    }
+    for (size_t i = 0; i < p->n_pairs && !outgoing; i++) {
+        outgoing = ((conn->src.ip4 & ip4_prefix_mask(p->pairs[i].plen))
+                    == p->pairs[i].prefix);
+    }
+
+    /* The connection's first packet, as the rules saw it. */
+    memset(&key, 0, sizeof key);
+    key.in_port = port_no;
+    key.eth_type = htons(ETH_TYPE_IP);
+    key.nw_proto = conn->proto;
+    key.nw_src = conn->src;
+    key.nw_dst = conn->dst;
+    if (conn->proto == IPPROTO_ICMP_) {
+        key.tp_src = htons(ICMP_ECHO_REQUEST_TYPE);
+    } else {
+        key.tp_src = conn->sport;
+        key.tp_dst = conn->dport;
+    }
+    flow_wc_init_catchall(&wc);
+    flow_tags_init(&tags);
+    return sim_sg_allows(&ctx, p, !outgoing);
 }
 
 /* Un-wildcards the fewest leading bits of nw_ttl that decide whether

@@ -55,4 +55,14 @@ int sim_run(const struct topology *topo, const struct flow_key *key,
             struct flow_wc *wc, struct dp_actions *acts,
             struct flow_tags *tags, struct sim_trace *trace);
 
+struct ct_conn_info;
+
+/* For a connection tracked in the zone of local datapath port 'port_no'
+ * (ct_conn_info, in its original direction): returns false if the port's
+ * security groups, as they are now, would not let it start, i.e. if a
+ * rule that allowed it has gone.  True when the port is not filtered (or
+ * unknown), and for IPv6 connections (not evaluated yet). */
+bool sim_sg_conn_permitted(const struct topology *, uint32_t port_no,
+                           const struct ct_conn_info *);
+
 #endif /* WEFT_SIM_H */

@@ -8,6 +8,7 @@
 # connections pass although no rule admits them (vm3's greetings reach
 # vm1, which admits only its group); ICMP as the
 # rule says; a rule added and removed takes effect on new connections;
+# deleting a rule cuts the open connection it allowed, not another one;
 # port security off opens everything; the drops are counted.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
@@ -94,6 +95,71 @@ check_not "after deleting it, a new connection to vm3:8081 fails" \
 check "the icmp rule can be deleted" \
     api_q DELETE "/v2.0/security-group-rules/$ricmp"
 check_not "then vm1 no longer pings vm3" ping_ok vm1 10.0.0.20 2
+
+# Deleting a rule ends the connections it allowed: two open TCP
+# connections to vm3, on 8082 and 8083 (a rule each); the 8082 rule is
+# deleted while both are open; then only the 8083 one still carries data.
+r8082=$(rule '"direction": "ingress", "protocol": "tcp",
+    "port_range_min": 8082, "port_range_max": 8082') || die "rule 8082"
+rule '"direction": "ingress", "protocol": "tcp",
+    "port_range_min": 8083, "port_range_max": 8083' >/dev/null ||
+    die "rule 8083"
+bg "$(vm_ns vm3)" echo-srv timeout 60 /usr/bin/python3 -c '
+import socket, threading
+def serve(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(4)
+    while True:
+        c, _ = s.accept()
+        def echo(c=c):
+            while True:
+                d = c.recv(64)
+                if not d:
+                    break
+                c.sendall(d)
+        threading.Thread(target=echo, daemon=True).start()
+for p in (8082, 8083):
+    threading.Thread(target=serve, args=(p,), daemon=True).start()
+threading.Event().wait()
+'
+sleep 1
+# long_conn PORT: connects to vm3:PORT, exchanges one line, waits 4 s,
+# tries another; prints "first=ok|fail second=ok|fail".
+long_conn() {
+    bg "$(vm_ns vm1)" "conn-$1" timeout 20 /usr/bin/python3 -c '
+import socket, sys, time
+r = []
+try:
+    s = socket.create_connection(("10.0.0.20", int(sys.argv[1])), timeout=3)
+    for i in range(2):
+        if i:
+            time.sleep(4)
+        try:
+            s.sendall(b"ping")
+            r.append("ok" if s.recv(64) == b"ping" else "fail")
+        except OSError:
+            r.append("fail")
+except OSError:
+    r = ["fail", "fail"]
+print("first=%s second=%s" % tuple(r))
+' "$1"
+}
+long_conn 8082
+pid82=$W_LAST_PID
+long_conn 8083
+pid83=$W_LAST_PID
+sleep 1.5
+check "DELETE the 8082 rule while both connections are open" \
+    api_q DELETE "/v2.0/security-group-rules/$r8082"
+wait "$pid82" "$pid83"
+w_log "8082: $(cat "$W_RUNDIR/conn-8082.log"); 8083:" \
+    "$(cat "$W_RUNDIR/conn-8083.log")"
+check "the 8082 connection worked, then was cut by the deletion" \
+    grep -qx "first=ok second=fail" "$W_RUNDIR/conn-8082.log"
+check "the 8083 connection (its rule kept) carried on" \
+    grep -qx "first=ok second=ok" "$W_RUNDIR/conn-8083.log"
 
 # Port security off: no filtering at all.
 check "vm3: no groups, port security off" \

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "datapath/conntrack.h"
 #include "sim/sim.h"
 #include "sim/topology.h"
 #include "tests/lib/sim-test.h"
@@ -230,6 +231,56 @@ test_membership_tag(void)
     topology_destroy(topo);
 }
 
+/* A tracked connection, as conntrack reports it: is it still allowed? */
+static struct ct_conn_info
+conn(uint16_t zone, uint8_t proto, const char *src, uint16_t sport,
+     const char *dst, uint16_t dport)
+{
+    struct ct_conn_info c;
+
+    memset(&c, 0, sizeof c);
+    c.zone = zone;
+    c.proto = proto;
+    c.src.ip4 = inet_addr(src);
+    c.dst.ip4 = inet_addr(dst);
+    c.sport = htons(sport);
+    c.dport = htons(dport);
+    return c;
+}
+
+static void
+test_conn_revalidation(void)
+{
+    struct topology *topo = fixture();
+    struct ct_conn_info in80 = conn(3, IPPROTO_TCP_, "192.0.2.7", 40000,
+                                    "10.0.0.1", 80);
+    struct ct_conn_info in22 = conn(3, IPPROTO_TCP_, "192.0.2.7", 40000,
+                                    "10.0.0.1", 22);
+    struct ct_conn_info out = conn(3, IPPROTO_UDP_, "10.0.0.1", 5000,
+                                   "192.0.2.7", 53);
+    struct ct_conn_info ping = conn(3, IPPROTO_ICMP_, "10.9.1.1", 7,
+                                    "10.0.0.1", 7);
+
+    /* Incoming to web's port 80, outgoing anywhere (def's egress rule),
+     * ICMP echo from 10.9.0.0/16: allowed.  Port 22 from outside never
+     * was. */
+    CHECK(sim_sg_conn_permitted(topo, 3, &in80));
+    CHECK(!sim_sg_conn_permitted(topo, 3, &in22));
+    CHECK(sim_sg_conn_permitted(topo, 3, &out));
+    CHECK(sim_sg_conn_permitted(topo, 3, &ping));
+    /* A zone with no attached port, or with port security off: kept. */
+    CHECK(sim_sg_conn_permitted(topo, 9, &in22));
+
+    /* Deleting the rules that allowed them revokes exactly those. */
+    simt_apply(topo, "security-group-rules/r3", NULL, NULL);
+    CHECK(!sim_sg_conn_permitted(topo, 3, &in80));
+    CHECK(sim_sg_conn_permitted(topo, 3, &out));
+    CHECK(sim_sg_conn_permitted(topo, 3, &ping));
+    simt_apply(topo, "security-group-rules/r1", NULL, NULL);
+    CHECK(!sim_sg_conn_permitted(topo, 3, &out));
+    topology_destroy(topo);
+}
+
 int
 main(void)
 {
@@ -237,5 +288,6 @@ main(void)
     RUN(test_ingress_rules);
     RUN(test_changes);
     RUN(test_membership_tag);
+    RUN(test_conn_revalidation);
     return unit_finish();
 }
