@@ -55,8 +55,15 @@
                                            "(port security)")              \
     DR(SPOOFED_ARP,     "spoofed_arp",     "ARP sender is not the port's " \
                                            "(port security)")              \
-    DR(DHCP_SERVER_VM,  "dhcp_server_vm",  "DHCP server reply from a VM "  \
-                                           "port (port security)")         \
+    DR(SPOOFED_ND,      "spoofed_nd",      "neighbor advertisement for "   \
+                                           "an address not the port's "    \
+                                           "(port security)")              \
+    DR(DHCP_SERVER_VM,  "dhcp_server_vm",  "DHCP or DHCPv6 server reply "  \
+                                           "from a VM port (port "         \
+                                           "security)")                    \
+    DR(ROUTER_ADVERT_VM, "router_advert_vm", "IPv6 router advertisement "  \
+                                           "from a VM port (port "         \
+                                           "security)")                    \
     DR(SG_DENIED,       "sg_denied",       "new connection no security "   \
                                            "group rule allows")            \
     DR(CT_INVALID,      "ct_invalid",      "conntrack: invalid packet "    \

@@ -98,6 +98,11 @@ parse_l4(const uint8_t *l4, size_t l4_len, size_t l4_ofs, uint8_t proto,
         }
         key->tp_src = htons(l4[0]);
         key->tp_dst = htons(l4[1]);
+        if (ipv6 && (l4[0] == ICMPV6_NEIGHBOR_SOLICIT
+                     || l4[0] == ICMPV6_NEIGHBOR_ADVERT)
+            && l4[1] == 0 && l4_len >= 24) {
+            memcpy(key->nd_target, l4 + 8, 16);
+        }
         break;
     default:
         break;
@@ -226,7 +231,7 @@ parse_arp(const uint8_t *arp, size_t avail, size_t l3_ofs,
 
 /* Any change to struct flow_key must be reflected in the extractor above
  * and below, and in flow_key_format(). */
-BUILD_ASSERT(FLOW_KEY_SEQ == 1);
+BUILD_ASSERT(FLOW_KEY_SEQ == 2);
 
 bool
 flow_key_extract(const void *frame, size_t len, uint32_t in_port,
@@ -506,10 +511,13 @@ flow_key_format(const struct flow_key *key, const struct flow_key *mask,
                                 || key->nw_proto == IPPROTO_SCTP_));
     bool icmp = l4 && key->nw_proto == (ip6 ? IPPROTO_ICMPV6_
                                             : IPPROTO_ICMP_);
+    bool nd = icmp && ip6 && key->tp_dst == 0
+              && (key->tp_src == htons(ICMPV6_NEIGHBOR_SOLICIT)
+                  || key->tp_src == htons(ICMPV6_NEIGHBOR_ADVERT));
     bool tun = key->in_port == FLOW_PORT_TUNNEL || key->tun_vni
                || key->tun_src;
 
-    BUILD_ASSERT(FLOW_KEY_SEQ == 1);
+    BUILD_ASSERT(FLOW_KEY_SEQ == 2);
 
     if (size) {
         buf[0] = '\0';
@@ -552,7 +560,10 @@ flow_key_format(const struct flow_key *key, const struct flow_key *mask,
         put_be16(&fb, "tp_dst", key->tp_dst, M(tp_dst), ports, false);
     }
     put_int(&fb, "tcp_flags", key->tcp_flags, MZ(tcp_flags), tcp, true);
-    if (!arp) {
+    if (nd) {
+        put_addr(&fb, "nd_target", key->nd_target, M(nd_target), true,
+                 true);
+    } else if (!arp) {
         put_mac(&fb, "arp_sha", &key->arp_sha, M(arp_sha), false);
         put_mac(&fb, "arp_tha", &key->arp_tha, M(arp_tha), false);
     }

@@ -17,6 +17,9 @@
  *     nw_src/nw_dst the sender/target protocol addresses, arp_sha/arp_tha
  *     the hardware addresses.
  *   - ICMP/ICMPv6 put type and code in tp_src/tp_dst (htons(type)).
+ *   - IPv6 neighbor solicitations and advertisements put their target
+ *     address in nd_target, which shares its bytes with the ARP hardware
+ *     addresses (a key is never both).
  *
  * Adding a field: add it, fix the BUILD_ASSERTs, bump FLOW_KEY_SEQ, and then
  * update every place that asserts on FLOW_KEY_SEQ (the extractor, the
@@ -28,7 +31,7 @@
 #include "lib/packet.h"
 #include "lib/util.h"
 
-#define FLOW_KEY_SEQ 1
+#define FLOW_KEY_SEQ 2
 
 /* nw_frag bits. */
 #define FLOW_NW_FRAG_ANY   0x1  /* Any fragment (first or later). */
@@ -67,14 +70,22 @@ struct flow_key {
     union flow_addr nw_src;
     union flow_addr nw_dst;
 
-    /* L4 (or ICMP type/code, or ARP hardware addresses). */
+    /* L4 (or ICMP type/code), then ARP hardware addresses or the target
+     * of IPv6 neighbor discovery. */
     be16 tp_src;
     be16 tp_dst;
     uint8_t tcp_flags;          /* TCP flags byte, else 0. */
     uint8_t pad2[3];            /* Zero. */
-    struct eth_addr arp_sha;
-    struct eth_addr arp_tha;
-    uint32_t pad3;              /* Zero. */
+    union {
+        struct {
+            struct eth_addr arp_sha;
+            struct eth_addr arp_tha;
+            uint32_t pad3;      /* Zero. */
+        };
+        uint8_t nd_target[16];  /* ICMPv6 neighbor solicitation or
+                                 * advertisement (code 0): the target
+                                 * address. */
+    };
 } __attribute__((aligned(8)));  /* Word-wise access (hash, mask) is
                                  * aligned, also for UBSan. */
 
@@ -145,6 +156,43 @@ flow_wc_init_catchall(struct flow_wc *wc)
 
 #define FLOW_WC_MASK(WC, FIELD) \
     __builtin_memset(&(WC)->masks.FIELD, 0xff, sizeof (WC)->masks.FIELD)
+
+/* True if address 'a' lies in the prefix 'prefix'/'plen' (whose bits past
+ * 'plen' are zero); IPv4 if !ipv6. */
+static inline bool
+flow_addr_in_prefix(const union flow_addr *a, const union flow_addr *prefix,
+                    unsigned int plen, bool ipv6)
+{
+    uint8_t m[16];
+
+    if (!ipv6) {
+        return (a->ip4 & ip4_prefix_mask(plen)) == prefix->ip4;
+    }
+    ip6_prefix_mask(plen, m);
+    for (int i = 0; i < 16; i++) {
+        if ((a->ip6[i] & m[i]) != prefix->ip6[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Un-wildcards the first 'plen' bits of the address whose mask is 'mask'
+ * (a field of a flow_wc). */
+static inline void
+flow_addr_mask_prefix(union flow_addr *mask, unsigned int plen, bool ipv6)
+{
+    uint8_t m[16];
+
+    if (!ipv6) {
+        mask->ip4 |= ip4_prefix_mask(plen);
+        return;
+    }
+    ip6_prefix_mask(plen, m);
+    for (int i = 0; i < 16; i++) {
+        mask->ip6[i] |= m[i];
+    }
+}
 
 /* Sets 'dst' to 'src' & 'mask', word by word. */
 static inline void

@@ -27,6 +27,17 @@
 #define IPPROTO_UDP_    17
 #define IPPROTO_ICMPV6_ 58
 
+/* ICMPv6 types (RFC 4443, 4861, 2710, 3810). */
+#define ICMPV6_MLD_QUERY        130
+#define ICMPV6_MLD_REPORT       131
+#define ICMPV6_MLD_DONE         132
+#define ICMPV6_ROUTER_SOLICIT   133
+#define ICMPV6_ROUTER_ADVERT    134
+#define ICMPV6_NEIGHBOR_SOLICIT 135
+#define ICMPV6_NEIGHBOR_ADVERT  136
+#define ICMPV6_REDIRECT         137
+#define ICMPV6_MLD2_REPORT      143
+
 #define ARP_OP_REQUEST 1
 #define ARP_OP_REPLY   2
 
@@ -199,6 +210,18 @@ put32(uint8_t *p, be32 v)
     __builtin_memcpy(p, &v, 4);
 }
 
+/* Writes the mask of an IPv6 prefix of 'plen' bits (0..128; above 128
+ * counts as 128) into 'mask'. */
+static inline void
+ip6_prefix_mask(unsigned int plen, uint8_t mask[16])
+{
+    for (unsigned int i = 0; i < 16; i++) {
+        unsigned int bits = plen > i * 8 ? plen - i * 8 : 0;
+
+        mask[i] = bits >= 8 ? 0xff : (uint8_t) (0xff00u >> bits);
+    }
+}
+
 static inline bool
 eth_addr_is_multicast(const struct eth_addr *a)
 {
@@ -231,6 +254,24 @@ eth_addr_is_zero(const struct eth_addr *a)
 {
     return !(a->ea[0] | a->ea[1] | a->ea[2] | a->ea[3] | a->ea[4]
              | a->ea[5]);
+}
+
+/* Writes the IPv6 link-local address (fe80::/64) a host forms from MAC
+ * 'a' by modified EUI-64 (RFC 4291, appendix A) into 'out'. */
+static inline void
+ip6_link_local_from_mac(const struct eth_addr *a, uint8_t out[16])
+{
+    __builtin_memset(out, 0, 16);
+    out[0] = 0xfe;
+    out[1] = 0x80;
+    out[8] = a->ea[0] ^ 0x02;
+    out[9] = a->ea[1];
+    out[10] = a->ea[2];
+    out[11] = 0xff;
+    out[12] = 0xfe;
+    out[13] = a->ea[3];
+    out[14] = a->ea[4];
+    out[15] = a->ea[5];
 }
 
 /* Parses "aa:bb:cc:dd:ee:ff" (case-insensitive).  Returns true on success. */

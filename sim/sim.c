@@ -41,7 +41,7 @@
 #include "lib/ip-proto.h"
 #include "sim/topology-private.h"
 
-BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
+BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 2);
 
 /* A flood to more remote hosts than this is tagged with the "any host"
  * tag instead of one host:<name> tag each, so that the flow keeps room
@@ -61,7 +61,9 @@ BUILD_ASSERT_DECL(SIM_MAX_HOST_TAGS + 6 <= FLOW_TAGS_MAX);
 #define ICMP_UNREACH_PORT 3
 #define ICMP_ECHO_REQUEST_TYPE 8
 #define ICMP_TIME_EXCEEDED 11
+#define ICMPV6_ECHO_REQUEST_TYPE 128
 #define DHCP_SERVER_PORT 67
+#define DHCPV6_SERVER_PORT 547
 
 struct sim_ctx {
     const struct topology *topo;
@@ -601,36 +603,110 @@ mac_allowed(const struct topo_port *p, const struct eth_addr *mac)
     return false;
 }
 
-/* True if 'p' may send from IPv4 address 'ip' with source MAC 'mac': one
- * of its fixed IPs (from its own MAC), or inside an allowed address pair
- * for that MAC. */
+/* True if 'p' may send from address 'ip' (IPv6 if 'ipv6') with source MAC
+ * 'mac': one of its fixed IPs (from its own MAC), an IPv6 link-local
+ * address formed from the port's or a pair's MAC (from that MAC), or
+ * inside an allowed address pair for that MAC. */
 static bool
-ip_allowed(const struct topo_port *p, const struct eth_addr *mac, be32 ip)
+ip_allowed(const struct topo_port *p, const struct eth_addr *mac,
+           const union flow_addr *ip, bool ipv6)
 {
     if (eth_addr_equals(&p->mac, mac)) {
-        for (size_t i = 0; i < p->n_ips; i++) {
-            if (p->ips[i].ip == ip) {
+        for (size_t i = 0; !ipv6 && i < p->n_ips; i++) {
+            if (p->ips[i].ip == ip->ip4) {
+                return true;
+            }
+        }
+        for (size_t i = 0; ipv6 && i < p->n_ip6s; i++) {
+            if (!memcmp(p->ip6s[i].ip6, ip->ip6, 16)) {
                 return true;
             }
         }
     }
+    if (ipv6 && mac_allowed(p, mac)) {
+        uint8_t ll[16];
+
+        ip6_link_local_from_mac(mac, ll);
+        if (!memcmp(ll, ip->ip6, 16)) {
+            return true;
+        }
+    }
     for (size_t i = 0; i < p->n_pairs; i++) {
         const struct topo_addr_pair *pair = &p->pairs[i];
-        be32 mask = ip4_prefix_mask(pair->plen);
 
-        if (eth_addr_equals(&pair->mac, mac) && (ip & mask) == pair->prefix) {
+        if (eth_addr_equals(&pair->mac, mac)
+            && topo_prefix_contains(&pair->prefix, ip, ipv6)) {
             return true;
         }
     }
     return false;
 }
 
+static bool
+ip6_is_unspecified(const union flow_addr *a)
+{
+    static const uint8_t zero[16];
+
+    return !memcmp(a->ip6, zero, sizeof zero);
+}
+
+/* Anti-spoofing for IPv6 ('sim_port_security').  As Neutron: the source
+ * must be allowed (ip_allowed()), or :: for duplicate address detection
+ * and MLD reports; a neighbor advertisement may only announce an allowed
+ * address; router advertisements and DHCPv6 server replies are not a
+ * VM's to send. */
+static bool
+sim_port_security_ipv6(struct sim_ctx *ctx, const struct topo_port *in)
+{
+    const struct flow_key *key = ctx->key;
+    struct flow_wc *wc = ctx->wc;
+    int type = -1;
+
+    FLOW_WC_MASK(wc, nw_src);
+    FLOW_WC_MASK(wc, nw_proto);
+    if (key->nw_proto == IPPROTO_UDP_
+        && sim_match_be16(key->tp_src, &wc->masks.tp_src,
+                          DHCPV6_SERVER_PORT)) {
+        sim_drop(ctx, DROP_DHCP_SERVER_VM, "dhcpv6 server reply from a "
+                 "vm");
+        return false;
+    }
+    if (key->nw_proto == IPPROTO_ICMPV6_) {
+        FLOW_WC_MASK(wc, tp_src);
+        type = ntohs(key->tp_src);
+        if (type == ICMPV6_ROUTER_ADVERT) {
+            sim_drop(ctx, DROP_ROUTER_ADVERT_VM, "router advertisement "
+                     "from a vm");
+            return false;
+        }
+        if (type == ICMPV6_NEIGHBOR_ADVERT) {
+            union flow_addr target;
+
+            FLOW_WC_MASK(wc, nd_target);
+            memcpy(target.ip6, key->nd_target, 16);
+            if (!ip_allowed(in, &key->eth_src, &target, true)) {
+                sim_drop(ctx, DROP_SPOOFED_ND, "neighbor advertisement "
+                         "target is not the port's");
+                return false;
+            }
+        }
+    }
+    if (ip6_is_unspecified(&key->nw_src)
+        ? (type != ICMPV6_NEIGHBOR_SOLICIT && type != ICMPV6_MLD_REPORT
+           && type != ICMPV6_MLD2_REPORT)
+        : !ip_allowed(in, &key->eth_src, &key->nw_src, true)) {
+        sim_drop(ctx, DROP_SPOOFED_IP, "source ip is not the port's");
+        return false;
+    }
+    return true;
+}
+
 /* Anti-spoofing for a frame from local port 'in' with port security on
  * (Neutron's semantics): the source MAC must be the port's or an allowed
  * pair's; an ARP sender and an IPv4 source must be the port's fixed IPs
  * or inside an allowed pair (0.0.0.0 is allowed for ARP probes and DHCP
- * client messages); a VM may not answer as a DHCP server.  IPv6 sources
- * are not checked yet.  Returns false after emitting the drop. */
+ * client messages); a VM may not answer as a DHCP server.  IPv6: see
+ * sim_port_security_ipv6().  Returns false after emitting the drop. */
 static bool
 sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
 {
@@ -648,7 +724,7 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
         FLOW_WC_MASK(wc, nw_src);
         if (!mac_allowed(in, &key->arp_sha)
             || (key->nw_src.ip4
-                && !ip_allowed(in, &key->arp_sha, key->nw_src.ip4))) {
+                && !ip_allowed(in, &key->arp_sha, &key->nw_src, false))) {
             sim_drop(ctx, DROP_SPOOFED_ARP, "arp sender is not the port's");
             return false;
         }
@@ -662,13 +738,15 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
                      "vm");
             return false;
         }
-        if (!ip_allowed(in, &key->eth_src, key->nw_src.ip4)
+        if (!ip_allowed(in, &key->eth_src, &key->nw_src, false)
             && !(key->nw_src.ip4 == 0 && key->nw_proto == IPPROTO_UDP_
                  && sim_match_be16(key->tp_dst, &wc->masks.tp_dst,
                                    DHCP_SERVER_PORT))) {
             sim_drop(ctx, DROP_SPOOFED_IP, "source ip is not the port's");
             return false;
         }
+    } else if (key->eth_type == htons(ETH_TYPE_IPV6)) {
+        return sim_port_security_ipv6(ctx, in);
     }
     return true;
 }
@@ -685,25 +763,38 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
  * for now; floods are not.  A rule un-wildcards just what it reads;
  * the first matching rule ends the evaluation. */
 
-/* True if 'ip' is an IPv4 address of a member of 'sg': a fixed IP or an
- * allowed address pair (as Neutron's remote groups count them). */
+/* True if 'ip' (IPv6 if 'ipv6') is an address of port 'p' as Neutron's
+ * remote groups count them: a fixed IP or inside an allowed address
+ * pair. */
 static bool
-sg_has_member_ip(const struct topo_sg *sg, be32 ip)
+port_has_ip(const struct topo_port *p, const union flow_addr *ip, bool ipv6)
+{
+    for (size_t i = 0; !ipv6 && i < p->n_ips; i++) {
+        if (p->ips[i].ip == ip->ip4) {
+            return true;
+        }
+    }
+    for (size_t i = 0; ipv6 && i < p->n_ip6s; i++) {
+        if (!memcmp(p->ip6s[i].ip6, ip->ip6, 16)) {
+            return true;
+        }
+    }
+    for (size_t i = 0; i < p->n_pairs; i++) {
+        if (topo_prefix_contains(&p->pairs[i].prefix, ip, ipv6)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* True if 'ip' is an address of a member of 'sg'. */
+static bool
+sg_has_member_ip(const struct topo_sg *sg, const union flow_addr *ip,
+                 bool ipv6)
 {
     for (const struct topo_sg_link *l = sg->members; l; l = l->next) {
-        const struct topo_port *p = l->port;
-
-        for (size_t i = 0; i < p->n_ips; i++) {
-            if (p->ips[i].ip == ip) {
-                return true;
-            }
-        }
-        for (size_t i = 0; i < p->n_pairs; i++) {
-            be32 mask = ip4_prefix_mask(p->pairs[i].plen);
-
-            if ((ip & mask) == p->pairs[i].prefix) {
-                return true;
-            }
+        if (port_has_ip(l->port, ip, ipv6)) {
+            return true;
         }
     }
     return false;
@@ -752,14 +843,11 @@ sim_sg_rule_matches(struct sim_ctx *ctx, const struct topo_sg_rule *r)
         }
     }
     if (r->has_prefix) {
-        be32 mask;
-
-        if (r->prefix_v6 || ipv6) {
-            return false;       /* Not evaluated yet (IPv6). */
+        if (r->prefix.ipv6 != ipv6) {
+            return false;
         }
-        mask = ip4_prefix_mask(r->plen);
-        remote_mask->ip4 |= mask;
-        if ((remote->ip4 & mask) != r->prefix) {
+        flow_addr_mask_prefix(remote_mask, r->prefix.plen, ipv6);
+        if (!topo_prefix_contains(&r->prefix, remote, ipv6)) {
             return false;
         }
     }
@@ -768,11 +856,11 @@ sim_sg_rule_matches(struct sim_ctx *ctx, const struct topo_sg_rule *r)
                                                 r->remote_group_id);
 
         flow_tags_add(ctx->tags, topo_tag_sgmembers(r->remote_group_id));
-        if (ipv6 || !rg) {
-            return false;       /* IPv6 membership: not evaluated yet. */
+        if (!rg) {
+            return false;
         }
-        remote_mask->ip4 = UINT32_MAX;
-        if (!sg_has_member_ip(rg, remote->ip4)) {
+        flow_addr_mask_prefix(remote_mask, ipv6 ? 128 : 32, ipv6);
+        if (!sg_has_member_ip(rg, remote, ipv6)) {
             return false;
         }
     }
@@ -857,26 +945,29 @@ sim_sg_conn_permitted(const struct topology *topo, uint32_t port_no,
         .topo = topo, .key = &key, .wc = &wc, .tags = &tags,
     };
 
-    if (!p || !p->port_security || conn->ipv6) {
+    if (!p || !p->port_security) {
         return true;
     }
-    for (size_t i = 0; i < p->n_ips && !outgoing; i++) {
-        outgoing = p->ips[i].ip == conn->src.ip4;
-    }
-    for (size_t i = 0; i < p->n_pairs && !outgoing; i++) {
-        outgoing = ((conn->src.ip4 & ip4_prefix_mask(p->pairs[i].plen))
-                    == p->pairs[i].prefix);
+    outgoing = port_has_ip(p, &conn->src, conn->ipv6);
+    if (!outgoing && conn->ipv6) {
+        uint8_t ll[16];
+
+        /* A connection from the port's link-local address. */
+        ip6_link_local_from_mac(&p->mac, ll);
+        outgoing = !memcmp(ll, conn->src.ip6, 16);
     }
 
     /* The connection's first packet, as the rules saw it. */
     memset(&key, 0, sizeof key);
     key.in_port = port_no;
-    key.eth_type = htons(ETH_TYPE_IP);
+    key.eth_type = htons(conn->ipv6 ? ETH_TYPE_IPV6 : ETH_TYPE_IP);
     key.nw_proto = conn->proto;
     key.nw_src = conn->src;
     key.nw_dst = conn->dst;
     if (conn->proto == IPPROTO_ICMP_) {
         key.tp_src = htons(ICMP_ECHO_REQUEST_TYPE);
+    } else if (conn->proto == IPPROTO_ICMPV6_) {
+        key.tp_src = htons(ICMPV6_ECHO_REQUEST_TYPE);
     } else {
         key.tp_src = conn->sport;
         key.tp_dst = conn->dport;

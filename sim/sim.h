@@ -61,7 +61,7 @@ struct ct_conn_info;
  * (ct_conn_info, in its original direction): returns false if the port's
  * security groups, as they are now, would not let it start, i.e. if a
  * rule that allowed it has gone.  True when the port is not filtered (or
- * unknown), and for IPv6 connections (not evaluated yet). */
+ * unknown). */
 bool sim_sg_conn_permitted(const struct topology *, uint32_t port_no,
                            const struct ct_conn_info *);
 

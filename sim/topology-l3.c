@@ -85,17 +85,18 @@ parse_prefix_routes(const json_t *list, struct topo_prefix_route *out,
         const json_t *nh = json_object_get(e, "nexthop");
         struct in_addr in;
         struct topo_prefix_route r;
-        bool ipv6;
+        struct topo_prefix p;
 
         if (!json_is_object(e) || !json_is_string(dst)
             || !json_is_string(nh)
-            || !topo_prefix_parse(json_string_value(dst), false, &r.prefix,
-                                  &r.plen, &ipv6)) {
+            || !topo_prefix_parse(json_string_value(dst), false, &p)) {
             return EINVAL;
         }
-        if (ipv6) {
+        if (p.ipv6) {
             continue;           /* IPv6 routes come with IPv6 routing. */
         }
+        r.prefix = p.addr.ip4;
+        r.plen = p.plen;
         if (inet_pton(AF_INET, json_string_value(nh), &in) != 1) {
             return EINVAL;
         }
@@ -111,8 +112,8 @@ static int
 subnet_spec_parse(const json_t *obj, struct subnet_spec *spec)
 {
     const json_t *cidr, *gw, *dns, *e;
+    struct topo_prefix p;
     struct in_addr in;
-    bool ipv6;
     size_t i;
 
     memset(spec, 0, sizeof *spec);
@@ -124,11 +125,12 @@ subnet_spec_parse(const json_t *obj, struct subnet_spec *spec)
     }
     cidr = json_object_get(obj, "cidr");
     if (!json_is_string(cidr)
-        || !topo_prefix_parse(json_string_value(cidr), false,
-                              &spec->cfg.prefix, &spec->cfg.plen, &ipv6)) {
+        || !topo_prefix_parse(json_string_value(cidr), false, &p)) {
         goto error;
     }
-    spec->cfg.ipv4 = !ipv6;
+    spec->cfg.prefix = p.addr.ip4;
+    spec->cfg.plen = p.plen;
+    spec->cfg.ipv4 = !p.ipv6;
     if (!spec->cfg.ipv4) {
         return 0;
     }
@@ -789,8 +791,7 @@ topo_tag_subnet(const char *subnet_id)
 }
 
 bool
-topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix, uint8_t *plen,
-                  bool *ipv6)
+topo_prefix_parse(const char *s, bool bare_ok, struct topo_prefix *p)
 {
     const char *slash = strchr(s, '/');
     size_t addr_len = slash ? (size_t) (slash - s) : strlen(s);
@@ -799,7 +800,7 @@ topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix, uint8_t *plen,
     struct in_addr in;
     long n = -1;
 
-    *ipv6 = false;
+    memset(p, 0, sizeof *p);
     if (addr_len >= sizeof addr || (!slash && !bare_ok)) {
         return false;
     }
@@ -821,8 +822,8 @@ topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix, uint8_t *plen,
         if (n > 32) {
             return false;
         }
-        *plen = (uint8_t) n;
-        *prefix = in.s_addr & ip4_prefix_mask(*plen);
+        p->plen = (uint8_t) n;
+        p->addr.ip4 = in.s_addr & ip4_prefix_mask(p->plen);
         return true;
     }
     if (inet_pton(AF_INET6, addr, &in6) == 1) {
@@ -830,9 +831,14 @@ topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix, uint8_t *plen,
         if (n > 128) {
             return false;
         }
-        *plen = (uint8_t) n;
-        *prefix = 0;
-        *ipv6 = true;
+        uint8_t m[16];
+
+        p->plen = (uint8_t) n;
+        p->ipv6 = true;
+        ip6_prefix_mask(p->plen, m);
+        for (int i = 0; i < 16; i++) {
+            p->addr.ip6[i] = in6.s6_addr[i] & m[i];
+        }
         return true;
     }
     return false;

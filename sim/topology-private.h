@@ -34,6 +34,7 @@
 #ifndef WEFT_TOPOLOGY_PRIVATE_H
 #define WEFT_TOPOLOGY_PRIVATE_H 1
 
+#include "lib/flow-key.h"
 #include "sim/topology.h"
 
 #include <string.h>
@@ -223,8 +224,15 @@ struct topo_subnet {
     uint64_t tag;                       /* subnet:<id> */
 };
 
-/* A security group rule (IPv4 and IPv6 rules are kept; IPv6 prefixes
- * and IPv6 remote-group membership are not evaluated yet). */
+/* An IPv4 or IPv6 prefix: 'addr' is masked to 'plen' bits, the rest of it
+ * zero. */
+struct topo_prefix {
+    union flow_addr addr;
+    uint8_t plen;
+    bool ipv6;
+};
+
+/* A security group rule. */
 struct topo_sg_rule {
     struct topo_hmap_node id_node;      /* In sg_rules_by_id. */
     char *id;
@@ -235,11 +243,9 @@ struct topo_sg_rule {
     bool ipv6;                          /* Ethertype IPv6. */
     int proto;                          /* -1: any. */
     int pmin, pmax;                     /* -1: any.  ICMP: type, code. */
-    bool has_prefix;                    /* remote_ip_prefix (IPv4). */
-    bool prefix_v6;                     /* An IPv6 prefix: never matches
-                                         * yet, except ::/0. */
-    be32 prefix;
-    uint8_t plen;
+    bool has_prefix;                    /* remote_ip_prefix, other
+                                         * than a /0. */
+    struct topo_prefix prefix;
     char *remote_group_id;              /* NULL if none. */
 };
 
@@ -313,12 +319,10 @@ struct topo_ip {
     char *subnet_id;                    /* From fixed_ips; NULL if none. */
 };
 
-/* One of a port's allowed_address_pairs (IPv4; IPv6 pairs are not
- * checked yet). */
+/* One of a port's allowed_address_pairs. */
 struct topo_addr_pair {
     struct eth_addr mac;
-    be32 prefix;                        /* Masked. */
-    uint8_t plen;
+    struct topo_prefix prefix;
 };
 
 struct topo_port {
@@ -335,8 +339,10 @@ struct topo_port {
     uint64_t tag;                       /* port:<id> */
     uint64_t host_tag;                  /* host:<host>, 0 if unbound. */
 
-    struct topo_ip *ips;
+    struct topo_ip *ips;                /* IPv4 fixed IPs. */
     size_t n_ips;
+    union flow_addr *ip6s;              /* IPv6 fixed IPs. */
+    size_t n_ip6s;
 
     struct topo_net *net;
     struct topo_port *local_prev, *local_next;  /* In net->local_members. */
@@ -463,11 +469,18 @@ void topo_sg_port_detach(struct topology *, struct topo_port *,
 const struct topo_sg *topo_find_sg(const struct topology *, const char *id);
 
 /* Parses an IPv4 or IPv6 prefix "ADDR/PLEN", or with 'bare_ok' also a bare
- * address (a /32 or /128).  IPv4 host bits are cleared into '*prefix';
- * for IPv6 only '*plen' and '*ipv6' are set.  Returns false on any syntax
- * error or out-of-range length. */
-bool topo_prefix_parse(const char *s, bool bare_ok, be32 *prefix,
-                       uint8_t *plen, bool *ipv6);
+ * address (a /32 or /128), into '*p' with the host bits cleared.  Returns
+ * false on any syntax error or out-of-range length. */
+bool topo_prefix_parse(const char *s, bool bare_ok, struct topo_prefix *p);
+
+/* True if 'a' (IPv6 if 'ipv6') lies in 'p' (of the same family). */
+static inline bool
+topo_prefix_contains(const struct topo_prefix *p, const union flow_addr *a,
+                     bool ipv6)
+{
+    return p->ipv6 == ipv6 && flow_addr_in_prefix(a, &p->addr, p->plen,
+                                                   ipv6);
+}
 
 /* Shared with topology-l3.c. */
 struct topo_net *topo_net_get(struct topology *, const char *id);

@@ -123,9 +123,8 @@ struct rule_spec {
     bool ingress;
     bool ipv6;
     int proto, pmin, pmax;
-    bool has_prefix, prefix_v6;
-    be32 prefix;
-    uint8_t plen;
+    bool has_prefix;
+    struct topo_prefix prefix;
     char *remote_group_id;
 };
 
@@ -202,21 +201,21 @@ rule_spec_parse(const json_t *obj, struct rule_spec *spec)
     }
     spec->ingress = !strcmp(dir, "ingress");
     spec->ipv6 = !strcmp(eth, "IPv6");
+    if (spec->ipv6 && spec->proto == IPPROTO_ICMP_) {
+        spec->proto = IPPROTO_ICMPV6_;  /* "icmp" means ICMPv6 for IPv6, as
+                                         * Neutron's agents read it. */
+    }
     if (!spec->remote_group_id[0]) {
         free(spec->remote_group_id);
         spec->remote_group_id = NULL;
     }
     if (prefix[0]) {
-        bool ipv6;
-
-        if (!topo_prefix_parse(prefix, true, &spec->prefix, &spec->plen,
-                               &ipv6)) {
+        if (!topo_prefix_parse(prefix, true, &spec->prefix)) {
             goto out;
         }
-        /* A /0 is "anywhere"; IPv6 prefixes are not evaluated yet and
-         * never match. */
-        spec->has_prefix = spec->plen > 0;
-        spec->prefix_v6 = ipv6 && spec->has_prefix;
+        /* A /0 is "anywhere".  (A prefix of the other family than the
+         * ethertype, which the API refuses, matches nothing.) */
+        spec->has_prefix = spec->prefix.plen > 0;
     }
     error = 0;
 
@@ -261,9 +260,7 @@ topo_update_sg_rule(struct topology *topo, const char *id,
     rule->pmin = spec.pmin;
     rule->pmax = spec.pmax;
     rule->has_prefix = spec.has_prefix;
-    rule->prefix_v6 = spec.prefix_v6;
     rule->prefix = spec.prefix;
-    rule->plen = spec.plen;
     rule->remote_group_id = spec.remote_group_id;
     rule->sg = sg_get(topo, rule->sg_id);
     rule->next = rule->sg->rules;

@@ -43,6 +43,8 @@ struct port_spec {
     be32 *ips;
     char **ip_subnets;          /* Parallel to 'ips'; entries may be NULL. */
     size_t n_ips;
+    union flow_addr *ip6s;
+    size_t n_ip6s;
 };
 
 /* A parsed agent. */
@@ -844,6 +846,7 @@ port_spec_destroy(struct port_spec *spec)
     }
     free(spec->ip_subnets);
     free(spec->ips);
+    free(spec->ip6s);
     free(spec->pairs);
     for (size_t i = 0; i < spec->n_sgs; i++) {
         free(spec->sg_ids[i]);
@@ -865,6 +868,7 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
     spec->ips = xcalloc(json_array_size(ips), sizeof *spec->ips);
     spec->ip_subnets = xcalloc(json_array_size(ips),
                                sizeof *spec->ip_subnets);
+    spec->ip6s = xcalloc(json_array_size(ips), sizeof *spec->ip6s);
     for (i = 0; i < json_array_size(ips); i++) {
         const json_t *fip = json_array_get(ips, i);
         const json_t *addr, *sid;
@@ -896,7 +900,16 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
                        ? xstrdup(json_string_value(sid)) : NULL);
                 spec->ips[spec->n_ips++] = in.s_addr;
             }
-        } else if (inet_pton(AF_INET6, json_string_value(addr), &in6) != 1) {
+        } else if (inet_pton(AF_INET6, json_string_value(addr), &in6) == 1) {
+            bool dup = false;
+
+            for (size_t j = 0; j < spec->n_ip6s; j++) {
+                dup = dup || !memcmp(spec->ip6s[j].ip6, in6.s6_addr, 16);
+            }
+            if (!dup) {
+                memcpy(spec->ip6s[spec->n_ip6s++].ip6, in6.s6_addr, 16);
+            }
+        } else {
             return EINVAL;
         }
     }
@@ -904,7 +917,7 @@ port_parse_ips(const json_t *obj, struct port_spec *spec)
 }
 
 /* allowed_address_pairs: [{"ip_address": IP or CIDR, "mac_address":
- * optional}].  IPv6 entries are accepted and ignored. */
+ * optional}], IPv4 or IPv6. */
 static int
 port_parse_pairs(const json_t *obj, struct port_spec *spec)
 {
@@ -922,11 +935,10 @@ port_parse_pairs(const json_t *obj, struct port_spec *spec)
         const json_t *ip = json_object_get(e, "ip_address");
         const json_t *mac = json_object_get(e, "mac_address");
         struct topo_addr_pair *pair = &spec->pairs[spec->n_pairs];
-        bool ipv6;
 
         if (!json_is_object(e) || !json_is_string(ip)
             || !topo_prefix_parse(json_string_value(ip), true,
-                                  &pair->prefix, &pair->plen, &ipv6)) {
+                                  &pair->prefix)) {
             return EINVAL;
         }
         if (mac && !json_is_null(mac)) {
@@ -938,9 +950,7 @@ port_parse_pairs(const json_t *obj, struct port_spec *spec)
         } else {
             pair->mac = spec->mac;
         }
-        if (!ipv6) {
-            spec->n_pairs++;
-        }
+        spec->n_pairs++;
     }
     return 0;
 }
@@ -1042,7 +1052,9 @@ str_eq_null(const char *a, const char *b)
 static bool
 port_ips_equal(const struct topo_port *port, const struct port_spec *spec)
 {
-    if (port->n_ips != spec->n_ips) {
+    if (port->n_ips != spec->n_ips || port->n_ip6s != spec->n_ip6s
+        || (spec->n_ip6s && memcmp(port->ip6s, spec->ip6s,
+                                   spec->n_ip6s * sizeof *spec->ip6s))) {
         return false;
     }
     for (size_t i = 0; i < spec->n_ips; i++) {
@@ -1087,13 +1099,14 @@ update_port(struct topology *topo, const char *id, const json_t *json,
                         || memcmp(old->mac.ea, spec.mac.ea, ETH_ADDR_LEN)
                         || old->admin_up != spec.admin_up
                         || !port_ips_equal(old, &spec));
+        bool same_pairs = (old->n_pairs == spec.n_pairs
+                           && (!spec.n_pairs
+                               || !memcmp(old->pairs, spec.pairs,
+                                          spec.n_pairs * sizeof *spec.pairs)));
 
         if (members || strcmp(old->ifname, spec.ifname)
             || old->port_security != spec.port_security
-            || !port_sgs_equal(old, &spec)
-            || old->n_pairs != spec.n_pairs
-            || (spec.n_pairs && memcmp(old->pairs, spec.pairs,
-                                       spec.n_pairs * sizeof *spec.pairs))) {
+            || !port_sgs_equal(old, &spec) || !same_pairs) {
             tag_set_add(changed, old->tag);
         }
         if (members) {
@@ -1102,8 +1115,9 @@ update_port(struct topology *topo, const char *id, const json_t *json,
         if (moved) {
             tag_set_add(changed, topo_tag_netmembers(spec.network_id));
         }
-        if (!members && port_sgs_equal(old, &spec)) {
-            /* Same port as far as any other port's flow can tell: its
+        if (!members && same_pairs && port_sgs_equal(old, &spec)) {
+            /* Same port as far as any other port's flow can tell (its
+             * addresses, which remote-group rules read, included): its
              * router and groups (if any) get the new object without
              * invalidating anything. */
             struct tag_set scratch;
@@ -1195,6 +1209,8 @@ port_insert(struct topology *topo, const char *id, struct port_spec *spec,
         tip->subnet_id = spec->ip_subnets[i];
         topo_hmap_insert(&topo->ips, &tip->node, topo_hash_ip(net, tip->ip));
     }
+    port->ip6s = spec->ip6s;
+    port->n_ip6s = spec->n_ip6s;
     free(spec->ips);
     free(spec->ip_subnets);
     memset(spec, 0, sizeof *spec);
@@ -1252,6 +1268,7 @@ port_remove(struct topology *topo, struct topo_port *port,
     topo_net_maybe_free(topo, net);
 
     free(port->ips);
+    free(port->ip6s);
     free(port->id);
     free(port->name);
     free(port->network_id);

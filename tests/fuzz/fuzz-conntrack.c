@@ -35,7 +35,7 @@
 #include "datapath/conntrack.h"
 #include "tests/fuzz/fuzz-util.h"
 
-BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
+BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 2);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

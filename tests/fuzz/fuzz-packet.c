@@ -28,7 +28,7 @@
 #include "lib/packet-edit.h"
 #include "tests/fuzz/fuzz-util.h"
 
-BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 1);
+BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 2);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -58,8 +58,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     flow_key_extract(copy, len, size ? data[0] : 0, &key, &lo);
     flow_key_extract(copy, len, size ? data[0] : 0, &key2, NULL);
     fuzz_check(flow_key_equal(&key, &key2));
-    fuzz_check(!key.pad0 && !key.pad1 && !key.pad3 && !key.pad2[0]
-          && !key.pad2[1] && !key.pad2[2]);
+    fuzz_check(!key.pad0 && !key.pad1 && !key.pad2[0] && !key.pad2[1]
+               && !key.pad2[2]);
+    /* The last 16 bytes are ARP hardware addresses (pad3 zero), an ND
+     * target, or zero. */
+    if (key.eth_type != htons(ETH_TYPE_ARP)) {
+        static const uint8_t zero[16];
+        bool nd = (key.eth_type == htons(ETH_TYPE_IPV6)
+                   && key.nw_proto == IPPROTO_ICMPV6_
+                   && (key.tp_src == htons(ICMPV6_NEIGHBOR_SOLICIT)
+                       || key.tp_src == htons(ICMPV6_NEIGHBOR_ADVERT)));
+
+        fuzz_check(nd || !memcmp(key.nd_target, zero, sizeof zero));
+    } else {
+        fuzz_check(!key.pad3);
+    }
     fuzz_check(lo.l3_ofs == UINT16_MAX || lo.l3_ofs < len);
     fuzz_check(lo.l4_ofs == UINT16_MAX || (size_t) lo.l4_ofs + lo.l4_len <= len);
     flow_key_format(&key, NULL, buf, sizeof buf);

@@ -53,8 +53,14 @@ extract_exact(const void *frame, size_t len, uint32_t in_port,
 static bool
 pads_zero(const struct flow_key *k)
 {
+    bool nd = (k->eth_type == htons(ETH_TYPE_IPV6)
+               && k->nw_proto == IPPROTO_ICMPV6_
+               && (k->tp_src == htons(ICMPV6_NEIGHBOR_SOLICIT)
+                   || k->tp_src == htons(ICMPV6_NEIGHBOR_ADVERT)));
+
+    /* pad3 is part of nd_target in a neighbor discovery key. */
     return !k->pad0 && !k->pad1 && !k->pad2[0] && !k->pad2[1] && !k->pad2[2]
-           && !k->pad3;
+           && (nd || !k->pad3);
 }
 
 static bool
@@ -343,14 +349,49 @@ test_ipv6(void)
     CHECK_EQ(key.tp_dst, htons(80));
     CHECK_EQ(packet_verify_csums(buf, n), 0);
 
+    /* Neighbor discovery: the target follows the 8-byte header. */
+    static const uint8_t target[16] = { 0xfd, [15] = 0x42 };
+    static const uint8_t zero16[16];
+
     s.icmp_type = 135;          /* Neighbor solicitation. */
     s.icmp_code = 0;
+    s.payload = target;
+    s.payload_len = sizeof target;
     n = packet_build_icmp6(buf, sizeof buf, &s);
     CHECK(extract_exact(buf, n, 4, &key, &lo));
     CHECK_EQ(key.nw_proto, 58);
     CHECK_EQ(key.tp_src, htons(135));
     CHECK_EQ(key.tp_dst, htons(0));
+    CHECK(!memcmp(key.nd_target, target, 16));
+    CHECK(pads_zero(&key));
     CHECK_EQ(packet_verify_csums(buf, n), 0);
+
+    s.icmp_type = 136;          /* Neighbor advertisement. */
+    n = packet_build_icmp6(buf, sizeof buf, &s);
+    CHECK(extract_exact(buf, n, 4, &key, &lo));
+    CHECK(!memcmp(key.nd_target, target, 16));
+
+    s.icmp_code = 1;            /* Not neighbor discovery: no target. */
+    n = packet_build_icmp6(buf, sizeof buf, &s);
+    CHECK(extract_exact(buf, n, 4, &key, &lo));
+    CHECK(!memcmp(key.nd_target, zero16, 16));
+
+    s.icmp_code = 0;            /* Target cut short: none. */
+    s.payload_len = 15;
+    n = packet_build_icmp6(buf, sizeof buf, &s);
+    CHECK(extract_exact(buf, n, 4, &key, &lo));
+    CHECK_EQ(key.tp_src, htons(136));
+    CHECK(!memcmp(key.nd_target, zero16, 16));
+
+    s.icmp_type = 128;          /* Echo: the same bytes are not a target. */
+    s.payload_len = sizeof target;
+    n = packet_build_icmp6(buf, sizeof buf, &s);
+    CHECK(extract_exact(buf, n, 4, &key, &lo));
+    CHECK(!memcmp(key.nd_target, zero16, 16));
+    s.icmp_type = 135;
+    n = packet_build_icmp6(buf, sizeof buf, &s);
+    s.payload = NULL;
+    s.payload_len = 0;
 
     /* Payload length beyond the frame: L3 zero. */
     buf[18] = 0x10;
@@ -585,8 +626,10 @@ l3_zero(const struct flow_key *k)
 static bool
 l4_zero(const struct flow_key *k)
 {
+    static const uint8_t zero[16];
+
     return !k->tp_src && !k->tp_dst && !k->tcp_flags
-           && eth_addr_is_zero(&k->arp_sha) && eth_addr_is_zero(&k->arp_tha);
+           && !memcmp(k->nd_target, zero, sizeof zero);
 }
 
 static bool
@@ -603,8 +646,7 @@ l4_equal(const struct flow_key *a, const struct flow_key *b)
 {
     return a->tp_src == b->tp_src && a->tp_dst == b->tp_dst
            && a->tcp_flags == b->tcp_flags
-           && !memcmp(&a->arp_sha, &b->arp_sha, 6)
-           && !memcmp(&a->arp_tha, &b->arp_tha, 6);
+           && !memcmp(a->nd_target, b->nd_target, 16);
 }
 
 /* Truncates 'frame' at every length and checks that the key has exactly
@@ -889,6 +931,22 @@ test_format(void)
                 "eth_type=0x86dd,ipv6_src=fd00::1,ipv6_dst=fd00::2,"
                 "nw_proto=58,nw_tos=0,nw_ttl=64,nw_frag=no,"
                 "icmpv6_type=128,icmpv6_code=0");
+
+    /* A neighbor advertisement shows its target. */
+    static const uint8_t target[16] = { 0xfd, [15] = 0x42 };
+    s.icmp_type = 136;
+    s.payload = target;
+    s.payload_len = sizeof target;
+    n = packet_build_icmp6(buf, sizeof buf, &s);
+    flow_key_extract(buf, n, 3, &key, NULL);
+    CHECK_STREQ(flow_key_format(&key, NULL, str, sizeof str),
+                "in_port=3,eth_dst=02:00:00:00:00:02,"
+                "eth_src=02:00:00:00:00:01,eth_type=0x86dd,"
+                "ipv6_src=fd00::1,ipv6_dst=fd00::2,nw_proto=58,nw_tos=0,"
+                "nw_ttl=64,nw_frag=no,icmpv6_type=136,icmpv6_code=0,"
+                "nd_target=fd00::42");
+    s.payload = NULL;
+    s.payload_len = 0;
 
     struct ext frag[] = { { 44, 0, 8 } };
     n = build_ipv6_ext(buf, frag, 1, 17);

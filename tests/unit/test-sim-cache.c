@@ -99,7 +99,9 @@ struct m_port {
     int status;
     int router;                 /* Interface of this router, -1 none. */
     bool secure;                /* port_security_enabled. */
-    int pair;                   /* Allowed pair: pool index /30, -1. */
+    int pair;                   /* Allowed pair: pool index /30 (and its
+                                 * IPv6 twin /126), -1. */
+    int ip6;                    /* IPv6 fixed IP: pool index, -1. */
     int sgs;                    /* Bit i: member of group i. */
 };
 
@@ -112,6 +114,7 @@ struct m_rule {
     int pmin, pmax;             /* -1 any. */
     int prefix, plen;           /* Pool index, -1 none. */
     int remote;                 /* Group, -1 none. */
+    bool ipv6;                  /* Ethertype (prefix: the IPv6 twin). */
 };
 
 struct m_agent {
@@ -158,6 +161,26 @@ static be32
 pool_ip(int i)
 {
     return htonl(0x0a000001 + (uint32_t) i);
+}
+
+/* The IPv6 twin of pool address i: fd00::10.0.0.x. */
+static void
+pool_ip6(int i, uint8_t out[16])
+{
+    be32 ip = pool_ip(i);
+
+    memset(out, 0, 16);
+    out[0] = 0xfd;
+    memcpy(out + 12, &ip, 4);
+}
+
+static const char *
+pool_ip6_str(int i, char buf[INET6_ADDRSTRLEN])
+{
+    uint8_t a[16];
+
+    pool_ip6(i, a);
+    return inet_ntop(AF_INET6, a, buf, INET6_ADDRSTRLEN);
 }
 
 static bool
@@ -244,7 +267,7 @@ push_rule(struct topology *topo, const struct model *m, int i,
 {
     const struct m_rule *r = &m->rules[i];
     char key[64], proto[16] = "null", ports[64] = "", prefix[64] = "";
-    char remote[48] = "", a[INET_ADDRSTRLEN];
+    char remote[48] = "", a[INET6_ADDRSTRLEN];
     char *json = NULL;
 
     snprintf(key, sizeof key, "security-group-rules/rule%d", i);
@@ -261,15 +284,18 @@ push_rule(struct topology *topo, const struct model *m, int i,
         }
         if (r->prefix >= 0) {
             snprintf(prefix, sizeof prefix, ", \"remote_ip_prefix\": "
-                     "\"%s/%d\"", pool_ip_str(r->prefix, a), r->plen);
+                     "\"%s/%d\"", (r->ipv6 ? pool_ip6_str(r->prefix, a)
+                                          : pool_ip_str(r->prefix, a)),
+                     r->plen + (r->ipv6 ? 96 : 0));
         } else if (r->remote >= 0) {
             snprintf(remote, sizeof remote, ", \"remote_group_id\": "
                      "\"sg%d\"", r->remote);
         }
         json = xasprintf("{\"security_group_id\": \"sg%d\", "
-                         "\"direction\": \"%s\", \"ethertype\": \"IPv4\", "
+                         "\"direction\": \"%s\", \"ethertype\": \"%s\", "
                          "\"protocol\": %s%s%s%s}", r->sg,
-                         r->ingress ? "ingress" : "egress", proto, ports,
+                         r->ingress ? "ingress" : "egress",
+                         r->ipv6 ? "IPv6" : "IPv4", proto, ports,
                          prefix, remote);
     }
     CHECK_EQ(topology_update(topo, key, json, changed), 0);
@@ -282,6 +308,7 @@ random_rule(struct m_rule *r)
     static const int protos[] = { -1, 6, 17, 1 };
 
     r->exists = chance(80);
+    r->ipv6 = chance(30);
     r->sg = (int) rnd_n(N_SGS);
     r->ingress = chance(50);
     r->proto = protos[rnd_n(ARRAY_SIZE(protos))];
@@ -291,6 +318,9 @@ random_rule(struct m_rule *r)
             r->pmin = 64 + (int) rnd_n(8);
             r->pmax = r->pmin + (int) rnd_n(3);
         }
+    } else if (r->proto == 1 && r->ipv6) {
+        r->proto = 58;
+        r->pmin = chance(50) ? 128 : -1;
     } else if (r->proto == 1 && chance(50)) {
         r->pmin = chance(50) ? 8 : 0;
         r->pmax = chance(50) ? 0 : -1;
@@ -337,7 +367,7 @@ push_port(struct topology *topo, const struct model *m, int i,
     static const char *const statuses[] = { "ACTIVE", "DOWN", "BUILD" };
     const struct m_port *p = &m->ports[i];
     char id[64], nid[64], key[80], ips[192], mac[18], host[16] = "";
-    char rid[64] = "", owner[32], pairs[64];
+    char rid[64] = "", owner[32], pairs[160];
     struct eth_addr ea;
     char *json = NULL;
 
@@ -349,19 +379,26 @@ push_port(struct topology *topo, const struct model *m, int i,
 
         inet_ntop(AF_INET, &ip, a, sizeof a);
         inet_ntop(AF_INET, &ip2, b, sizeof b);
+        char c[INET6_ADDRSTRLEN], ip6[80] = "";
+
+        if (p->ip6 >= 0) {
+            snprintf(ip6, sizeof ip6, "%s{\"ip_address\": \"%s\"}",
+                     p->ip >= 0 ? ", " : "", pool_ip6_str(p->ip6, c));
+        }
         if (p->ip < 0) {
-            snprintf(ips, sizeof ips, "[]");
+            snprintf(ips, sizeof ips, "[%s]", ip6);
         } else if (p->ip2 < 0) {
             snprintf(ips, sizeof ips, "[{\"subnet_id\": \"sub-%d\", "
-                     "\"ip_address\": \"%s\"}]", p->net, a);
+                     "\"ip_address\": \"%s\"}%s]", p->net, a, ip6);
         } else {
             snprintf(ips, sizeof ips, "[{\"subnet_id\": \"sub-%d\", "
                      "\"ip_address\": \"%s\"}, "
-                     "{\"ip_address\": \"%s\"}]", p->net, a, b);
+                     "{\"ip_address\": \"%s\"}%s]", p->net, a, b, ip6);
         }
         if (p->pair >= 0) {
-            snprintf(pairs, sizeof pairs, "[{\"ip_address\": \"%s/30\"}]",
-                     pool_ip_str(p->pair, b));
+            snprintf(pairs, sizeof pairs, "[{\"ip_address\": \"%s/30\"}, "
+                     "{\"ip_address\": \"%s/126\"}]",
+                     pool_ip_str(p->pair, b), pool_ip6_str(p->pair, c));
         } else {
             snprintf(pairs, sizeof pairs, "[]");
         }
@@ -468,6 +505,7 @@ random_port(struct model *m, int i)
     p->router = chance(20) ? (int) rnd_n(N_ROUTERS) : -1;
     p->secure = chance(50);
     p->pair = chance(20) ? (int) rnd_n(IP_POOL) : -1;
+    p->ip6 = chance(60) ? (int) rnd_n(IP_POOL) : -1;
     p->sgs = (int) rnd_n(8);
     if (p->router >= 0 && chance(85)) {
         p->host = -1;
@@ -628,19 +666,69 @@ random_key(const struct model *m, struct flow_key *key)
         } else if (p->pair >= 0 && chance(70)) {
             key->nw_src.ip4 = pool_ip(p->pair);
         }
+        if (chance(15)) {
+            /* An IPv6 source of the port's: fixed, pair, link-local or
+             * unspecified. */
+            if (p->ip6 >= 0 && chance(60)) {
+                pool_ip6(p->ip6, key->nw_src.ip6);
+            } else if (p->pair >= 0 && chance(50)) {
+                pool_ip6(p->pair, key->nw_src.ip6);
+            } else if (chance(60)) {
+                ip6_link_local_from_mac(&key->eth_src, key->nw_src.ip6);
+            } else {
+                memset(key->nw_src.ip6, 0, 16);
+            }
+            key->eth_type = htons(ETH_TYPE_IPV6);
+        }
     } else if (chance(80)) {
         key->eth_src = pool_mac((int) rnd_n(MAC_POOL));
     }
     if (chance(85)) {
         key->vlan_tci = 0;
     }
-    if (chance(40)) {
+    if (key->eth_type == htons(ETH_TYPE_IPV6)) {
+        /* Chosen above with a source address. */
+    } else if (chance(40)) {
         key->eth_type = htons(ETH_TYPE_ARP);
         key->nw_proto = chance(80) ? ARP_OP_REQUEST : ARP_OP_REPLY;
+    } else if (chance(12)) {
+        key->eth_type = htons(ETH_TYPE_IPV6);
+        if (chance(60)) {
+            pool_ip6((int) rnd_n(IP_POOL), key->nw_src.ip6);
+        }
     } else if (chance(85)) {
         key->eth_type = htons(ETH_TYPE_IP);
     }
-    if (chance(70)) {
+    if (key->eth_type == htons(ETH_TYPE_IPV6)) {
+        static const uint8_t protos[] = { 58, 58, 6, 17 };
+        static const uint8_t types[] = { 128, 134, 135, 136, 143, 1 };
+
+        if (chance(70)) {
+            pool_ip6((int) rnd_n(IP_POOL), key->nw_dst.ip6);
+        }
+        if (chance(85)) {
+            key->nw_proto = protos[rnd_n(ARRAY_SIZE(protos))];
+        }
+        if (key->nw_proto == 58) {
+            key->tp_src = htons(types[rnd_n(ARRAY_SIZE(types))]);
+            if (chance(80)) {
+                key->tp_dst = 0;
+            }
+            if (chance(50)) {
+                /* A target of some port's, often the source's own. */
+                memcpy(key->nd_target, key->nw_src.ip6, 16);
+            } else if (chance(60)) {
+                pool_ip6((int) rnd_n(IP_POOL), key->nd_target);
+            }
+        } else if (chance(20)) {
+            key->tp_src = htons(547);
+        } else if (chance(40)) {
+            key->tp_dst = htons(62 + rnd_n(14));
+        }
+        if (chance(70)) {
+            key->nw_frag = 0;
+        }
+    } else if (chance(70)) {
         key->nw_dst.ip4 = pool_ip((int) rnd_n(IP_POOL));
     }
     if (key->eth_type == htons(ETH_TYPE_IP)) {

@@ -2,7 +2,9 @@
  * test-sim-portsec.c -- port security (anti-spoofing) in the simulation:
  * a port with port_security_enabled may only send from its MAC and fixed
  * IPs, or from an allowed address pair; spoofed ARP and DHCP server
- * replies are dropped; with port security off everything is forwarded;
+ * replies are dropped; IPv6 sources, neighbor advertisements, router
+ * advertisements and DHCPv6 replies likewise; with port security off
+ * everything is forwarded;
  * changing the setting invalidates the port's flows.
  *
  * Fixture (host hv1): net1 vni 7, subnet 10.0.0.0/24 (DHCP on);
@@ -225,6 +227,131 @@ test_change_invalidates(void)
     topology_destroy(topo);
 }
 
+/* IPv6.  p1 gets fixed IP fd01::1 besides 10.0.0.1; its pair fd00::/64
+ * (with its own MAC) now counts. */
+static struct flow_key
+ip6_key(uint32_t in_port, const char *src_mac, const char *src_ip,
+        uint8_t proto, uint16_t sport, uint16_t dport)
+{
+    struct flow_key key = udp_key(in_port, src_mac, "0.0.0.0", sport, dport);
+
+    key.eth_type = htons(ETH_TYPE_IPV6);
+    key.nw_proto = proto;
+    key.nw_src.ip4 = 0;
+    CHECK(inet_pton(AF_INET6, src_ip, key.nw_src.ip6) == 1);
+    CHECK(inet_pton(AF_INET6, "fd01::3", key.nw_dst.ip6) == 1);
+    return key;
+}
+
+static struct flow_key
+nd_key(uint32_t in_port, const char *src_ip, uint16_t type,
+       const char *target)
+{
+    struct flow_key key = ip6_key(in_port, P1_MAC, src_ip, IPPROTO_ICMPV6_,
+                                  type, 0);
+
+    CHECK(inet_pton(AF_INET6, target, key.nd_target) == 1);
+    return key;
+}
+
+static struct topology *
+fixture6(void)
+{
+    struct topology *topo = fixture();
+
+    simt_apply(topo, "ports/p1", xasprintf("{\"network_id\": \"net1\", "
+        "\"mac_address\": \"" P1_MAC "\", \"fixed_ips\": "
+        "[{\"ip_address\": \"10.0.0.1\"}, {\"ip_address\": \"fd01::1\"}], "
+        "\"port_security_enabled\": true, \"allowed_address_pairs\": "
+        P1_PAIRS ", \"binding:host_id\": \"hv1\"}"), NULL);
+    return topo;
+}
+
+static void
+test_ipv6_sources(void)
+{
+    struct topology *topo = fixture6();
+    struct flow_key k;
+
+    /* Its fixed IP, its pair's prefix (with its MAC), its link-local
+     * address and that of the pair's MAC. */
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fd01::1", IPPROTO_UDP_,
+                                        999, 53)), TO_P3);
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fd00::1234",
+                                        IPPROTO_UDP_, 999, 53)), TO_P3);
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fe80::f816:3eff:fe00:1",
+                                        IPPROTO_UDP_, 999, 53)), TO_P3);
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, "fa:16:3e:00:00:aa",
+                                        "fe80::f816:3eff:fe00:aa",
+                                        IPPROTO_UDP_, 999, 53)), TO_P3);
+    /* Anything else is spoofed: another address, the pair's prefix from
+     * the other MAC, another port's link-local address, the unspecified
+     * address outside neighbor discovery. */
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fd01::99", IPPROTO_UDP_,
+                                        999, 53)), "drop(spoofed_ip)");
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, "fa:16:3e:00:00:aa", "fd00::1",
+                                        IPPROTO_UDP_, 999, 53)),
+                "drop(spoofed_ip)");
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fe80::f816:3eff:fe00:3",
+                                        IPPROTO_UDP_, 999, 53)),
+                "drop(spoofed_ip)");
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "::", IPPROTO_UDP_, 999,
+                                        53)), "drop(spoofed_ip)");
+    /* The decision read every bit of the source. */
+    k = ip6_key(3, P1_MAC, "fd01::99", IPPROTO_UDP_, 999, 53);
+    struct simt_result r = simt_run(topo, &k);
+    static const uint8_t ones[16] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+    CHECK(!memcmp(r.wc.masks.nw_src.ip6, ones, 16));
+    /* Port security off: anything goes. */
+    CHECK_STREQ(simt_acts(topo, ip6_key(4, "fa:16:3e:00:00:99", "2001::1",
+                                        IPPROTO_UDP_, 999, 53)),
+                TO_P3_OPEN);
+    topology_destroy(topo);
+}
+
+static void
+test_ipv6_nd_ra_dhcp(void)
+{
+    struct topology *topo = fixture6();
+    struct flow_key k;
+
+    /* Duplicate address detection and MLD reports from ::, neighbor
+     * discovery unfiltered by security groups. */
+    CHECK_STREQ(simt_acts(topo, nd_key(3, "::", 135, "fd01::1")),
+                TO_P3_OPEN);
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "::", IPPROTO_ICMPV6_,
+                                        143, 0)), TO_P3_OPEN);
+    /* An advertisement may only announce the port's own addresses. */
+    CHECK_STREQ(simt_acts(topo, nd_key(3, "fd01::1", 136, "fd01::1")),
+                TO_P3_OPEN);
+    CHECK_STREQ(simt_acts(topo, nd_key(3, "fe80::f816:3eff:fe00:1", 136,
+                                       "fe80::f816:3eff:fe00:1")),
+                TO_P3_OPEN);
+    CHECK_STREQ(simt_acts(topo, nd_key(3, "fd01::1", 136, "fd01::3")),
+                "drop(spoofed_nd)");
+    k = nd_key(3, "fd01::1", 136, "fd01::3");
+    struct simt_result r = simt_run(topo, &k);
+    CHECK(r.wc.masks.nd_target[0] == 0xff && r.wc.masks.nd_target[15] == 0xff);
+    /* A solicitation may ask about anyone. */
+    CHECK_STREQ(simt_acts(topo, nd_key(3, "fd01::1", 135, "fd01::3")),
+                TO_P3_OPEN);
+    /* Router advertisements and DHCPv6 server replies are not a VM's to
+     * send; a DHCPv6 client's request is. */
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fe80::f816:3eff:fe00:1",
+                                        IPPROTO_ICMPV6_, 134, 0)),
+                "drop(router_advert_vm)");
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fd01::1", IPPROTO_UDP_,
+                                        547, 546)), "drop(dhcp_server_vm)");
+    CHECK_STREQ(simt_acts(topo, ip6_key(3, P1_MAC, "fe80::f816:3eff:fe00:1",
+                                        IPPROTO_UDP_, 546, 547)), TO_P3);
+    /* With port security off, all of it passes. */
+    k = ip6_key(4, "fa:16:3e:00:00:02", "fe80::1", IPPROTO_ICMPV6_, 134, 0);
+    CHECK_STREQ(simt_acts(topo, k), TO_P3_OPEN);
+    topology_destroy(topo);
+}
+
 int
 main(void)
 {
@@ -232,5 +359,7 @@ main(void)
     RUN(test_dhcp);
     RUN(test_arp);
     RUN(test_change_invalidates);
+    RUN(test_ipv6_sources);
+    RUN(test_ipv6_nd_ra_dhcp);
     return unit_finish();
 }

@@ -10,6 +10,8 @@
  *   def: egress IPv4 any; ingress IPv4 from remote group def.
  *   web: ingress tcp 80-81 from anywhere; ingress icmp type 8 from
  *        10.9.0.0/16.
+ * fixture6() adds fd00::N to each port and def's IPv6 rules (egress any,
+ * ingress from def), and web: ingress tcp 443 from 2001:db8::/32.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -281,6 +283,167 @@ test_conn_revalidation(void)
     topology_destroy(topo);
 }
 
+/* IPv6: the default group's IPv6 rules (egress any, ingress from
+ * members) and an IPv6 prefix rule, over ports with IPv4 and IPv6 fixed
+ * IPs. */
+static void
+port6(struct topology *topo, const char *id, const char *mac,
+      const char *ip4, const char *ip6, const char *host, const char *sgs,
+      const char *pairs, struct tag_set *changed)
+{
+    char key[32];
+
+    snprintf(key, sizeof key, "ports/%s", id);
+    simt_apply(topo, key, xasprintf("{\"network_id\": \"net1\", "
+                             "\"mac_address\": \"%s\", \"fixed_ips\": "
+                             "[{\"ip_address\": \"%s\"}, "
+                             "{\"ip_address\": \"%s\"}], "
+                             "\"security_groups\": %s, "
+                             "\"allowed_address_pairs\": %s, "
+                             "\"binding:host_id\": \"%s\"}",
+                             mac, ip4, ip6, sgs, pairs, host), changed);
+}
+
+static struct topology *
+fixture6(void)
+{
+    struct topology *topo = fixture();
+
+    rule(topo, "r61", "\"security_group_id\": \"def\", \"direction\": "
+         "\"egress\", \"ethertype\": \"IPv6\"", NULL);
+    rule(topo, "r62", "\"security_group_id\": \"def\", \"direction\": "
+         "\"ingress\", \"ethertype\": \"IPv6\", \"remote_group_id\": "
+         "\"def\"", NULL);
+    rule(topo, "r63", "\"security_group_id\": \"web\", \"direction\": "
+         "\"ingress\", \"ethertype\": \"IPv6\", \"protocol\": \"tcp\", "
+         "\"port_range_min\": 443, \"port_range_max\": 443, "
+         "\"remote_ip_prefix\": \"2001:db8::/32\"", NULL);
+    port6(topo, "a", "fa:16:3e:00:00:01", "10.0.0.1", "fd00::1", "hv1",
+          "[\"web\", \"def\"]", "[]", NULL);
+    port6(topo, "b", "fa:16:3e:00:00:02", "10.0.0.2", "fd00::2", "hv1",
+          "[\"def\"]", "[]", NULL);
+    port6(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "fd00::3", "hv2",
+          "[\"def\"]", "[]", NULL);
+    return topo;
+}
+
+/* A TCP packet from 'src_ip' (IPv6) to a's fd00::1. */
+static struct flow_key
+to_a6(uint32_t in_port, const char *src_mac, const char *src_ip,
+      uint16_t dport)
+{
+    struct flow_key key = to_a(in_port, src_mac, "0.0.0.0", dport);
+
+    key.eth_type = htons(ETH_TYPE_IPV6);
+    CHECK(inet_pton(AF_INET6, src_ip, key.nw_src.ip6) == 1);
+    CHECK(inet_pton(AF_INET6, "fd00::1", key.nw_dst.ip6) == 1);
+    if (!dport) {
+        key.nw_proto = IPPROTO_ICMPV6_;
+        key.tp_src = htons(128);        /* Echo request. */
+    }
+    return key;
+}
+
+static void
+test_ipv6(void)
+{
+    struct topology *topo = fixture6();
+    struct flow_key key;
+    struct simt_result r;
+    static const uint8_t ones[16] = {
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+    /* From c, a member of def: any port, and the verdict read all of
+     * the source address. */
+    key = to_a6(FLOW_PORT_TUNNEL, C_MAC, "fd00::3", 22);
+    r = simt_run(topo, &key);
+    CHECK_STREQ(r.acts, "ct(zone=3,allow_new),output:3");
+    CHECK(!memcmp(r.wc.masks.nw_src.ip6, ones, 16));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_sgmembers("def")));
+    /* b to a on this host: b's IPv6 egress rule and a's ingress. */
+    CHECK_STREQ(simt_acts(topo, to_a6(4, "fa:16:3e:00:00:02", "fd00::2",
+                                      22)),
+                "ct(zone=4,allow_new),ct(zone=3,allow_new),output:3");
+    /* An address that is no member's: not allowed to start... */
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC, "fd00::99",
+                                      22)), "ct(zone=3),output:3");
+    /* ...except to 443 from 2001:db8::/32. */
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC,
+                                      "2001:db8:7::1", 443)),
+                "ct(zone=3,allow_new),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC,
+                                      "2001:db9::1", 443)),
+                "ct(zone=3),output:3");
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC,
+                                      "2001:db8:7::1", 22)),
+                "ct(zone=3),output:3");
+    /* The IPv4 address of a member does not make its IPv6 bytes one. */
+    key = to_a6(FLOW_PORT_TUNNEL, C_MAC, "::", 22);
+    key.nw_src.ip4 = inet_addr("10.0.0.3");
+    CHECK_STREQ(simt_acts(topo, key), "ct(zone=3),output:3");
+
+    /* "icmp" in an IPv6 rule means ICMPv6 (as Neutron reads it). */
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC,
+                                      "2001:db9::1", 0)),
+                "ct(zone=3),output:3");
+    rule(topo, "r64", "\"security_group_id\": \"web\", \"direction\": "
+         "\"ingress\", \"ethertype\": \"IPv6\", \"protocol\": \"icmp\"",
+         NULL);
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC,
+                                      "2001:db9::1", 0)),
+                "ct(zone=3,allow_new),output:3");
+
+    /* An allowed address pair counts as membership. */
+    port6(topo, "d", "fa:16:3e:00:00:04", "10.0.0.4", "fd00::4", "hv2",
+          "[\"def\"]", "[{\"ip_address\": \"fd00:9::/64\"}]", NULL);
+    CHECK_STREQ(simt_acts(topo, to_a6(FLOW_PORT_TUNNEL, C_MAC, "fd00:9::5",
+                                      22)),
+                "ct(zone=3,allow_new),output:3");
+    topology_destroy(topo);
+}
+
+static void
+test_ipv6_membership_changes(void)
+{
+    struct topology *topo = fixture6();
+    struct ct_conn_info c6 = conn(3, IPPROTO_TCP_, "0.0.0.0", 40000,
+                                  "0.0.0.0", 22);
+    struct ct_conn_info out6 = conn(3, IPPROTO_UDP_, "0.0.0.0", 5000,
+                                    "0.0.0.0", 53);
+    struct tag_set changed;
+
+    c6.ipv6 = out6.ipv6 = true;
+    CHECK(inet_pton(AF_INET6, "fd00::3", c6.src.ip6) == 1);
+    CHECK(inet_pton(AF_INET6, "fd00::1", c6.dst.ip6) == 1);
+    CHECK(inet_pton(AF_INET6, "fd00::1", out6.src.ip6) == 1);
+    CHECK(inet_pton(AF_INET6, "2001:db8::53", out6.dst.ip6) == 1);
+    CHECK(sim_sg_conn_permitted(topo, 3, &c6));
+    CHECK(sim_sg_conn_permitted(topo, 3, &out6));
+
+    /* c's IPv6 address changes: remote-group flows are invalidated, and
+     * the connection from the old address is no longer permitted. */
+    tag_set_init(&changed);
+    port6(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "fd00::33", "hv2",
+          "[\"def\"]", "[]", &changed);
+    CHECK(simt_has_tag(&changed, topo_tag_sgmembers("def")));
+    CHECK(!sim_sg_conn_permitted(topo, 3, &c6));
+    tag_set_destroy(&changed);
+
+    /* So does a change of a member's allowed address pairs only. */
+    tag_set_init(&changed);
+    port6(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "fd00::33", "hv2",
+          "[\"def\"]", "[{\"ip_address\": \"fd00::3\"}]", &changed);
+    CHECK(simt_has_tag(&changed, topo_tag_sgmembers("def")));
+    CHECK(sim_sg_conn_permitted(topo, 3, &c6));
+    tag_set_destroy(&changed);
+
+    /* Deleting the IPv6 egress rule ends a's outgoing IPv6 connection. */
+    simt_apply(topo, "security-group-rules/r61", NULL, NULL);
+    CHECK(!sim_sg_conn_permitted(topo, 3, &out6));
+    topology_destroy(topo);
+}
+
 int
 main(void)
 {
@@ -289,5 +452,7 @@ main(void)
     RUN(test_changes);
     RUN(test_membership_tag);
     RUN(test_conn_revalidation);
+    RUN(test_ipv6);
+    RUN(test_ipv6_membership_changes);
     return unit_finish();
 }
