@@ -51,7 +51,25 @@ struct agent {
     /* DHCP server outcomes, and packets for ports it does not serve. */
     uint64_t dhcp[N_DHCP_SERVER_OUTCOMES];
     uint64_t dhcp_no_port, dhcp_disabled;
+
+    /* Revalidation of tracked connections after security-group changes
+     * (agent_revalidate_step()): the zones the pass under way revisits,
+     * the zones changed since it started (the next pass's), and where
+     * the pass is in the connection table. */
+    uint64_t reval_zones[SIM_ZONE_WORDS];
+    uint64_t reval_next[SIM_ZONE_WORDS];
+    bool reval_active, reval_queued;
+    uint32_t reval_cursor;
+    size_t reval_ended;                 /* By the pass under way. */
+    uint64_t reval_passes, reval_conns_ended;
 };
+
+/* A revalidation pass works in steps of this many connection-table slots,
+ * and for at most this long per main-loop iteration, so that packets are
+ * not held up behind a large table (1M connections checked against 1,000
+ * rules take seconds; see bench-revalidate). */
+#define AGENT_REVAL_STEP_SLOTS 256
+#define AGENT_REVAL_BUDGET_NSEC (1000 * 1000LL)
 
 static const struct binding_ops agent_binding_ops;
 static dp_upcall_fn agent_upcall;
@@ -59,7 +77,9 @@ static dp_packet_in_fn agent_packet_in;
 static ctl_handler_fn agent_ctl_handler;
 static void agent_apply(struct agent *, struct sync_item *);
 static void agent_reconcile(struct agent *, struct tag_set *changed);
-static void agent_revalidate_connections(struct agent *);
+static void agent_revalidate_queue(struct agent *,
+                                   const struct tag_set *changed);
+static void agent_revalidate_step(struct agent *);
 
 bool
 agent_parse_encap(const char *s, enum dp_encap *encapp)
@@ -211,6 +231,7 @@ agent_run(struct agent *a)
     }
 
     dp_run(a->dp);
+    agent_revalidate_step(a);
     ctl_run(a->ctl);
 }
 
@@ -221,6 +242,9 @@ agent_wait(struct agent *a)
     linkmon_wait(a->linkmon);
     dp_wait(a->dp);
     ctl_wait(a->ctl);
+    if (a->reval_active) {
+        poll_immediate_wake();
+    }
 }
 
 /* Applies one item from the sync thread. */
@@ -268,7 +292,7 @@ agent_apply(struct agent *a, struct sync_item *item)
 
     agent_reconcile(a, &changed);       /* A snapshot: 'changed.all'. */
     if (sg_input) {
-        agent_revalidate_connections(a);
+        agent_revalidate_queue(a, &changed);
     }
     if (item->type == SYNC_SNAPSHOT) {
         VLOG_INFO("topology loaded at revision %lld: %zu networks, %zu "
@@ -287,20 +311,85 @@ agent_conn_revoked(const struct ct_conn_info *conn, void *a_)
     return !sim_sg_conn_permitted(a->topo, conn->zone, conn);
 }
 
-/* After a change to security groups: forgets the tracked connections that
- * no rule allows any more, so that their next packets are judged anew
- * (and, with no rule for them, dropped) -- deleting a rule ends the
- * connections it allowed.  One pass over the connection table; the rules
- * are evaluated for each connection of a filtered port. */
-static void
-agent_revalidate_connections(struct agent *a)
+static bool
+zone_is_set(const uint64_t *zones, uint32_t zone)
 {
-    size_t n = dp_ct_flush_if(a->dp, CT_ZONE_ALL, agent_conn_revoked, a);
+    return zone < 65536 && zones[zone / 64] & (1ULL << (zone % 64));
+}
 
-    if (n) {
-        VLOG_INFO("security groups changed: ended %zu connection%s no rule "
-                  "allows any more", n, n == 1 ? "" : "s");
+/* The predicate of a revalidation pass: a connection in one of the pass's
+ * zones that the rules would no longer let start. */
+static bool
+agent_reval_revoked(const struct ct_conn_info *conn, void *a_)
+{
+    struct agent *a = a_;
+
+    return (zone_is_set(a->reval_zones, conn->zone)
+            && agent_conn_revoked(conn, a));
+}
+
+static void
+agent_reval_start(struct agent *a)
+{
+    memcpy(a->reval_zones, a->reval_next, sizeof a->reval_zones);
+    memset(a->reval_next, 0, sizeof a->reval_next);
+    a->reval_queued = false;
+    a->reval_active = true;
+    a->reval_cursor = 0;
+    a->reval_ended = 0;
+}
+
+/* After a change to security groups, or to the ports whose addresses make
+ * up remote groups: the tracked connections that no rule allows any more
+ * are to be forgotten, so that their next packets are judged anew (and,
+ * with no rule for them, dropped) -- deleting a rule ends the connections
+ * it allowed.  Only the zones of local ports the change concerns are
+ * revisited (sim_sg_affected_zones()).  A pass under way keeps its zones;
+ * newly affected ones wait for the next pass, which starts where this one
+ * ends, so that a connection already passed by the cursor is checked
+ * against the newest rules too. */
+static void
+agent_revalidate_queue(struct agent *a, const struct tag_set *changed)
+{
+    if (sim_sg_affected_zones(a->topo, changed, a->reval_next)) {
+        a->reval_queued = true;
+        if (!a->reval_active) {
+            agent_reval_start(a);
+        }
     }
+}
+
+/* Runs the revalidation pass under way for a bounded time. */
+static void
+agent_revalidate_step(struct agent *a)
+{
+    long long deadline;
+
+    if (!a->reval_active) {
+        return;
+    }
+    deadline = time_nsec() + AGENT_REVAL_BUDGET_NSEC;
+    do {
+        bool done;
+
+        a->reval_ended += dp_ct_flush_if_step(a->dp, &a->reval_cursor,
+                                              AGENT_REVAL_STEP_SLOTS,
+                                              agent_reval_revoked, a, &done);
+        if (done) {
+            a->reval_active = false;
+            a->reval_passes++;
+            a->reval_conns_ended += a->reval_ended;
+            if (a->reval_ended) {
+                VLOG_INFO("security groups changed: ended %zu connection%s "
+                          "no rule allows any more", a->reval_ended,
+                          a->reval_ended == 1 ? "" : "s");
+            }
+            if (a->reval_queued) {
+                agent_reval_start(a);
+            }
+            return;
+        }
+    } while (time_nsec() < deadline);
 }
 
 /* Reconciles bindings and invalidates the flows tagged in 'changed' (plus
@@ -639,7 +728,7 @@ agent_ctl_counters(struct agent *a)
 static json_t *
 agent_ctl_status(struct agent *a)
 {
-    return json_pack(
+    json_t *st = json_pack(
         "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:b}",
         "host", a->opts.host,
@@ -655,6 +744,14 @@ agent_ctl_status(struct agent *a)
         "hosts", (json_int_t) topology_n_hosts(a->topo),
         "bound_ports", (json_int_t) binding_count(a->binding),
         "registered", reporter_is_registered(a->reporter));
+
+    /* Security-group revalidation: is a pass under way, how many ran,
+     * how many connections they ended. */
+    json_object_set_new(st, "sg_revalidation", json_pack(
+        "{s:b, s:I, s:I}", "active", a->reval_active,
+        "passes", (json_int_t) a->reval_passes,
+        "connections_ended", (json_int_t) a->reval_conns_ended));
+    return st;
 }
 
 static json_t *

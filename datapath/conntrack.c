@@ -727,13 +727,14 @@ ct_flush(struct conntrack *ct, int zone)
     return ct_flush_if(ct, zone, NULL, NULL);
 }
 
-size_t
-ct_flush_if(struct conntrack *ct, int zone,
+/* ct_flush_if() over slots [start, end). */
+static size_t
+flush_range(struct conntrack *ct, int zone, uint32_t start, uint32_t end,
             bool (*pred)(const struct ct_conn_info *, void *aux), void *aux)
 {
     size_t n = 0;
 
-    for (uint32_t i = 0; i < ct->n_slots; i++) {
+    for (uint32_t i = start; i < end; i++) {
         struct ct_conn *c = slot(ct, i);
 
         if (c->state == CT_CS_NONE
@@ -751,6 +752,27 @@ ct_flush_if(struct conntrack *ct, int zone,
         conn_remove(ct, c);
         n++;
     }
+    return n;
+}
+
+size_t
+ct_flush_if(struct conntrack *ct, int zone,
+            bool (*pred)(const struct ct_conn_info *, void *aux), void *aux)
+{
+    return flush_range(ct, zone, 0, ct->n_slots, pred, aux);
+}
+
+size_t
+ct_flush_if_step(struct conntrack *ct, uint32_t *cursor, uint32_t max_slots,
+                 bool (*pred)(const struct ct_conn_info *, void *aux),
+                 void *aux, bool *done)
+{
+    uint32_t start = MIN(*cursor, ct->n_slots);
+    uint32_t end = start + MIN(max_slots, ct->n_slots - start);
+    size_t n = flush_range(ct, CT_ZONE_ALL, start, end, pred, aux);
+
+    *cursor = end;
+    *done = end >= ct->n_slots;
     return n;
 }
 

@@ -251,6 +251,17 @@ size_t ct_flush_if(struct conntrack *ct, int zone,
                    bool (*pred)(const struct ct_conn_info *, void *aux),
                    void *aux);
 
+/* ct_flush_if() over every zone in bounded steps, for a caller that must
+ * not stop for a whole pass over a large table: examines at most
+ * 'max_slots' slots from '*cursor' (0 starts a pass), advances '*cursor'
+ * and sets '*done' once the pass has reached the end of the table.
+ * Returns how many connections it removed.  Connections committed while a
+ * pass is under way may land behind the cursor and be skipped by it. */
+size_t ct_flush_if_step(struct conntrack *ct, uint32_t *cursor,
+                        uint32_t max_slots,
+                        bool (*pred)(const struct ct_conn_info *, void *aux),
+                        void *aux, bool *done);
+
 /* Copies the counters into 'stats'. */
 void ct_get_stats(const struct conntrack *ct, struct ct_stats *stats);
 

@@ -473,11 +473,11 @@ dp_ct_flush(struct dp *dp, int zone)
 }
 
 size_t
-dp_ct_flush_if(struct dp *dp, int zone,
-               bool (*pred)(const struct ct_conn_info *, void *aux),
-               void *aux)
+dp_ct_flush_if_step(struct dp *dp, uint32_t *cursor, uint32_t max_slots,
+                    bool (*pred)(const struct ct_conn_info *, void *aux),
+                    void *aux, bool *done)
 {
-    return ct_flush_if(dp->ct, zone, pred, aux);
+    return ct_flush_if_step(dp->ct, cursor, max_slots, pred, aux, done);
 }
 
 size_t

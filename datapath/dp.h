@@ -241,11 +241,13 @@ void dp_ct_dump(const struct dp *, int zone,
 /* Forgets every connection in 'zone' (or CT_ZONE_ALL); their next packets
  * are judged as new ones.  Returns how many were removed. */
 size_t dp_ct_flush(struct dp *, int zone);
-/* Forgets the connections in 'zone' (or CT_ZONE_ALL) for which 'pred'
- * returns true (ct_flush_if()).  Returns how many were removed. */
-size_t dp_ct_flush_if(struct dp *, int zone,
-                      bool (*pred)(const struct ct_conn_info *, void *aux),
-                      void *aux);
+/* Forgets the connections for which 'pred' returns true, in bounded
+ * steps over the table (ct_flush_if_step()).  Returns how many were
+ * removed. */
+size_t dp_ct_flush_if_step(struct dp *, uint32_t *cursor, uint32_t max_slots,
+                           bool (*pred)(const struct ct_conn_info *,
+                                        void *aux),
+                           void *aux, bool *done);
 
 struct megaflow;
 /* Calls 'cb' for every megaflow. */

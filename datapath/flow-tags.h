@@ -92,13 +92,22 @@ tag_set_destroy(struct tag_set *s)
     }
 }
 
-static inline void
-tag_set_add(struct tag_set *s, uint64_t tag)
+static inline bool
+tag_set_contains(const struct tag_set *s, uint64_t tag)
 {
     for (size_t i = 0; i < s->n; i++) {
         if (s->tags[i] == tag) {
-            return;
+            return true;
         }
+    }
+    return false;
+}
+
+static inline void
+tag_set_add(struct tag_set *s, uint64_t tag)
+{
+    if (tag_set_contains(s, tag)) {
+        return;
     }
     if (s->n == s->allocated) {
         s->allocated = s->allocated ? 2 * s->allocated : 8;

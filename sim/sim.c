@@ -977,6 +977,68 @@ sim_sg_conn_permitted(const struct topology *topo, uint32_t port_no,
     return sim_sg_allows(&ctx, p, !outgoing);
 }
 
+/* True if group 'sg''s verdicts may have changed with 'changed': its
+ * rules did, or the membership of a group one of them names. */
+static bool
+sg_changed(const struct topo_sg *sg, const struct tag_set *changed)
+{
+    if (tag_set_contains(changed, sg->tag)) {
+        return true;
+    }
+    for (const struct topo_sg_rule *r = sg->rules; r; r = r->next) {
+        if (r->remote_group_id
+            && tag_set_contains(changed,
+                                topo_tag_sgmembers(r->remote_group_id))) {
+            return true;
+        }
+    }
+    return false;
+}
+
+size_t
+sim_sg_affected_zones(const struct topology *topo,
+                      const struct tag_set *changed,
+                      uint64_t zones[SIM_ZONE_WORDS])
+{
+    const struct topo_sg **hit = NULL;
+    size_t n_hit = 0, n = 0;
+    const struct topo_hmap_node *node = NULL;
+    size_t b = 0;
+
+    /* The groups that changed, each examined once (a group's rules are
+     * read once, however many ports share it). */
+    if (!changed->all) {
+        hit = xcalloc(topo->sgs_by_id.n + 1, sizeof *hit);
+        while ((node = topo_hmap_next(&topo->sgs_by_id, &b, node))) {
+            const struct topo_sg *sg = CONTAINER_OF(node, struct topo_sg,
+                                                    id_node);
+            if (sg_changed(sg, changed)) {
+                hit[n_hit++] = sg;
+            }
+        }
+    }
+    for (const struct topo_port *p = topo->local_ports; p; p = p->all_next) {
+        uint32_t zone = p->binding ? p->binding->port_no : 0;
+        bool affected = changed->all || tag_set_contains(changed, p->tag);
+
+        if (!zone || zone >= 65536 || !p->port_security
+            || zones[zone / 64] & (1ULL << (zone % 64))) {
+            continue;
+        }
+        for (size_t i = 0; i < p->n_sgs && !affected; i++) {
+            for (size_t j = 0; j < n_hit && !affected; j++) {
+                affected = !strcmp(hit[j]->id, p->sg_ids[i]);
+            }
+        }
+        if (affected) {
+            zones[zone / 64] |= 1ULL << (zone % 64);
+            n++;
+        }
+    }
+    free(hit);
+    return n;
+}
+
 /* Un-wildcards the fewest leading bits of nw_ttl that decide whether
  * 'ttl' <= 'limit'.  Returns ttl <= limit. */
 static bool

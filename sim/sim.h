@@ -65,4 +65,18 @@ struct ct_conn_info;
 bool sim_sg_conn_permitted(const struct topology *, uint32_t port_no,
                            const struct ct_conn_info *);
 
+/* Conntrack zones are datapath port numbers (16 bits): a bitmap of them. */
+#define SIM_ZONE_WORDS (65536 / 64)
+
+/* After topology updates that changed the tags in 'changed': sets in
+ * 'zones' the zone of every local filtered port whose connections the
+ * change may revoke -- its own tag, one of its groups' (sg:<id>), or the
+ * membership of a group its rules name as remote group
+ * (sgmembers:<id>) is in 'changed' (every filtered port if
+ * changed->all).  Returns how many zones it set that were clear.  The
+ * rest of the connection table can keep its verdicts. */
+size_t sim_sg_affected_zones(const struct topology *,
+                             const struct tag_set *changed,
+                             uint64_t zones[SIM_ZONE_WORDS]);
+
 #endif /* WEFT_SIM_H */

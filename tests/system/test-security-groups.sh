@@ -160,6 +160,11 @@ check "the 8082 connection worked, then was cut by the deletion" \
     grep -qx "first=ok second=fail" "$W_RUNDIR/conn-8082.log"
 check "the 8083 connection (its rule kept) carried on" \
     grep -qx "first=ok second=ok" "$W_RUNDIR/conn-8083.log"
+# vm3's host (hv2) ended it, and its status says so.
+st=$(ctl hv2 status)
+check "hv2's status: a revalidation pass ended the 8082 connection" \
+    json_ok "$st" '.sg_revalidation.connections_ended >= 1
+                   and .sg_revalidation.active == false'
 
 # Port security off: no filtering at all.
 check "vm3: no groups, port security off" \

@@ -1101,6 +1101,49 @@ test_dump(void)
     ct_destroy(ct);
 }
 
+/* ct_flush_if_step() in small steps removes what one ct_flush_if() pass
+ * would, says when the pass is done, and never examines more than it was
+ * given. */
+static void
+test_flush_if_step(void)
+{
+    struct conntrack *ct = new_ct(256);
+    uint32_t cursor = 0, steps = 0;
+    size_t removed = 0;
+    bool done = false;
+    struct ct_stats st;
+    struct pkt p;
+    int port = 80;
+
+    for (uint16_t i = 0; i < 200; i++) {
+        build_udp(&p, CLIENT, (uint16_t) (1000 + i), SERVER,
+                  i % 2 ? 80 : 53);
+        run(ct, (uint16_t) (1 + i % 3), true, &p, 1000, NULL);
+    }
+    while (!done && steps < 1000) {
+        uint32_t before = cursor;
+
+        removed += ct_flush_if_step(ct, &cursor, 7, pred_port, &port, &done);
+        CHECK(cursor - before <= 7);
+        steps++;
+    }
+    CHECK(done);
+    CHECK_EQ(removed, 100);
+    CHECK(steps > 1);
+    ct_get_stats(ct, &st);
+    CHECK_EQ(st.n_entries, 100);
+    /* A finished cursor stays done; a new pass finds nothing more. */
+    CHECK_EQ(ct_flush_if_step(ct, &cursor, 7, pred_port, &port, &done), 0);
+    CHECK(done);
+    cursor = 0;
+    done = false;
+    while (!done) {
+        CHECK_EQ(ct_flush_if_step(ct, &cursor, 1000, pred_port, &port,
+                                  &done), 0);
+    }
+    ct_destroy(ct);
+}
+
 /* A million UDP connections (a frame each, parsed, committed) stay within
  * 256 MiB by the table's own accounting. */
 static void
@@ -1159,6 +1202,7 @@ main(void)
     RUN(test_table_full);
     RUN(test_zones_and_flush);
     RUN(test_dump);
+    RUN(test_flush_if_step);
     RUN(test_memory_1m);
     return unit_finish();
 }

@@ -444,6 +444,65 @@ test_ipv6_membership_changes(void)
     topology_destroy(topo);
 }
 
+/* Which zones a change concerns: a's (web + def) and b's (def), never
+ * the unfiltered or unattached. */
+static size_t
+zones_for(struct topology *topo, struct tag_set *changed, bool *z3, bool *z4)
+{
+    static uint64_t zones[SIM_ZONE_WORDS];
+    size_t n;
+
+    memset(zones, 0, sizeof zones);
+    n = sim_sg_affected_zones(topo, changed, zones);
+    *z3 = zones[0] & (1ULL << 3);
+    *z4 = zones[0] & (1ULL << 4);
+    tag_set_destroy(changed);
+    tag_set_init(changed);
+    return n;
+}
+
+static void
+test_affected_zones(void)
+{
+    struct topology *topo = fixture();
+    struct tag_set changed;
+    bool z3, z4;
+
+    tag_set_init(&changed);
+    /* A rule of web: a only. */
+    simt_apply(topo, "security-group-rules/r3", NULL, &changed);
+    CHECK_EQ(zones_for(topo, &changed, &z3, &z4), 1);
+    CHECK(z3 && !z4);
+    /* c (on hv2) leaves def: def's ingress rule names def, so both. */
+    port(topo, "c", "fa:16:3e:00:00:03", "10.0.0.3", "hv2", "[]");
+    tag_set_add(&changed, topo_tag_sgmembers("def"));
+    CHECK_EQ(zones_for(topo, &changed, &z3, &z4), 2);
+    CHECK(z3 && z4);
+    /* A group nobody here uses or names: none, and no pass is needed. */
+    simt_apply(topo, "security-groups/other",
+               xasprintf("{\"name\": \"other\"}"), &changed);
+    rule(topo, "r9", "\"security_group_id\": \"other\", \"direction\": "
+         "\"ingress\"", &changed);
+    CHECK_EQ(zones_for(topo, &changed, &z3, &z4), 0);
+    /* b's own change: b only. */
+    tag_set_add(&changed, topo_tag_port("b"));
+    CHECK_EQ(zones_for(topo, &changed, &z3, &z4), 1);
+    CHECK(!z3 && z4);
+    /* A snapshot: every filtered port; b without port security: none of
+     * it. */
+    changed.all = true;
+    CHECK_EQ(zones_for(topo, &changed, &z3, &z4), 2);
+    simt_apply(topo, "ports/b", xasprintf("{\"network_id\": \"net1\", "
+        "\"mac_address\": \"fa:16:3e:00:00:02\", "
+        "\"port_security_enabled\": false, \"binding:host_id\": \"hv1\"}"),
+        NULL);
+    changed.all = true;
+    CHECK_EQ(zones_for(topo, &changed, &z3, &z4), 1);
+    CHECK(z3 && !z4);
+    tag_set_destroy(&changed);
+    topology_destroy(topo);
+}
+
 int
 main(void)
 {
@@ -454,5 +513,6 @@ main(void)
     RUN(test_conn_revalidation);
     RUN(test_ipv6);
     RUN(test_ipv6_membership_changes);
+    RUN(test_affected_zones);
     return unit_finish();
 }
