@@ -112,12 +112,24 @@ dp_actions_icmp_reply(struct dp_actions *acts, be32 ip,
     a->mac = *mac;
 }
 
-void
-dp_actions_ct(struct dp_actions *acts, uint16_t zone, bool allow_new)
+static void
+push_ct(struct dp_actions *acts, uint16_t zone, uint8_t flags)
 {
     struct dp_action *a = push(acts, DP_ACT_CT);
     a->arg = zone;
-    a->flags = allow_new ? DP_CT_ALLOW_NEW : 0;
+    a->flags = flags;
+}
+
+void
+dp_actions_ct(struct dp_actions *acts, uint16_t zone, bool allow_new)
+{
+    push_ct(acts, zone, allow_new ? DP_CT_ALLOW_NEW : 0);
+}
+
+void
+dp_actions_ct_guard(struct dp_actions *acts, uint16_t zone, bool allow_new)
+{
+    push_ct(acts, zone, DP_CT_GUARD | (allow_new ? DP_CT_ALLOW_NEW : 0));
 }
 
 void
@@ -196,9 +208,10 @@ dp_actions_format(const struct dp_actions *acts, char *buf, size_t size)
                          ip);
             break;
         case DP_ACT_CT:
-            n = snprintf(buf + ofs, size - ofs, "%sct(zone=%u%s)", sep,
-                         a->arg, a->flags & DP_CT_ALLOW_NEW ? ",allow_new"
-                                                            : "");
+            n = snprintf(buf + ofs, size - ofs, "%sct(zone=%u%s%s)", sep,
+                         a->arg,
+                         a->flags & DP_CT_ALLOW_NEW ? ",allow_new" : "",
+                         a->flags & DP_CT_GUARD ? ",guard" : "");
             break;
         case DP_ACT_USERSPACE:
             n = snprintf(buf + ofs, size - ofs, "%suserspace(%s)", sep,

@@ -47,17 +47,20 @@
                                   * this ICMP echo request into the echo  \
                                   * reply from ip/mac and sends it back   \
                                   * out of the input port.  Ends a list. */\
-    DA(CT,        "ct")          /* arg: conntrack zone; flags:           \
-                                  * DP_CT_ALLOW_NEW.  Runs the packet     \
-                                  * through the connection tracker in    \
-                                  * that zone: established, related and  \
-                                  * reply packets go on; a new one goes   \
-                                  * on (and is committed) only with       \
-                                  * ALLOW_NEW, else it is dropped         \
-                                  * (sg_denied); invalid ones are dropped \
-                                  * (ct_invalid); non-IP packets go on.  \
-                                  * The security-group verdict of the     \
-                                  * simulation, applied per packet. */    \
+    DA(CT,        "ct")          /* arg: conntrack zone; flags: DP_CT_*.  \
+                                  * Runs the packet through the           \
+                                  * connection tracker in that zone:      \
+                                  * established, related and reply        \
+                                  * packets go on; a new one goes on (and \
+                                  * is committed) only with ALLOW_NEW,    \
+                                  * else it is refused (sg_denied);       \
+                                  * invalid ones are refused              \
+                                  * (ct_invalid); non-IP packets go on.   \
+                                  * A refused packet ends the list, or,   \
+                                  * with GUARD, only skips the next       \
+                                  * action.  The security-group verdict   \
+                                  * of the simulation, applied per        \
+                                  * packet. */                            \
     DA(USERSPACE, "userspace")   /* arg: enum dp_userspace.  Hands the    \
                                   * packet to the agent (dp_config's      \
                                   * packet_in), which may answer with     \
@@ -76,8 +79,19 @@ enum dp_userspace {
     DP_USERSPACE_DHCP = 1,      /* A DHCPv4 client message from a VM. */
 };
 
-/* CT flags. */
+/* CT flags.
+ *
+ * DP_CT_ALLOW_NEW: a new connection may start (and is committed).
+ *
+ * DP_CT_GUARD: the verdict applies to the next action only.  A flood
+ * delivers one packet to several local ports, each filtered by its own
+ * groups in its own zone; the simulation puts a guarded CT right before
+ * each such OUTPUT, so that a port whose rules refuse the packet misses
+ * it (counted as for any refusal) while the other outputs and the tunnel
+ * copies still go.  The tracker sees the packet once per guarded CT, in
+ * that CT's zone. */
 #define DP_CT_ALLOW_NEW 0x1
+#define DP_CT_GUARD     0x2
 
 struct dp_action {
     uint8_t type;               /* enum dp_action_type. */
@@ -117,7 +131,10 @@ void dp_actions_icmp_error(struct dp_actions *, uint8_t type, uint8_t code,
 void dp_actions_icmp_reply(struct dp_actions *, be32 ip,
                            const struct eth_addr *mac);
 void dp_actions_userspace(struct dp_actions *, enum dp_userspace);
+/* A CT in 'zone', with DP_CT_ALLOW_NEW if 'allow_new'; the _guard variant
+ * also sets DP_CT_GUARD (its caller appends the guarded action next). */
 void dp_actions_ct(struct dp_actions *, uint16_t zone, bool allow_new);
+void dp_actions_ct_guard(struct dp_actions *, uint16_t zone, bool allow_new);
 void dp_actions_drop(struct dp_actions *, enum drop_reason);
 
 /* Returns the name of an action type ("output"). */

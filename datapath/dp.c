@@ -37,9 +37,10 @@
  *          SET_ETH, DEC_TTL -> rewrite the frame in place (see below),
  *          CT         -> ct_execute() on the frame with the key and
  *                        layout dp_process() extracted; the packet goes
- *                        on or is dropped (sg_denied, ct_invalid); for
- *                        the fragments of CHECK_MTU, once on the whole
- *                        packet beforehand (dp_fragment()),
+ *                        on or is dropped (sg_denied, ct_invalid) -- with
+ *                        GUARD only the next action is skipped; for the
+ *                        fragments of CHECK_MTU, once on the whole packet
+ *                        beforehand (dp_fragment_actions()),
  *          USERSPACE  -> packet_in() called at once; dp_packet_out()
  *                        from inside it queues a copy in the arena,
  *          DROP       -> dp_drop();
@@ -136,8 +137,6 @@ struct dp_packet {
                                  * leave stale only fields the tracker
                                  * does not read (MACs, TTL). */
     bool shared;                /* A queued output points into 'frame'. */
-    bool ct_done;               /* A fragment made by CHECK_MTU: the CT
-                                 * actions ran on the whole packet. */
 };
 
 /* What one queued frame stands for in the statistics: a coalesced frame
@@ -1179,14 +1178,56 @@ dp_icmp_error(struct dp *dp, const struct dp_packet *pkt,
     }
 }
 
+/* Builds in 'tail' what the fragments of 'pkt' run: the actions of
+ * 'acts' from 'next' on, without their CT actions.  The tracker cannot
+ * follow fragments (dp.h), so those are run here, in order, once on the
+ * whole packet: a refusing CT drops the packet whole, and a refusing
+ * guard leaves the action it guards out of the list, so that the
+ * fragments skip just that output.  (The cached list is shared and stays
+ * as it is, hence the copy, which lives in the arena, pinned until the
+ * packet's actions end.)  Returns false, having counted a drop, if the
+ * packet is dropped or there is no room for the list. */
+static bool
+dp_fragment_actions(struct dp *dp, struct dp_packet *pkt,
+                    const struct dp_actions *acts, size_t next,
+                    struct dp_actions *tail)
+{
+    size_t max = acts->n - next;
+
+    tail->a = (struct dp_action *) dp_scratch_alloc(dp,
+                                                    max * sizeof *tail->a);
+    if (!tail->a) {
+        dp_drop(dp, DROP_FRAG_FAILED, 1);
+        return false;
+    }
+    dp->scratch_pin = dp->scratch_used;
+    tail->n = 0;
+    tail->allocated = max;
+    for (size_t i = next; i < acts->n; i++) {
+        const struct dp_action *a = &acts->a[i];
+
+        if (a->type != DP_ACT_CT) {
+            tail->a[tail->n++] = *a;
+        } else if (!dp_ct(dp, pkt, a)) {
+            if (!(a->flags & DP_CT_GUARD)) {
+                return false;
+            }
+            i++;
+        }
+    }
+    return true;
+}
+
 /* Fragments 'pkt' to 'mtu' into the arena and runs the actions from
- * 'next' on for every fragment.  'pkt' is consumed. */
+ * 'next' on for every fragment (as dp_fragment_actions() says).  'pkt' is
+ * consumed. */
 static void
 dp_fragment(struct dp *dp, struct dp_packet *pkt,
             const struct dp_actions *acts, size_t next, size_t mtu)
 {
     size_t offsets[DP_FRAG_MAX], lens[DP_FRAG_MAX];
     size_t n = 0, need, avail;
+    struct dp_actions tail;
     uint8_t *out;
     int error;
 
@@ -1194,16 +1235,8 @@ dp_fragment(struct dp *dp, struct dp_packet *pkt,
     if (!dp_packet_complete_csum(dp, pkt)) {
         return;
     }
-
-    /* The tracker cannot follow fragments: the rest of the list's CT
-     * actions judge the whole packet, once (dp.h). */
-    if (!pkt->ct_done) {
-        for (size_t i = next; i < acts->n; i++) {
-            if (acts->a[i].type == DP_ACT_CT
-                && !dp_ct(dp, pkt, &acts->a[i])) {
-                return;
-            }
-        }
+    if (!dp_fragment_actions(dp, pkt, acts, next, &tail) || !tail.n) {
+        return;                 /* Nothing would be sent. */
     }
 
     /* At most DP_FRAG_MAX copies of the headers plus the data. */
@@ -1234,8 +1267,7 @@ dp_fragment(struct dp *dp, struct dp_packet *pkt,
         frag.lo.l4_ofs = UINT16_MAX;
         frag.lo.l4_len = 0;
         frag.shared = false;
-        frag.ct_done = true;
-        dp_execute__(dp, &frag, acts, next);
+        dp_execute__(dp, &frag, &tail, 0);
     }
 }
 
@@ -1450,7 +1482,8 @@ dp_ct(struct dp *dp, struct dp_packet *pkt, const struct dp_action *a)
 
 /* True if action 'i' of 'acts', an OUTPUT, may coalesce (dp_gro_output()):
  * it is the last action and only CT actions, which do not change the
- * packet, come before it. */
+ * packet, come before it (a refusing guard right before it skips it, so
+ * the segments a flood delivers to a single port coalesce too). */
 static bool
 dp_gro_eligible(const struct dp_actions *acts, size_t i)
 {
@@ -1511,8 +1544,11 @@ dp_execute__(struct dp *dp, struct dp_packet *pkt,
             dp_icmp_reply(dp, pkt, a);
             return;
         case DP_ACT_CT:
-            if (!pkt->ct_done && !dp_ct(dp, pkt, a)) {
-                return;
+            if (!dp_ct(dp, pkt, a)) {
+                if (!(a->flags & DP_CT_GUARD)) {
+                    return;
+                }
+                i++;            /* Refused: skip only the guarded action. */
             }
             break;
         case DP_ACT_USERSPACE:
@@ -1605,7 +1641,6 @@ dp_process(struct dp *dp, struct dp_packet *pkts, size_t n, long long now)
             key.tun_src = pkt->tun_src;
         }
         pkt->key = &key;
-        pkt->ct_done = false;
 
         if (last_flow && flow_key_equal(&key, &last_key)) {
             flow = last_flow;

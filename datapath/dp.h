@@ -41,7 +41,10 @@
  * simulation (one per port: the datapath port number).  CT classifies the
  * packet and, with DP_CT_ALLOW_NEW, commits a new connection; established,
  * related and reply packets go on, a new one without ALLOW_NEW is dropped
- * (sg_denied), an invalid one too (ct_invalid); non-IP packets go on.
+ * (sg_denied), an invalid one too (ct_invalid); non-IP packets go on.  A
+ * guarded CT (DP_CT_GUARD, one per receiving port of a flood) that refuses
+ * the packet counts the drop the same way but only skips the next action
+ * (that port's OUTPUT); the list goes on after it.
  * What the tracker is given:
  *   - a TSO frame from a VM is tracked once, as the one TCP segment it
  *     claims to be (its IPv4 total length covers the whole payload, which
@@ -61,8 +64,9 @@
  *     them without ports in the receiving direction;
  *   - the fragments CHECK_MTU makes are not tracked one by one: the CT
  *     actions after the CHECK_MTU are evaluated once on the whole packet
- *     before it is fragmented (dropping it whole if one refuses), and the
- *     fragments skip them.
+ *     before it is fragmented (dropping it whole if one refuses; a
+ *     refusing guard only takes its output out of what the fragments
+ *     run), and the fragments skip them.
  * Connections expire lazily and through ct_run(), called with bounded work
  * along with the flow expiry.
  *

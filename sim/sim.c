@@ -27,8 +27,9 @@
  *   - tag every topology object whose state the decision depended on,
  *     including the absence of an object (the "vni:" and "inport:" tags)
  *     and the outcome of a membership lookup (netmembers:);
- *   - produce actions in a canonical order (outputs by port number, then
- *     tunnels by remote IP) so equal topologies give equal flows.
+ *   - produce actions in a canonical order (outputs by port number, each
+ *     right after its port's guard if it has one, then tunnels by remote
+ *     IP) so equal topologies give equal flows.
  */
 #include "sim/sim.h"
 
@@ -78,7 +79,7 @@ static void sim_vif_ingress(struct sim_ctx *);
 static void sim_route(struct sim_ctx *, const struct topo_port *in,
                       const struct topo_port *rport);
 static void sim_sg_filter(struct sim_ctx *, const struct topo_port *,
-                          uint32_t port_no, bool ingress);
+                          uint32_t port_no, bool ingress, bool guard);
 static void sim_tunnel_ingress(struct sim_ctx *);
 static void sim_drop(struct sim_ctx *, enum drop_reason, const char *why);
 static void sim_finish(struct sim_ctx *, size_t start);
@@ -219,12 +220,14 @@ sim_drop(struct sim_ctx *ctx, enum drop_reason reason, const char *why)
     dp_actions_drop(ctx->acts, reason);
 }
 
+/* Orders attached ports by datapath port number. */
 static int
-cmp_output(const void *a_, const void *b_)
+cmp_port_no(const void *a_, const void *b_)
 {
-    const struct dp_action *a = a_, *b = b_;
+    const struct topo_port *const *a = a_, *const *b = b_;
+    uint32_t x = (*a)->binding->port_no, y = (*b)->binding->port_no;
 
-    return a->arg < b->arg ? -1 : a->arg > b->arg;
+    return x < y ? -1 : x > y;
 }
 
 static int
@@ -237,23 +240,38 @@ cmp_tunnel(const void *a_, const void *b_)
 }
 
 /* Appends OUTPUT to every local port of 'net' that is attached here and
- * admin up, other than datapath port 'skip' (the input port). */
+ * admin up, other than datapath port 'skip' (the input port), by port
+ * number, each preceded by the port's ingress filter if it has one: a
+ * guarded CT in its zone (sim_sg_filter()), whose refusal costs that
+ * port its copy and nothing else.  The ports are sorted before anything
+ * is emitted, so that every guard stays right before its output. */
 static void
 sim_flood_local(struct sim_ctx *ctx, const struct topo_net *net,
                 uint32_t skip)
 {
-    size_t start = ctx->acts->n;
+    const struct topo_port **ports = NULL;
+    size_t n = 0, allocated = 0;
     const struct topo_port *p;
 
     for (p = net->local_members; p; p = p->local_next) {
         if (p->binding && p->admin_up && p->binding->port_no != skip) {
-            dp_actions_output(ctx->acts, p->binding->port_no);
+            if (n == allocated) {
+                allocated = allocated ? 2 * allocated : 8;
+                ports = xrealloc(ports, allocated * sizeof *ports);
+            }
+            ports[n++] = p;
         }
     }
-    if (ctx->acts->n - start > 1) {
-        qsort(ctx->acts->a + start, ctx->acts->n - start,
-              sizeof *ctx->acts->a, cmp_output);
+    if (n > 1) {
+        qsort(ports, n, sizeof *ports, cmp_port_no);
     }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t port_no = ports[i]->binding->port_no;
+
+        sim_sg_filter(ctx, ports[i], port_no, true, true);
+        dp_actions_output(ctx->acts, port_no);
+    }
+    free(ports);
 }
 
 /* Appends one TUNNEL per other host that has a port on 'net' and a known
@@ -484,7 +502,7 @@ sim_unicast(struct sim_ctx *ctx, const struct topo_port *in,
             sim_drop(ctx, DROP_PORT_ADMIN_DOWN, "destination port is "
                      "admin down");
         } else {
-            sim_sg_filter(ctx, dst, dst->binding->port_no, true);
+            sim_sg_filter(ctx, dst, dst->binding->port_no, true, false);
             dp_actions_output(ctx->acts, dst->binding->port_no);
         }
     } else if (dst->host[0]) {
@@ -759,9 +777,30 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
  * number), which the datapath applies per packet with the connection
  * tracker (actions.h).  Egress rules are applied where the packet enters
  * (the sending port's host), ingress rules where it is delivered (the
- * receiving port's host).  Only unicast delivery is filtered on ingress
- * for now; floods are not.  A rule un-wildcards just what it reads;
- * the first matching rule ends the evaluation. */
+ * receiving port's host).  A rule un-wildcards just what it reads; the
+ * first matching rule ends the evaluation.
+ *
+ * Floods (broadcast, multicast, unknown unicast) are filtered too: once
+ * on egress in the sender's zone, before every copy, and on ingress per
+ * receiving port, where each local copy is delivered (by the sender's
+ * host for its own local ports, by each other host for its ports, as the
+ * flood arrives from the tunnel).  Each receiving port gets its own
+ * guarded CT (DP_CT_GUARD) right before its OUTPUT, so that its refusal
+ * drops only its copy.  The flow's mask is the union of what every
+ * port's rules read, and it carries every receiving port's tag (whether
+ * a port is filtered at all is that port's state).
+ *
+ * Conntrack semantics of a flood: each filtered receiver that admits it
+ * commits the connection in its own zone, keyed on the flood's addresses
+ * (e.g. 10.0.0.5:5000 -> 10.0.0.255:6000), as the sender's zone does on
+ * egress.  A unicast answer (10.0.0.7:6000 -> 10.0.0.5:5000) is not its
+ * reply, as no zone saw a packet to the answering address: it is a new
+ * connection of its own, which the answering port's egress rules and the
+ * sender's ingress rules must let start (a UDP answer; an ICMP echo reply
+ * to a broadcast ping cannot start one and is dropped as ct_invalid).
+ * That is Linux conntrack's and Neutron's behaviour.  The agent's own
+ * DHCP answers are not flooded; a tenant's DHCP server (on a subnet with
+ * DHCP off) needs its clients' groups to admit its broadcast offers. */
 
 /* True if 'ip' (IPv6 if 'ipv6') is an address of port 'p' as Neutron's
  * remote groups count them: a fixed IP or inside an allowed address
@@ -900,21 +939,26 @@ sim_sg_allows(struct sim_ctx *ctx, const struct topo_port *p, bool ingress)
 }
 
 /* Emits the CT action of port 'p' (attached on datapath port 'port_no')
- * for an IP packet, if the port is filtered.  IPv6 neighbor discovery and
- * MLD pass unfiltered, as Neutron lets them. */
+ * for an IP packet, if the port is filtered; a guarded one if 'guard'
+ * (for one port of a flood: the caller appends that port's OUTPUT right
+ * after).  IPv6 neighbor discovery and MLD pass unfiltered, as Neutron
+ * lets them. */
 static void
 sim_sg_filter(struct sim_ctx *ctx, const struct topo_port *p,
-              uint32_t port_no, bool ingress)
+              uint32_t port_no, bool ingress, bool guard)
 {
     const struct flow_key *key = ctx->key;
+    bool allow;
 
     FLOW_WC_MASK(ctx->wc, eth_type);
-    if (!p->port_security
-        || (key->eth_type != htons(ETH_TYPE_IP)
-            && key->eth_type != htons(ETH_TYPE_IPV6))) {
+    if (key->eth_type != htons(ETH_TYPE_IP)
+        && key->eth_type != htons(ETH_TYPE_IPV6)) {
         return;
     }
     flow_tags_add(ctx->tags, p->tag);
+    if (!p->port_security) {
+        return;
+    }
     if (key->eth_type == htons(ETH_TYPE_IPV6)) {
         FLOW_WC_MASK(ctx->wc, nw_proto);
         if (key->nw_proto == IPPROTO_ICMPV6_) {
@@ -927,8 +971,19 @@ sim_sg_filter(struct sim_ctx *ctx, const struct topo_port *p,
             }
         }
     }
-    dp_actions_ct(ctx->acts, (uint16_t) port_no,
-                  sim_sg_allows(ctx, p, ingress));
+    if (guard && ctx->trace) {
+        struct sim_name pn;
+
+        sim_trace_add(ctx->trace, "flood: to port %u = %s, filtered by its "
+                      "groups (the verdict guards its copy only)", port_no,
+                      port_name(p, &pn));
+    }
+    allow = sim_sg_allows(ctx, p, ingress);
+    if (guard) {
+        dp_actions_ct_guard(ctx->acts, (uint16_t) port_no, allow);
+    } else {
+        dp_actions_ct(ctx->acts, (uint16_t) port_no, allow);
+    }
 }
 
 bool
@@ -1340,7 +1395,7 @@ sim_vif_ingress(struct sim_ctx *ctx)
     if (key->eth_type == htons(ETH_TYPE_IP) && sim_dhcp(ctx, in)) {
         return;
     }
-    sim_sg_filter(ctx, in, key->in_port, false);
+    sim_sg_filter(ctx, in, key->in_port, false, false);
 
     dst = sim_l2_lookup(ctx, net, mac);
     if (!dst) {
@@ -1417,7 +1472,7 @@ sim_tunnel_ingress(struct sim_ctx *ctx)
         sim_drop(ctx, DROP_PORT_ADMIN_DOWN, "destination port is admin "
                  "down");
     } else {
-        sim_sg_filter(ctx, dst, dst->binding->port_no, true);
+        sim_sg_filter(ctx, dst, dst->binding->port_no, true, false);
         dp_actions_output(ctx->acts, dst->binding->port_no);
     }
 }

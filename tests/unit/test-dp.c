@@ -36,6 +36,10 @@
  * answers 10.7.7.7 with icmp_error(host unreachable) and host A delivers
  * frames for ...:b1 (the router's MAC as seen by B) to A1.
  *
+ * The firewall tests replace the topology of host A with ct_decide()'s
+ * (unicast A1 <-> A2) or flood_decide()'s (a flood from A1 filtered per
+ * receiving port, as the simulation builds it).
+ *
  * Every wait is bounded (poll with a timeout, a loop limit).
  */
 #include "datapath/dp.h"
@@ -105,6 +109,8 @@ struct fake_host {
     uint16_t ct_tunnel_zone;    /* B, nonzero: tunnel -> B1 is
                                  * ct(zone, allow_new),output:B1 and B1 ->
                                  * anything ct(zone),tunnel to A. */
+    uint32_t flood_port;        /* A, nonzero: A3's port; flood mode
+                                 * (flood_decide()). */
 };
 
 struct env {
@@ -223,6 +229,38 @@ ct_decide(struct fake_host *h, const struct flow_key *key,
     }
 }
 
+/* Zones of the flood tests: A1's and A3's; A2's is ct_zone. */
+#define FLOOD_ZONE_A1 1
+#define FLOOD_ZONE_A3 3
+
+/* The flood tests' topology.  From A1, a flood as the simulation makes
+ * it: A1's egress check, then per receiving port a guarded CT in its zone
+ * right before its output -- A3 admits new connections, A2 as ct_allow
+ * says -- then the tunnel copy to B.  A2 comes after A3, so that a
+ * refusal skipping more than A2's output would cost the tunnel copy.
+ * With ct_mtu, check_mtu(ct_mtu) first.  From A2: ct(zone=ct_zone,
+ * allow_new),output:A1 (A2 may open connections to A1). */
+static void
+flood_decide(struct fake_host *h, const struct flow_key *key,
+             struct flow_wc *wc, struct dp_actions *acts)
+{
+    FLOW_WC_MASK(wc, in_port);
+    if (key->in_port == h->back_port) {
+        if (h->ct_mtu) {
+            dp_actions_check_mtu(acts, h->ct_mtu, htonl(IP_RTR), &mac_rtr);
+        }
+        dp_actions_ct(acts, FLOOD_ZONE_A1, true);
+        dp_actions_ct_guard(acts, FLOOD_ZONE_A3, true);
+        dp_actions_output(acts, h->flood_port);
+        dp_actions_ct_guard(acts, h->ct_zone, h->ct_allow);
+        dp_actions_output(acts, h->vm_port);
+        dp_actions_tunnel(acts, VNI, h->peer_ip);
+    } else {
+        dp_actions_ct(acts, h->ct_zone, true);
+        dp_actions_output(acts, h->back_port);
+    }
+}
+
 static int
 fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
             struct dp_actions *acts, struct flow_tags *tags)
@@ -240,6 +278,10 @@ fake_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
     }
     if (h->ct) {
         ct_decide(h, key, wc, acts);
+        return 0;
+    }
+    if (h->flood_port) {
+        flood_decide(h, key, wc, acts);
         return 0;
     }
     if (h->ct_tunnel_zone) {
@@ -2814,6 +2856,107 @@ test_ct_check_mtu(void)
     env_destroy(&e);
 }
 
+/* Host A with flood_decide()'s topology, A2 admitting new connections if
+ * 'allow'; A3 is added as a third port. */
+static bool
+env_init_flood(struct env *e, bool allow)
+{
+    if (!env_init_ct(e, allow, 2, 2)) {
+        return false;
+    }
+    e->ha.ct = false;
+    CHECK_EQ(dp_port_add_dummy(e->a, "a3", &e->ha.flood_port), 0);
+    return true;
+}
+
+/* A UDP broadcast from A1:5000 to 10.0.0.255:6000 with 'payload' bytes of
+ * data. */
+static size_t
+flood_udp(uint8_t *buf, size_t size, size_t payload)
+{
+    return packet_build_udp4(buf, size, &(struct packet_spec) {
+        .eth_src = mac_a1, .eth_dst = mac_bcast,
+        .ip4_src = htonl(CT_IP1), .ip4_dst = htonl(0x0a0000ff),
+        .src_port = 5000, .dst_port = 6000, .payload_len = payload,
+    });
+}
+
+/* A flood whose guard for A2 refuses the packet: A2 misses its copy (one
+ * sg_denied), A3 and the tunnel copy to B do not; each admitting zone
+ * commits the connection.  Then the reply case: A2 opens a connection to
+ * A1, and A1's answer, flooded, is a reply in A2's zone, which its guard
+ * lets through although A2 admits nothing new. */
+static void
+test_ct_guarded_flood(void)
+{
+    static uint8_t f[256], out[256];
+    size_t len;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_flood(&e, false));
+    len = flood_udp(f, sizeof f, 20);
+    for (int i = 0; i < 2; i++) {       /* Upcall, then the cached flow. */
+        CHECK_EQ(inject_wait(&e, f, len, e.b, e.b1, out, sizeof out), len);
+        CHECK(!memcmp(out, f, len));
+        settle(&e);
+        CHECK_EQ(dp_dummy_drain(e.a, e.ha.flood_port, NULL, out,
+                                sizeof out), len);
+        CHECK_EQ(dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out), 0);
+        CHECK_EQ(drops(e.a, DROP_SG_DENIED), (uint64_t) i + 1);
+    }
+    CHECK_EQ(e.ha.n_upcalls, 1);
+    CHECK_EQ(ct_count(&e, FLOOD_ZONE_A1), 1);
+    CHECK_EQ(ct_count(&e, FLOOD_ZONE_A3), 1);
+    CHECK_EQ(ct_count(&e, 2), 0);
+    CHECK_EQ(drops(e.a, DROP_CT_INVALID), 0);
+
+    /* A2:53 -> A1:5000 opens a connection in zone 2; A1's answer goes
+     * through the flood's flow. */
+    CHECK(ct_pass(&e, false, NULL, f, ct_udp(f, sizeof f, false)));
+    len = ct_udp(f, sizeof f, true);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, f, len), 0);
+    settle(&e);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out), len);
+    CHECK_EQ(dp_dummy_drain(e.a, e.ha.flood_port, NULL, out, sizeof out),
+             len);
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 2);
+    CHECK_EQ(ct_count(&e, 2), 1);       /* A reply: nothing new there. */
+    env_destroy(&e);
+}
+
+/* CHECK_MTU before a guarded flood: the guards judge the whole packet
+ * once, and the fragments go everywhere but where a guard refused. */
+static void
+test_ct_guarded_flood_fragments(void)
+{
+    static uint8_t f[4000], out[4000];
+    size_t len, n, n_frags = 0;
+    struct env e;
+
+    ENV_INIT_OR_SKIP(env_init_flood(&e, false));
+    e.ha.ct_mtu = 1400;
+    len = flood_udp(f, sizeof f, 3000);
+    CHECK_EQ(dp_dummy_inject(e.a, e.a1, NULL, f, len), 0);
+    settle(&e);
+    while ((n = dp_dummy_drain(e.a, e.ha.flood_port, NULL, out,
+                               sizeof out)) != 0) {
+        CHECK(n <= ETH_HDR_LEN + 1400);
+        n_frags++;
+    }
+    CHECK_EQ(n_frags, 3);
+    for (n_frags = 0; n_frags < 3; n_frags++) {
+        if (!wait_frame(&e, e.b, e.b1, NULL, out, sizeof out)) {
+            break;
+        }
+    }
+    CHECK_EQ(n_frags, 3);
+    CHECK_EQ(dp_dummy_drain(e.a, e.a2, NULL, out, sizeof out), 0);
+    CHECK_EQ(drops(e.a, DROP_SG_DENIED), 1);
+    CHECK_EQ(stats(e.a).ip_fragmented, 1);
+    CHECK_EQ(stats(e.a).ct.commits, 2);
+    env_destroy(&e);
+}
+
 /* Drop reasons: every one has a name and an explanation, and names map
  * back (weftctl prints the explanation beside the agent's counters). */
 static void
@@ -2868,6 +3011,8 @@ main(void)
     RUN(test_ct_fragments);
     RUN(test_ct_gro);
     RUN(test_ct_check_mtu);
+    RUN(test_ct_guarded_flood);
+    RUN(test_ct_guarded_flood_fragments);
     RUN(test_afpacket_netns);
     RUN(test_drop_reason_names);
     return unit_finish();

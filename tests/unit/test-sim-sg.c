@@ -1,8 +1,9 @@
 /*
  * test-sim-sg.c -- security groups in the simulation: the verdict a flow
  * caches in its CT action (allow_new or not), in both directions, for
- * protocol/port/ICMP/prefix/remote-group rules; the tags that make rule
- * and membership changes invalidate the right flows.
+ * protocol/port/ICMP/prefix/remote-group rules; floods filtered on
+ * ingress per receiving port (guarded CTs); the tags that make rule and
+ * membership changes invalidate the right flows.
  *
  * Fixture (host hv1), net1 vni 7, 10.0.0.0/24:
  *   a 10.0.0.1 dp port 3, groups web + def;  b 10.0.0.2 dp port 4, def;
@@ -229,6 +230,204 @@ test_membership_tag(void)
     tag_set_init(&changed);
     simt_apply(topo, "ports/d", NULL, &changed);
     CHECK(simt_has_tag(&changed, topo_tag_sgmembers("def")));
+    tag_set_destroy(&changed);
+    topology_destroy(topo);
+}
+
+/* The flood fixture: the fixture plus, on hv1, d 10.0.0.4 dp port 5 in
+ * group "quiet" (egress only: admits nothing new) and e 10.0.0.5 dp port
+ * 6 with port security off. */
+static struct topology *
+flood_fixture(void)
+{
+    struct topology *topo = fixture();
+    struct tag_set scratch;
+
+    tag_set_init(&scratch);
+    simt_apply(topo, "security-groups/quiet",
+               xasprintf("{\"name\": \"quiet\"}"), NULL);
+    rule(topo, "r5", "\"security_group_id\": \"quiet\", \"direction\": "
+         "\"egress\", \"ethertype\": \"IPv4\"", NULL);
+    port(topo, "d", "fa:16:3e:00:00:04", "10.0.0.4", "hv1", "[\"quiet\"]");
+    simt_apply(topo, "ports/e", xasprintf("{\"network_id\": \"net1\", "
+        "\"mac_address\": \"fa:16:3e:00:00:05\", \"fixed_ips\": "
+        "[{\"subnet_id\": \"s1\", \"ip_address\": \"10.0.0.5\"}], "
+        "\"port_security_enabled\": false, \"security_groups\": [], "
+        "\"binding:host_id\": \"hv1\"}"), NULL);
+    topology_bind(topo, "d", 5, &scratch);
+    topology_bind(topo, "e", 6, &scratch);
+    tag_set_destroy(&scratch);
+    return topo;
+}
+
+/* A UDP datagram from 'src_ip' (MAC 'src_mac') on 'in_port' to 'dst_mac'
+ * and 10.0.0.255:6000. */
+static struct flow_key
+udp_flood(uint32_t in_port, const char *src_mac, const char *src_ip,
+          const char *dst_mac)
+{
+    struct flow_key key;
+
+    memset(&key, 0, sizeof key);
+    key.in_port = in_port;
+    if (in_port == FLOW_PORT_TUNNEL) {
+        key.tun_vni = 7;
+        key.tun_src = inet_addr("198.18.0.12");
+    }
+    simt_mac(&key.eth_dst, dst_mac);
+    simt_mac(&key.eth_src, src_mac);
+    key.eth_type = htons(ETH_TYPE_IP);
+    key.nw_ttl = 64;
+    key.nw_proto = IPPROTO_UDP_;
+    key.nw_src.ip4 = inet_addr(src_ip);
+    key.nw_dst.ip4 = inet_addr("10.0.0.255");
+    key.tp_src = htons(5000);
+    key.tp_dst = htons(6000);
+    return key;
+}
+
+/* True if simulating 'key' traces 'line'. */
+static bool
+trace_has(const struct topology *topo, const struct flow_key *key,
+          const char *line)
+{
+    struct dp_actions acts;
+    struct flow_tags tags;
+    struct sim_trace trace;
+    struct flow_wc wc;
+    bool found = false;
+
+    flow_wc_init_catchall(&wc);
+    flow_tags_init(&tags);
+    dp_actions_init(&acts);
+    sim_trace_init(&trace);
+    CHECK_EQ(sim_run(topo, key, &wc, &acts, &tags, &trace), 0);
+    for (size_t i = 0; i < trace.n; i++) {
+        found = found || !strcmp(trace.lines[i], line);
+    }
+    sim_trace_destroy(&trace);
+    dp_actions_destroy(&acts);
+    return found;
+}
+
+#define A_MAC "fa:16:3e:00:00:01"
+#define BCAST "ff:ff:ff:ff:ff:ff"
+
+/* A broadcast from a: its own egress check first (def: any), then each
+ * local receiver by its own ingress rules, in its own zone, guarding its
+ * own output -- b admits members of def (a is one), d admits nothing new,
+ * e is not filtered -- and one copy to hv2 (c is filtered there). */
+static void
+test_flood_ingress_per_port(void)
+{
+    struct topology *topo = flood_fixture();
+    struct flow_key key = udp_flood(3, A_MAC, "10.0.0.1", BCAST);
+    struct simt_result r = simt_run(topo, &key);
+
+    CHECK_STREQ(r.acts, "ct(zone=3,allow_new),"
+                "ct(zone=4,allow_new,guard),output:4,"
+                "ct(zone=5,guard),output:5,"
+                "output:6,"
+                "tunnel(vni=7,dst=198.18.0.12)");
+    /* Every receiver's state, filtered or not, and its groups. */
+    CHECK(flow_tags_contains(&r.tags, topo_tag_port("b")));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_port("d")));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_port("e")));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_sg("quiet")));
+    CHECK(flow_tags_contains(&r.tags, topo_tag_sgmembers("def")));
+    /* b's remote-group rule read the source address. */
+    CHECK_EQ(r.wc.masks.nw_src.ip4, UINT32_MAX);
+
+    /* The trace says which port each verdict is for. */
+    CHECK(trace_has(topo, &key, "flood: to port 5 = port d, filtered by "
+                    "its groups (the verdict guards its copy only)"));
+
+    /* Unknown unicast is the same flood. */
+    CHECK_STREQ(simt_acts(topo, udp_flood(3, A_MAC, "10.0.0.1",
+                                          "fa:16:3e:00:00:99")),
+                r.acts);
+
+    /* The same from hv2's c, delivered from the tunnel: a and b admit a
+     * member of def, d does not, e is open; no egress check here (c's
+     * host did it). */
+    CHECK_STREQ(simt_acts(topo, udp_flood(FLOW_PORT_TUNNEL, C_MAC,
+                                          "10.0.0.3", BCAST)),
+                "ct(zone=3,allow_new,guard),output:3,"
+                "ct(zone=4,allow_new,guard),output:4,"
+                "ct(zone=5,guard),output:5,output:6");
+    /* From an outsider: no rule of a, b or d admits UDP from it. */
+    CHECK_STREQ(simt_acts(topo, udp_flood(FLOW_PORT_TUNNEL, C_MAC,
+                                          "192.0.2.7", BCAST)),
+                "ct(zone=3,guard),output:3,ct(zone=4,guard),output:4,"
+                "ct(zone=5,guard),output:5,output:6");
+    topology_destroy(topo);
+}
+
+/* What the groups do not filter stays unfiltered in a flood: ARP, and
+ * IPv6 neighbor discovery. */
+static void
+test_flood_unfiltered(void)
+{
+    struct topology *topo = flood_fixture();
+    struct flow_key key;
+    struct simt_result r;
+
+    /* An ARP request nobody on the network answers is broadcast. */
+    memset(&key, 0, sizeof key);
+    key.in_port = 3;
+    simt_mac(&key.eth_dst, BCAST);
+    simt_mac(&key.eth_src, A_MAC);
+    simt_mac(&key.arp_sha, A_MAC);
+    key.eth_type = htons(ETH_TYPE_ARP);
+    key.nw_proto = ARP_OP_REQUEST;
+    key.nw_src.ip4 = inet_addr("10.0.0.1");
+    key.nw_dst.ip4 = inet_addr("10.0.0.77");
+    r = simt_run(topo, &key);
+    CHECK_STREQ(r.acts, "output:4,output:5,output:6,"
+                "tunnel(vni=7,dst=198.18.0.12)");
+    CHECK(!flow_tags_contains(&r.tags, topo_tag_sg("quiet")));
+
+    /* A neighbor solicitation to its solicited-node group. */
+    memset(&key, 0, sizeof key);
+    key.in_port = 3;
+    simt_mac(&key.eth_dst, "33:33:ff:00:00:02");
+    simt_mac(&key.eth_src, A_MAC);
+    key.eth_type = htons(ETH_TYPE_IPV6);
+    key.nw_proto = IPPROTO_ICMPV6_;
+    key.nw_ttl = 255;
+    key.tp_src = htons(135);
+    CHECK_STREQ(simt_acts(topo, key), "output:4,output:5,output:6,"
+                "tunnel(vni=7,dst=198.18.0.12)");
+    topology_destroy(topo);
+}
+
+/* Turning port security on for e, a receiver of a cached flood, changes
+ * a tag the flood carries; afterwards e's copy is guarded by its (empty)
+ * groups too. */
+static void
+test_flood_port_security_change(void)
+{
+    struct topology *topo = flood_fixture();
+    struct flow_key key = udp_flood(3, A_MAC, "10.0.0.1", BCAST);
+    struct simt_result r = simt_run(topo, &key);
+    struct tag_set changed;
+    bool hit = false;
+
+    tag_set_init(&changed);
+    simt_apply(topo, "ports/e", xasprintf("{\"network_id\": \"net1\", "
+        "\"mac_address\": \"fa:16:3e:00:00:05\", \"fixed_ips\": "
+        "[{\"subnet_id\": \"s1\", \"ip_address\": \"10.0.0.5\"}], "
+        "\"security_groups\": [], \"binding:host_id\": \"hv1\"}"),
+        &changed);
+    for (size_t i = 0; i < changed.n; i++) {
+        hit = hit || flow_tags_contains(&r.tags, changed.tags[i]);
+    }
+    CHECK(hit);
+    CHECK_STREQ(simt_acts(topo, key), "ct(zone=3,allow_new),"
+                "ct(zone=4,allow_new,guard),output:4,"
+                "ct(zone=5,guard),output:5,"
+                "ct(zone=6,guard),output:6,"
+                "tunnel(vni=7,dst=198.18.0.12)");
     tag_set_destroy(&changed);
     topology_destroy(topo);
 }
@@ -503,6 +702,24 @@ test_affected_zones(void)
     topology_destroy(topo);
 }
 
+/* A flood admitted by a receiver is committed in the receiver's zone with
+ * the flood's addresses; it is judged there as incoming, by the ingress
+ * rules that admitted it. */
+static void
+test_flood_conn_revalidation(void)
+{
+    struct topology *topo = flood_fixture();
+    struct ct_conn_info bcast = conn(4, IPPROTO_UDP_, "10.0.0.1", 5000,
+                                     "10.0.0.255", 6000);
+
+    CHECK(sim_sg_conn_permitted(topo, 4, &bcast));
+    CHECK(!sim_sg_conn_permitted(topo, 5, &bcast));
+    /* def's ingress rule gone: b would no longer admit it. */
+    simt_apply(topo, "security-group-rules/r2", NULL, NULL);
+    CHECK(!sim_sg_conn_permitted(topo, 4, &bcast));
+    topology_destroy(topo);
+}
+
 int
 main(void)
 {
@@ -510,9 +727,13 @@ main(void)
     RUN(test_ingress_rules);
     RUN(test_changes);
     RUN(test_membership_tag);
+    RUN(test_flood_ingress_per_port);
+    RUN(test_flood_unfiltered);
+    RUN(test_flood_port_security_change);
     RUN(test_conn_revalidation);
     RUN(test_ipv6);
     RUN(test_ipv6_membership_changes);
     RUN(test_affected_zones);
+    RUN(test_flood_conn_revalidation);
     return unit_finish();
 }
