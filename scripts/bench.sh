@@ -12,6 +12,9 @@
 #       weft-open     weft-geneve without security groups (opt-in path)
 #       weft-sg1000   weft-geneve with a 1,000-rule group on both ports
 #                     (opt-in path)
+#       weft-sg-ab    the cost of a 1,000-rule group measured A/B on one
+#                     topology, ports switched between open and filtered
+#                     through the API (opt-in path; ab_ratio_* rows)
 #       weft-routed   Weft agents, Geneve, through a distributed router:
 #                     VM on subnet A (hv1) -> VM on subnet B (hv2)
 #     each measured by bench/netns/measure.sh (TCP Gbps, 64-byte UDP kpps at
@@ -75,9 +78,13 @@ for p in $PATHS; do
     weft-routed) cmd=(bench/netns/path-weft.sh geneve routed) ;;
     weft-open) cmd=(bench/netns/path-weft.sh geneve open) ;;
     weft-sg1000) cmd=(bench/netns/path-weft.sh geneve sg1000) ;;
+    weft-sg-ab) cmd=(bench/netns/path-weft.sh geneve sg-ab) ;;
     *) echo "bench: unknown path $p"; continue ;;
     esac
-    timeout 120 "${cmd[@]}" 2>&1 | tee -a "$RAW" | grep -E '^(RESULT|SKIP|FAIL)'
+    limit=120
+    [ "$p" = weft-sg-ab ] && limit=400
+    timeout "$limit" "${cmd[@]}" 2>&1 | tee -a "$RAW" |
+        grep -E '^(RESULT|SKIP|FAIL)'
 done
 
 # The table: one row per metric, one column per path, ratios to kvxlan.
