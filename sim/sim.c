@@ -660,6 +660,19 @@ ip_allowed(const struct topo_port *p, const struct eth_addr *mac,
     return false;
 }
 
+/* A VM may not answer as a DHCP (or DHCPv6) server: drops UDP from server
+ * port 'port'.  Returns true if it did.  The caller has read nw_proto. */
+static bool
+sim_dhcp_server_from_vm(struct sim_ctx *ctx, uint16_t port)
+{
+    if (ctx->key->nw_proto == IPPROTO_UDP_
+        && sim_match_be16(ctx->key->tp_src, &ctx->wc->masks.tp_src, port)) {
+        sim_drop(ctx, DROP_DHCP_SERVER_VM, "dhcp server reply from a vm");
+        return true;
+    }
+    return false;
+}
+
 static bool
 ip6_is_unspecified(const union flow_addr *a)
 {
@@ -682,11 +695,7 @@ sim_port_security_ipv6(struct sim_ctx *ctx, const struct topo_port *in)
 
     FLOW_WC_MASK(wc, nw_src);
     FLOW_WC_MASK(wc, nw_proto);
-    if (key->nw_proto == IPPROTO_UDP_
-        && sim_match_be16(key->tp_src, &wc->masks.tp_src,
-                          DHCPV6_SERVER_PORT)) {
-        sim_drop(ctx, DROP_DHCP_SERVER_VM, "dhcpv6 server reply from a "
-                 "vm");
+    if (sim_dhcp_server_from_vm(ctx, DHCPV6_SERVER_PORT)) {
         return false;
     }
     if (key->nw_proto == IPPROTO_ICMPV6_) {
@@ -749,11 +758,7 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
     } else if (key->eth_type == htons(ETH_TYPE_IP)) {
         FLOW_WC_MASK(wc, nw_src);
         FLOW_WC_MASK(wc, nw_proto);
-        if (key->nw_proto == IPPROTO_UDP_
-            && sim_match_be16(key->tp_src, &wc->masks.tp_src,
-                              DHCP_SERVER_PORT)) {
-            sim_drop(ctx, DROP_DHCP_SERVER_VM, "dhcp server reply from a "
-                     "vm");
+        if (sim_dhcp_server_from_vm(ctx, DHCP_SERVER_PORT)) {
             return false;
         }
         if (!ip_allowed(in, &key->eth_src, &key->nw_src, false)

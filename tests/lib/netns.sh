@@ -654,6 +654,27 @@ router_set_routes() {
     api PUT "/v2.0/routers/$1" "{\"router\": {\"routes\": $2}}" >/dev/null
 }
 
+# scapy_send VM EXPR: VM sends 5 copies of the scapy frame EXPR (a Python
+# expression over scapy's names) out of its eth0.
+scapy_send() {
+    vm_exec "$1" /usr/bin/python3 - "$2" <<'PY' >/dev/null 2>&1
+import logging, sys
+logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import *
+sendp(eval(sys.argv[1]), iface="eth0", count=5, inter=0.01, verbose=False)
+PY
+}
+
+# n_arrived FROM TO NAME EXPR FILTER...: TO captures FILTER (as NAME) while
+# FROM sends EXPR with scapy_send; prints how many of the 5 arrived.
+n_arrived() {
+    local from=$1 to=$2 name=$3 expr=$4
+    shift 4
+    capture "$(vm_ns "$to")" "$name" "$@"
+    scapy_send "$from" "$expr"
+    pcap_count "$(capture_stop "$name")" "$@"
+}
+
 # port_unfiltered PORT: no security groups and no port security on PORT
 # (for tests about the switch or router, not the firewall).
 port_unfiltered() {

@@ -20,25 +20,8 @@ check "vm1 pings vm2" ping_wait vm1 10.0.0.12 15
 mac1=$(vm_mac vm1)
 mac2=$(vm_mac vm2)
 
-# send NAME SCAPY_EXPR: vm1 sends 5 copies of the frame SCAPY_EXPR (with
-# Ether() from vm1 unless the expression gives its own) out of eth0.
-send() {
-    vm_exec vm1 /usr/bin/python3 - "$2" <<'PY' >/dev/null 2>&1
-import logging, sys
-logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import Ether, IP, UDP, ARP, BOOTP, DHCP, sendp
-sendp(eval(sys.argv[1]), iface="eth0", count=5, inter=0.01, verbose=False)
-PY
-}
-
-# arrives NAME EXPR FILTER: sends EXPR from vm1 while vm2 captures FILTER;
-# true if all 5 arrived.  sees_none: true if none did.
-n_seen() {
-    local name=$1 expr=$2; shift 2
-    capture "$(vm_ns vm2)" "$name" "$@"
-    send "$name" "$expr"
-    pcap_count "$(capture_stop "$name")" "$@"
-}
+# n_seen NAME EXPR FILTER...: how many of 5 frames EXPR from vm1 reach vm2.
+n_seen() { n_arrived vm1 vm2 "$@"; }
 
 E="Ether(src='$mac1', dst='$mac2')"
 check "from vm1's own MAC and IP: 5 of 5 arrive" \

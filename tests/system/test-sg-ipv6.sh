@@ -112,21 +112,7 @@ mac2=$(vm_mac vm2)
 ll1=$(vm_exec vm1 ip -6 -o addr show dev eth0 scope link |
     awk '{print $4}' | cut -d/ -f1)
 [ -n "$ll1" ] || die "vm1 has no link-local address"
-send() {
-    vm_exec vm1 /usr/bin/python3 - "$1" <<'PY' >/dev/null 2>&1
-import logging, sys
-logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import (Ether, IPv6, UDP, ICMPv6ND_NA, ICMPv6ND_RA,
-                       ICMPv6NDOptDstLLAddr, sendp)
-sendp(eval(sys.argv[1]), iface="eth0", count=5, inter=0.01, verbose=False)
-PY
-}
-n_seen() {
-    local name=$1 expr=$2; shift 2
-    capture "$(vm_ns vm2)" "$name" "$@"
-    send "$expr"
-    pcap_count "$(capture_stop "$name")" "$@"
-}
+n_seen() { n_arrived vm1 vm2 "$@"; }
 E="Ether(src='$mac1', dst='$mac2')"
 check "IPv6 from vm1's own address: 5 of 5 arrive" \
     [ "$(n_seen ok6 "$E/IPv6(src='${IP6[vm1]}', dst='${IP6[vm2]}')/UDP(sport=4000, dport=9)" \

@@ -266,23 +266,12 @@ static struct flow_key
 udp_flood(uint32_t in_port, const char *src_mac, const char *src_ip,
           const char *dst_mac)
 {
-    struct flow_key key;
+    struct flow_key key = to_a(in_port, src_mac, src_ip, 6000);
 
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
-    if (in_port == FLOW_PORT_TUNNEL) {
-        key.tun_vni = 7;
-        key.tun_src = inet_addr("198.18.0.12");
-    }
     simt_mac(&key.eth_dst, dst_mac);
-    simt_mac(&key.eth_src, src_mac);
-    key.eth_type = htons(ETH_TYPE_IP);
-    key.nw_ttl = 64;
     key.nw_proto = IPPROTO_UDP_;
-    key.nw_src.ip4 = inet_addr(src_ip);
     key.nw_dst.ip4 = inet_addr("10.0.0.255");
     key.tp_src = htons(5000);
-    key.tp_dst = htons(6000);
     return key;
 }
 
