@@ -621,6 +621,24 @@ mac_allowed(const struct topo_port *p, const struct eth_addr *mac)
     return false;
 }
 
+/* True if 'ip' (IPv6 if 'ipv6') is one of port 'p''s fixed IPs. */
+static bool
+port_has_fixed_ip(const struct topo_port *p, const union flow_addr *ip,
+                  bool ipv6)
+{
+    for (size_t i = 0; !ipv6 && i < p->n_ips; i++) {
+        if (p->ips[i].ip == ip->ip4) {
+            return true;
+        }
+    }
+    for (size_t i = 0; ipv6 && i < p->n_ip6s; i++) {
+        if (!memcmp(p->ip6s[i].ip6, ip->ip6, 16)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* True if 'p' may send from address 'ip' (IPv6 if 'ipv6') with source MAC
  * 'mac': one of its fixed IPs (from its own MAC), an IPv6 link-local
  * address formed from the port's or a pair's MAC (from that MAC), or
@@ -629,17 +647,8 @@ static bool
 ip_allowed(const struct topo_port *p, const struct eth_addr *mac,
            const union flow_addr *ip, bool ipv6)
 {
-    if (eth_addr_equals(&p->mac, mac)) {
-        for (size_t i = 0; !ipv6 && i < p->n_ips; i++) {
-            if (p->ips[i].ip == ip->ip4) {
-                return true;
-            }
-        }
-        for (size_t i = 0; ipv6 && i < p->n_ip6s; i++) {
-            if (!memcmp(p->ip6s[i].ip6, ip->ip6, 16)) {
-                return true;
-            }
-        }
+    if (eth_addr_equals(&p->mac, mac) && port_has_fixed_ip(p, ip, ipv6)) {
+        return true;
     }
     if (ipv6 && mac_allowed(p, mac)) {
         uint8_t ll[16];
@@ -813,15 +822,8 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
 static bool
 port_has_ip(const struct topo_port *p, const union flow_addr *ip, bool ipv6)
 {
-    for (size_t i = 0; !ipv6 && i < p->n_ips; i++) {
-        if (p->ips[i].ip == ip->ip4) {
-            return true;
-        }
-    }
-    for (size_t i = 0; ipv6 && i < p->n_ip6s; i++) {
-        if (!memcmp(p->ip6s[i].ip6, ip->ip6, 16)) {
-            return true;
-        }
+    if (port_has_fixed_ip(p, ip, ipv6)) {
+        return true;
     }
     for (size_t i = 0; i < p->n_pairs; i++) {
         if (topo_prefix_contains(&p->pairs[i].prefix, ip, ipv6)) {
