@@ -64,7 +64,9 @@ BUILD_ASSERT_DECL(SIM_MAX_HOST_TAGS + 6 <= FLOW_TAGS_MAX);
 #define ICMP_TIME_EXCEEDED 11
 #define ICMPV6_ECHO_REQUEST_TYPE 128
 #define DHCP_SERVER_PORT 67
+#define DHCP_CLIENT_PORT 68
 #define DHCPV6_SERVER_PORT 547
+#define DHCPV6_CLIENT_PORT 546
 
 struct sim_ctx {
     const struct topology *topo;
@@ -812,9 +814,8 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
  * connection of its own, which the answering port's egress rules and the
  * sender's ingress rules must let start (a UDP answer; an ICMP echo reply
  * to a broadcast ping cannot start one and is dropped as ct_invalid).
- * That is Linux conntrack's and Neutron's behaviour.  The agent's own
- * DHCP answers are not flooded; a tenant's DHCP server (on a subnet with
- * DHCP off) needs its clients' groups to admit its broadcast offers. */
+ * That is Linux conntrack's and Neutron's behaviour.  DHCP answers pass
+ * every port's ingress rules (sim_sg_dhcp_reply()). */
 
 /* True if 'ip' (IPv6 if 'ipv6') is an address of port 'p' as Neutron's
  * remote groups count them: a fixed IP or inside an allowed address
@@ -945,6 +946,26 @@ sim_sg_allows(struct sim_ctx *ctx, const struct topo_port *p, bool ingress)
     return false;
 }
 
+/* True if the packet is a DHCP (or DHCPv6) server's answer to a client,
+ * which a port's ingress rules never refuse, as with Neutron's firewalls:
+ * a tenant may run its own DHCP server on a subnet with DHCP off (the
+ * agent answers for the others and never floods its answers).  Reads
+ * only the bits of the ports that tell. */
+static bool
+sim_sg_dhcp_reply(struct sim_ctx *ctx)
+{
+    const struct flow_key *key = ctx->key;
+    bool v6 = key->eth_type == htons(ETH_TYPE_IPV6);
+    struct flow_wc *wc = ctx->wc;
+
+    FLOW_WC_MASK(wc, nw_proto);
+    return (key->nw_proto == IPPROTO_UDP_
+            && sim_match_be16(key->tp_src, &wc->masks.tp_src,
+                              v6 ? DHCPV6_SERVER_PORT : DHCP_SERVER_PORT)
+            && sim_match_be16(key->tp_dst, &wc->masks.tp_dst,
+                              v6 ? DHCPV6_CLIENT_PORT : DHCP_CLIENT_PORT));
+}
+
 /* Emits the CT action of port 'p' (attached on datapath port 'port_no')
  * for an IP packet, if the port is filtered; a guarded one if 'guard'
  * (for one port of a flood: the caller appends that port's OUTPUT right
@@ -985,7 +1006,15 @@ sim_sg_filter(struct sim_ctx *ctx, const struct topo_port *p,
                       "groups (the verdict guards its copy only)", port_no,
                       port_name(p, &pn));
     }
-    allow = sim_sg_allows(ctx, p, ingress);
+    if (ingress && sim_sg_dhcp_reply(ctx)) {
+        if (ctx->trace) {
+            sim_trace_add(ctx->trace, "security groups: a dhcp answer, "
+                          "admitted whatever the ingress rules say");
+        }
+        allow = true;
+    } else {
+        allow = sim_sg_allows(ctx, p, ingress);
+    }
     if (guard) {
         dp_actions_ct_guard(ctx->acts, (uint16_t) port_no, allow);
     } else {

@@ -12,7 +12,9 @@
 # copies (sg_denied); the flows show the per-port guards.  An answer is a
 # new connection of its own (conntrack never saw a packet to the
 # answering address), so vm1 admits vm2's (a member of its group) and
-# refuses vm4's and vm6's.  A rule added to "quiet" lets vm3 and vm5 in.
+# refuses vm4's and vm6's.  A tenant DHCP server's answers (vm6, UDP 67 to
+# 68) reach vm3 and vm5 all the same.  A rule added to "quiet" lets vm3
+# and vm5 in.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
 netns_init
@@ -147,6 +149,41 @@ check_not "vm4's answers (not a member) are refused by vm1's group" \
     grep -q '^answer from vm4$' <<<"$answers"
 check_not "vm6's answers (not a member) are refused by vm1's group" \
     grep -q '^answer from vm6$' <<<"$answers"
+
+# A tenant's own DHCP server (vm6, port security off) broadcasts from port
+# 67: its answers to port 68 reach vm3 and vm5, whose groups admit
+# nothing, as Neutron's firewalls let DHCP answers in; the same datagrams
+# to port 69 do not.
+for vm in vm3 vm5; do
+    for port in 68 69; do
+        bg "$(vm_ns $vm)" "dhcp-$vm-$port" timeout 30 /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", int(sys.argv[1])))
+while True:
+    print(s.recv(256).decode(), flush=True)
+' "$port"
+        wait_for "vm_exec $vm ss -Hlun 'sport = :$port' | grep -q $port" 5 ||
+            die "listener $port in $vm did not start"
+    done
+done
+vm_exec vm6 timeout 10 /usr/bin/python3 -c '
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.bind(("0.0.0.0", 67))
+for i in range(5):
+    for port in (68, 69):
+        s.sendto(b"offer", ("10.0.0.255", port))
+    time.sleep(0.1)
+'
+sleep 0.5
+for vm in vm3 vm5; do
+    check "$vm (admits nothing) gets the DHCP server's 5 answers to port 68" \
+        [ "$(grep -c '^offer$' "$W_RUNDIR/dhcp-$vm-68.log")" = 5 ]
+    check "$vm gets none of the same datagrams to port 69" \
+        [ "$(grep -c '^offer$' "$W_RUNDIR/dhcp-$vm-69.log")" = 0 ]
+done
 
 # A rule for "quiet": its ports are flooded again (the flows depended on
 # the group's rules).

@@ -116,6 +116,23 @@ to_a(uint32_t in_port, const char *src_mac, const char *src_ip,
     return key;
 }
 
+/* A TCP packet from 'src_ip' (IPv6) to a's fd00::1. */
+static struct flow_key
+to_a6(uint32_t in_port, const char *src_mac, const char *src_ip,
+      uint16_t dport)
+{
+    struct flow_key key = to_a(in_port, src_mac, "0.0.0.0", dport);
+
+    key.eth_type = htons(ETH_TYPE_IPV6);
+    CHECK(inet_pton(AF_INET6, src_ip, key.nw_src.ip6) == 1);
+    CHECK(inet_pton(AF_INET6, "fd00::1", key.nw_dst.ip6) == 1);
+    if (!dport) {
+        key.nw_proto = IPPROTO_ICMPV6_;
+        key.tp_src = htons(128);        /* Echo request. */
+    }
+    return key;
+}
+
 #define C_MAC "fa:16:3e:00:00:03"
 
 static void
@@ -354,6 +371,43 @@ test_flood_ingress_per_port(void)
 
 /* What the groups do not filter stays unfiltered in a flood: ARP, and
  * IPv6 neighbor discovery. */
+/* A DHCP server's answers (a tenant's own, from 192.0.2.7 here) pass
+ * every port's ingress rules, broadcast or unicast, IPv4 or IPv6; other
+ * ports from that address do not. */
+static void
+test_dhcp_answers_admitted(void)
+{
+    struct topology *topo = flood_fixture();
+    struct flow_key key = udp_flood(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7",
+                                    BCAST);
+    struct simt_result r;
+
+    key.tp_src = htons(67);
+    key.tp_dst = htons(68);
+    r = simt_run(topo, &key);
+    CHECK_STREQ(r.acts, "ct(zone=3,allow_new,guard),output:3,"
+                "ct(zone=4,allow_new,guard),output:4,"
+                "ct(zone=5,allow_new,guard),output:5,output:6");
+    /* The flow is exact on the server port it admits. */
+    CHECK_EQ(r.wc.masks.tp_src, 0xffff);
+    key.tp_dst = htons(69);
+    CHECK_STREQ(simt_acts(topo, key),
+                "ct(zone=3,guard),output:3,ct(zone=4,guard),output:4,"
+                "ct(zone=5,guard),output:5,output:6");
+    key = to_a(FLOW_PORT_TUNNEL, C_MAC, "192.0.2.7", 68);
+    key.nw_proto = IPPROTO_UDP_;
+    key.tp_src = htons(67);
+    CHECK_STREQ(simt_acts(topo, key), "ct(zone=3,allow_new),output:3");
+    /* DHCPv6: server 547 to client 546. */
+    key = to_a6(FLOW_PORT_TUNNEL, C_MAC, "2001:db9::1", 546);
+    key.nw_proto = IPPROTO_UDP_;
+    key.tp_src = htons(547);
+    CHECK_STREQ(simt_acts(topo, key), "ct(zone=3,allow_new),output:3");
+    key.tp_src = htons(548);
+    CHECK_STREQ(simt_acts(topo, key), "ct(zone=3),output:3");
+    topology_destroy(topo);
+}
+
 static void
 test_flood_unfiltered(void)
 {
@@ -515,22 +569,6 @@ fixture6(void)
     return topo;
 }
 
-/* A TCP packet from 'src_ip' (IPv6) to a's fd00::1. */
-static struct flow_key
-to_a6(uint32_t in_port, const char *src_mac, const char *src_ip,
-      uint16_t dport)
-{
-    struct flow_key key = to_a(in_port, src_mac, "0.0.0.0", dport);
-
-    key.eth_type = htons(ETH_TYPE_IPV6);
-    CHECK(inet_pton(AF_INET6, src_ip, key.nw_src.ip6) == 1);
-    CHECK(inet_pton(AF_INET6, "fd00::1", key.nw_dst.ip6) == 1);
-    if (!dport) {
-        key.nw_proto = IPPROTO_ICMPV6_;
-        key.tp_src = htons(128);        /* Echo request. */
-    }
-    return key;
-}
 
 static void
 test_ipv6(void)
@@ -718,6 +756,7 @@ main(void)
     RUN(test_membership_tag);
     RUN(test_flood_ingress_per_port);
     RUN(test_flood_unfiltered);
+    RUN(test_dhcp_answers_admitted);
     RUN(test_flood_port_security_change);
     RUN(test_conn_revalidation);
     RUN(test_ipv6);
