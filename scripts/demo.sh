@@ -16,7 +16,9 @@
 # reach each other across hosts (ping, iperf3) and that the other tenant's
 # VM with the same IP never sees a packet; that tenant C's VMs get their
 # addresses by DHCP, answered on their own host, and reach each other
-# through the router (ping, traceroute: one hop); it prints weftctl's
+# through the router (ping, traceroute: one hop); that a security group
+# admitting only TCP 8080 to vm-c2 lets that through and refuses a
+# listening 8081 and ping (counted as sg_denied); it prints weftctl's
 # views and a PASS/FAIL report, tears everything down, and exits non-zero
 # if a claim failed.  Needs root; `make demo` builds and installs
 # dependencies first.
@@ -39,6 +41,7 @@ claim() {
     fi
 }
 step() { echo; echo "=== $*"; }
+not() { ! "$@"; }
 show() { echo "\$ $*"; }
 
 step "Building the test hosts: fabric, hv1 (198.18.0.11), hv2 (198.18.0.12)"
@@ -223,6 +226,33 @@ echo "    hv1's routed flows (set_eth + dec_ttl):"
 ctl hv1 flows | jq -r '.flows[] | select(.actions | test("dec_ttl"))
     | "      " + .match + "\n        => " + .actions' 2>/dev/null | head -6
 stop_pid "${W_DHCLIENT_PID[vm-c1]}"
+
+step "Security groups: vm-c2 admits only TCP 8080 (weftctl)"
+show weftctl security-group create web-c --project tenant-c
+weftctl security-group create web-c --project tenant-c >/dev/null ||
+    die "security-group create web-c"
+show weftctl security-group-rule create web-c --direction ingress \
+    --protocol tcp --port-range-min 8080 --port-range-max 8080
+weftctl security-group-rule create web-c --direction ingress --protocol tcp \
+    --port-range-min 8080 --port-range-max 8080 --project tenant-c \
+    >/dev/null || die "security-group-rule create web-c"
+show weftctl port update vm-c2 --no-security-group --security-group web-c
+weftctl port update "${PORT[c2]}" --no-security-group --security-group web-c \
+    >/dev/null || die "port update vm-c2"
+sleep 1
+denied0=$(ctl hv2 counters | jq -r '.drops.sg_denied // 0')
+bg "$(vm_ns vm-c2)" nc-8081 timeout 30 nc -l -p 8081
+wait_for "vm_exec vm-c2 ss -Hltn 'sport = :8081' | grep -q LISTEN" 5
+claim "vm-c1 -> vm-c2:8080: 1 MB arrives intact (the rule admits it)" \
+    tcp_transfer vm-c1 vm-c2 10.2.0.12 1 8080
+claim "vm-c1 cannot connect to vm-c2:8081, although vm-c2 listens there" \
+    not vm_exec vm-c1 timeout 5 nc -z -w 2 10.2.0.12 8081
+claim "vm-c1 no longer gets ping replies from vm-c2 (no ICMP rule)" \
+    not ping_ok vm-c1 10.2.0.12 2
+denied1=$(ctl hv2 counters | jq -r '.drops.sg_denied // 0')
+echo "    hv2 counters: sg_denied $denied0 -> $denied1"
+claim "hv2 (vm-c2's host) dropped them as sg_denied" \
+    [ "$denied1" -gt "$denied0" ]
 
 step "What hv1's datapath cached (weftctl flows)"
 show weftctl --socket hv1.ctl flows
