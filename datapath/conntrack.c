@@ -442,15 +442,16 @@ tcp_process(struct ct_conn *c, int dir, const struct ct_tcp_seg *seg,
 static bool
 icmp_is_error(bool ipv6, uint8_t type)
 {
-    return ipv6 ? type >= 1 && type <= 4
-                : type == 3 || type == 11 || type == 12;
+    return ipv6 ? type >= ICMPV6_DEST_UNREACH && type <= ICMPV6_PARAM_PROBLEM
+                : (type == ICMP4_DEST_UNREACH || type == ICMP4_TIME_EXCEEDED
+                   || type == ICMP4_PARAM_PROBLEM);
 }
 
 static bool
 icmp_is_echo(bool ipv6, uint8_t type, bool *request)
 {
-    *request = type == (ipv6 ? 128 : 8);
-    return *request || type == (ipv6 ? 129 : 0);
+    *request = type == (ipv6 ? ICMPV6_ECHO_REQUEST : ICMP4_ECHO_REQUEST);
+    return *request || type == (ipv6 ? ICMPV6_ECHO_REPLY : ICMP4_ECHO_REPLY);
 }
 
 /* ICMP error at 'l4' (l4_len bytes): finds the connection of the quoted

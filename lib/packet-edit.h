@@ -92,19 +92,6 @@ int packet_icmp4_echo_reply(void *frame, size_t *lenp, be32 ip,
 int packet_dec_ttl(void *frame, size_t len, size_t l3_ofs,
                    unsigned int hops);
 
-/* ICMPv4 types and codes the builders and their callers name. */
-#define ICMP4_ECHO_REPLY     0
-#define ICMP4_DEST_UNREACH   3
-#define ICMP4_CODE_NET_UNREACH   0
-#define ICMP4_CODE_HOST_UNREACH  1
-#define ICMP4_CODE_PROTO_UNREACH 2
-#define ICMP4_CODE_PORT_UNREACH  3
-#define ICMP4_CODE_FRAG_NEEDED   4
-#define ICMP4_CODE_ADMIN_PROHIB  13
-#define ICMP4_ECHO_REQUEST   8
-#define ICMP4_TIME_EXCEEDED  11
-#define ICMP4_PARAM_PROBLEM  12
-
 /* What an ICMP error says and who says it. */
 struct packet_icmp_error {
     uint8_t type;               /* E.g. 3 destination unreachable, 11 time
