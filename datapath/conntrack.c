@@ -85,7 +85,8 @@ struct conntrack {
 struct ct_tcp_seg {
     uint32_t seq, ack, win, len;    /* len: payload + SYN + FIN. */
     uint8_t flags;
-    int wscale;                     /* -1 if no window scale option. */
+    int wscale;                     /* -1 if no window scale option
+                                     * or not a SYN. */
 };
 
 enum ct_tcp_verdict { TCP_OK, TCP_INVALID, TCP_REOPEN };
@@ -217,8 +218,13 @@ parse_tcp(const uint8_t *l4, size_t l4_len, struct ct_tcp_seg *seg)
     seg->len = (uint32_t) (l4_len - doff)
                + !!(seg->flags & TCP_SYN) + !!(seg->flags & TCP_FIN);
     seg->wscale = -1;
+    if (!(seg->flags & TCP_SYN)) {
+        return true;
+    }
 
-    /* Options: only window scale (kind 3, length 3) matters here. */
+    /* Options: only window scale (kind 3, length 3) matters here, and
+     * only in a SYN (RFC 7323 2.2), the one place the tracker reads it;
+     * every other segment, most carrying timestamps, skips the walk. */
     for (size_t i = sizeof(struct tcp_header); i < doff; ) {
         uint8_t kind = l4[i];
 
