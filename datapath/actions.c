@@ -93,12 +93,47 @@ dp_actions_dec_ttl(struct dp_actions *acts, uint32_t hops)
     push(acts, DP_ACT_DEC_TTL)->arg = hops;
 }
 
+/* The drop reason of a packet answered with ICMP error 'type'/'code':
+ * one per family, see drop.h. */
+static enum drop_reason
+icmp_error_drop_reason(uint8_t type, uint8_t code)
+{
+    if (type == ICMP4_TIME_EXCEEDED) {
+        return DROP_TTL_EXCEEDED;
+    }
+    if (type != ICMP4_DEST_UNREACH) {
+        return DROP_ICMP_ERROR;
+    }
+    switch (code) {
+    case ICMP4_CODE_NET_UNREACH:
+    case 6:                     /* Destination network unknown. */
+    case 11:                    /* Network unreachable for TOS. */
+        return DROP_NET_UNREACHABLE;
+    case ICMP4_CODE_HOST_UNREACH:
+    case 7:                     /* Destination host unknown. */
+    case 12:                    /* Host unreachable for TOS. */
+        return DROP_HOST_UNREACHABLE;
+    case ICMP4_CODE_PROTO_UNREACH:
+    case ICMP4_CODE_PORT_UNREACH:
+        return DROP_PORT_UNREACHABLE;
+    case ICMP4_CODE_FRAG_NEEDED:
+        return DROP_FRAG_NEEDED;
+    case 9:                     /* Network administratively prohibited. */
+    case 10:                    /* Host administratively prohibited. */
+    case ICMP4_CODE_ADMIN_PROHIB:
+        return DROP_ADMIN_PROHIBITED;
+    default:
+        return DROP_ICMP_ERROR;
+    }
+}
+
 void
 dp_actions_icmp_error(struct dp_actions *acts, uint8_t type, uint8_t code,
                       be32 ip, const struct eth_addr *mac)
 {
     struct dp_action *a = push(acts, DP_ACT_ICMP_ERROR);
     a->arg = (uint32_t) type << 8 | code;
+    a->reason = icmp_error_drop_reason(type, code);
     a->ip = ip;
     a->mac = *mac;
 }

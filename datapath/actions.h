@@ -39,10 +39,13 @@
                                   * TTL (the simulation checked it stays \
                                   * >= 1); header checksum updated. */      \
     DA(ICMP_ERROR,"icmp_error")  /* arg: ICMP type << 8 | code; ip, mac:  \
-                                  * source of the error.  Sends the error \
-                                  * quoting this packet back to its sender \
-                                  * (out of the input port), rate limited \
-                                  * per input port.  Ends a list. */        \
+                                  * source of the error; reason: the drop \
+                                  * reason of its family (drop.h), set by \
+                                  * the builder.  Sends the error quoting \
+                                  * this packet back to its sender (out   \
+                                  * of the input port), rate limited per  \
+                                  * input port, and drops the packet.     \
+                                  * Ends a list. */                        \
     DA(ICMP_REPLY,"icmp_reply")  /* ip, mac: the answering address.  Turns \
                                   * this ICMP echo request into the echo  \
                                   * reply from ip/mac and sends it back   \
@@ -96,7 +99,7 @@ enum dp_userspace {
 struct dp_action {
     uint8_t type;               /* enum dp_action_type. */
     uint8_t flags;              /* CT: DP_CT_*. */
-    uint16_t reason;            /* DROP: enum drop_reason. */
+    uint16_t reason;            /* DROP, ICMP_ERROR: enum drop_reason. */
     uint32_t arg;               /* See DP_ACTION_TYPES. */
     be32 ip;                    /* TUNNEL: remote tunnel endpoint; ICMP_*,
                                  * CHECK_MTU: the answering address. */

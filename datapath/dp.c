@@ -1100,40 +1100,6 @@ dp_packet_is_ipv4(const struct dp_packet *pkt)
             && get16(pkt->frame + lo->l2_len - 2) == htons(ETH_TYPE_IP));
 }
 
-/* The drop reason of a packet answered with ICMP error 'type'/'code':
- * one per family, see drop.h. */
-static enum drop_reason
-dp_icmp_drop_reason(uint8_t type, uint8_t code)
-{
-    if (type == ICMP4_TIME_EXCEEDED) {
-        return DROP_TTL_EXCEEDED;
-    }
-    if (type != ICMP4_DEST_UNREACH) {
-        return DROP_ICMP_ERROR;
-    }
-    switch (code) {
-    case ICMP4_CODE_NET_UNREACH:
-    case 6:                     /* Destination network unknown. */
-    case 11:                    /* Network unreachable for TOS. */
-        return DROP_NET_UNREACHABLE;
-    case ICMP4_CODE_HOST_UNREACH:
-    case 7:                     /* Destination host unknown. */
-    case 12:                    /* Host unreachable for TOS. */
-        return DROP_HOST_UNREACHABLE;
-    case ICMP4_CODE_PROTO_UNREACH:
-    case ICMP4_CODE_PORT_UNREACH:
-        return DROP_PORT_UNREACHABLE;
-    case ICMP4_CODE_FRAG_NEEDED:
-        return DROP_FRAG_NEEDED;
-    case 9:                     /* Network administratively prohibited. */
-    case 10:                    /* Host administratively prohibited. */
-    case ICMP4_CODE_ADMIN_PROHIB:
-        return DROP_ADMIN_PROHIBITED;
-    default:
-        return DROP_ICMP_ERROR;
-    }
-}
-
 /* Sends the ICMP error 'err' about 'pkt' back to its sender, unless RFC
  * 1122 forbids one or, if 'limited', the input port's bucket is empty.
  * Counts the outcome in the statistics; 'pkt' itself is the caller's to
@@ -1401,7 +1367,7 @@ dp_icmp_error_action(struct dp *dp, const struct dp_packet *pkt,
     };
 
     dp_icmp_error(dp, pkt, &err, true);
-    dp_drop(dp, dp_icmp_drop_reason(err.type, err.code), 1);
+    dp_drop(dp, a->reason, 1);
 }
 
 /* ICMP_REPLY: turns 'pkt' into its echo reply, in place, and sends it
