@@ -1108,15 +1108,14 @@ static void
 dp_icmp_error(struct dp *dp, const struct dp_packet *pkt,
               const struct packet_icmp_error *err, bool limited)
 {
-    uint8_t buf[PACKET_ICMP4_ERROR_MAX];
     struct ratelimit *rl;
     uint8_t *copy;
     size_t len;
 
-    /* Built on the stack first, so that a suppressed error costs no
-     * arena space and takes no token. */
-    if (packet_icmp4_error(buf, sizeof buf, pkt->frame, pkt->len, err,
-                           &len)) {
+    /* Checked first, so that a forbidden error takes no token; the
+     * error is built only with a token, so that a flood of packets the
+     * bucket refuses costs no copy and no checksum each. */
+    if (!packet_icmp4_error_allowed(pkt->frame, pkt->len)) {
         dp->stats.icmp_errors_suppressed++;
         return;
     }
@@ -1133,12 +1132,12 @@ dp_icmp_error(struct dp *dp, const struct dp_packet *pkt,
             return;
         }
     }
-    copy = dp_scratch_alloc(dp, len);
-    if (!copy) {
+    copy = dp_scratch_alloc(dp, PACKET_ICMP4_ERROR_MAX);
+    if (!copy || packet_icmp4_error(copy, PACKET_ICMP4_ERROR_MAX, pkt->frame,
+                                    pkt->len, err, &len)) {
         dp->stats.icmp_errors_suppressed++;
         return;
     }
-    memcpy(copy, buf, len);
     if (dp_send_back(dp, pkt, copy, len)) {
         dp->stats.icmp_errors_sent++;
     }

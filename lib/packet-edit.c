@@ -195,6 +195,17 @@ packet_icmp4_error(void *buf, size_t size, const void *frame, size_t len,
     return 0;
 }
 
+bool
+packet_icmp4_error_allowed(const void *frame, size_t len)
+{
+    struct packet_layout lo;
+    struct flow_key key;
+
+    flow_key_extract(frame, len, 0, &key, &lo);
+    return (key.eth_type == htons(ETH_TYPE_IP) && lo.l3_ofs != UINT16_MAX
+            && icmp4_error_allowed(frame, &key, &lo));
+}
+
 int
 packet_ipv4_fragment(const void *frame, size_t len, size_t mtu, void *out,
                      size_t out_size, size_t *offsets, size_t *lens,

@@ -143,6 +143,12 @@ struct packet_icmp_error {
 int packet_icmp4_error(void *buf, size_t size, const void *frame, size_t len,
                        const struct packet_icmp_error *err, size_t *lenp);
 
+/* True if packet_icmp4_error() would answer the Ethernet frame 'frame'
+ * ('len' bytes): it holds a complete IPv4 header and is none of the
+ * EPERM cases above.  Lets a rate-limited caller spend a token only on an
+ * error it may send, and build nothing when it has no token. */
+bool packet_icmp4_error_allowed(const void *frame, size_t len);
+
 /* Fragments the IPv4 packet in the Ethernet frame 'frame' ('len' bytes)
  * into frames whose IP packets are at most 'mtu' bytes (RFC 791 3.2, RFC
  * 1812 5.2.6), written back to back into 'out' ('out_size' bytes):

@@ -561,6 +561,20 @@ check_error(const uint8_t *b, size_t len, const uint8_t *f, size_t n,
     CHECK_EQ(packet_verify_csums(b, len), 0);
 }
 
+/* packet_icmp4_error(), checking that packet_icmp4_error_allowed() says
+ * what it does: an error is allowed unless forbidden (EPERM) or there is
+ * no IPv4 header to answer (EINVAL). */
+static int
+icmp_error(void *b, size_t size, const void *f, size_t n,
+           const struct packet_icmp_error *err, size_t *lenp)
+{
+    int error = packet_icmp4_error(b, size, f, n, err, lenp);
+
+    CHECK_EQ(packet_icmp4_error_allowed(f, n),
+             error != EPERM && error != EINVAL);
+    return error;
+}
+
 static void
 test_icmp_error(void)
 {
@@ -571,38 +585,38 @@ test_icmp_error(void)
 
     err.ip = htonl(RTR_IP);
     n = packet_build_udp4(f, sizeof f, &s);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), 0);
     CHECK_EQ(len, 14 + 28 + 20 + 8 + 100);
     check_error(b, len, f, n, 14, 11, 0, 0);
 
     /* Fragmentation needed carries the MTU; no other error does. */
     err.type = 3;
     err.code = 4;
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), 0);
     check_error(b, len, f, n, 14, 3, 4, 1400);
     err.code = 1;
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), 0);
     check_error(b, len, f, n, 14, 3, 1, 0);
 
     /* A large offender is quoted up to 576 bytes of IP; padding is not
      * quoted; the buffer must hold the whole error. */
     s = offender_spec(1400);
     n = packet_build_udp4(f, sizeof f, &s);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), 0);
     CHECK_EQ(len, 14 + 576);
     check_error(b, len, f, n, 14, 3, 1, 0);
-    CHECK_EQ(packet_icmp4_error(b, len - 1, f, n, &err, &len), ENOSPC);
+    CHECK_EQ(icmp_error(b, len - 1, f, n, &err, &len), ENOSPC);
     s = offender_spec(10);
     n = packet_build_udp4(f, sizeof f, &s);
     memset(f + n, 0xee, 20);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n + 20, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n + 20, &err, &len), 0);
     check_error(b, len, f, n, 14, 3, 1, 0);
 
     /* QinQ: both tags kept. */
     s.vlan_tci = 0x0123;
     s.outer_tci = 0x0456;
     n = packet_build_udp4(f, sizeof f, &s);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), 0);
     check_error(b, len, f, n, 22, 3, 1, 0);
 
     /* About ICMP: queries yes, errors and unknown types no. */
@@ -615,7 +629,7 @@ test_icmp_error(void)
         s = offender_spec(28);
         s.icmp_type = icmp[i].type;
         n = packet_build_icmp4(f, sizeof f, &s);
-        CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len),
+        CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len),
                  icmp[i].error);
     }
 
@@ -624,9 +638,9 @@ test_icmp_error(void)
     n = packet_build_udp4(g, sizeof g, &s);
     memcpy(f, g, n);
     set_ip16(f, 14, 6, IP_MF);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), 0);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), 0);
     set_ip16(f, 14, 6, 100);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EPERM);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EPERM);
 
     /* Broadcast and multicast destinations, non-unicast sources. */
     static const uint32_t bad_dst[] = { 0xffffffff, 0xe0000005,
@@ -634,7 +648,7 @@ test_icmp_error(void)
     for (size_t i = 0; i < ARRAY_SIZE(bad_dst); i++) {
         memcpy(f, g, n);
         set_ip32(f, 14, 16, bad_dst[i]);
-        CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EPERM);
+        CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EPERM);
     }
     static const uint32_t bad_src[] = { 0, 0x00010203, 0x7f000001,
                                         0xe0000001, 0xf0000001,
@@ -642,25 +656,25 @@ test_icmp_error(void)
     for (size_t i = 0; i < ARRAY_SIZE(bad_src); i++) {
         memcpy(f, g, n);
         set_ip32(f, 14, 12, bad_src[i]);
-        CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EPERM);
+        CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EPERM);
     }
     memcpy(f, g, n);
     memset(f, 0xff, 6);                         /* Link broadcast. */
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EPERM);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EPERM);
     memcpy(f, g, n);
     f[0] = 0x01;                                /* Link multicast. */
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EPERM);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EPERM);
     memcpy(f, g, n);
     f[6] = 0x01;                                /* Multicast source. */
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EPERM);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EPERM);
 
     /* Not IPv4, or no complete header. */
     n = packet_build_arp(f, sizeof f, &s);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EINVAL);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EINVAL);
     n = packet_build_udp6(f, sizeof f, &s);
-    CHECK_EQ(packet_icmp4_error(b, sizeof b, f, n, &err, &len), EINVAL);
+    CHECK_EQ(icmp_error(b, sizeof b, f, n, &err, &len), EINVAL);
     for (size_t l = 0; l < 14 + 20; l++) {
-        CHECK_EQ(packet_icmp4_error(b, sizeof b, g, l, &err, &len), EINVAL);
+        CHECK_EQ(icmp_error(b, sizeof b, g, l, &err, &len), EINVAL);
     }
 }
 
