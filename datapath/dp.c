@@ -509,7 +509,7 @@ dp_for_each_flow(const struct dp *dp,
 static void dp_process(struct dp *, struct dp_packet *, size_t n,
                        long long now);
 static void dp_execute__(struct dp *, struct dp_packet *,
-                         const struct dp_actions *, size_t start);
+                         const struct dp_actions *);
 static bool dp_packet_complete_csum(struct dp *, struct dp_packet *);
 static size_t dp_run_port(struct dp *, struct dp_port *);
 static size_t dp_run_tunnel(struct dp *, enum dp_encap);
@@ -1232,7 +1232,7 @@ dp_fragment(struct dp *dp, struct dp_packet *pkt,
         frag.lo.l4_ofs = UINT16_MAX;
         frag.lo.l4_len = 0;
         frag.shared = false;
-        dp_execute__(dp, &frag, &tail, 0);
+        dp_execute__(dp, &frag, &tail);
     }
 }
 
@@ -1463,12 +1463,12 @@ dp_gro_eligible(const struct dp_actions *acts, size_t i)
     return true;
 }
 
-/* Runs actions 'start'... of 'acts' on 'pkt'. */
+/* Runs the actions of 'acts' on 'pkt'. */
 static void
 dp_execute__(struct dp *dp, struct dp_packet *pkt,
-             const struct dp_actions *acts, size_t start)
+             const struct dp_actions *acts)
 {
-    for (size_t i = start; i < acts->n; i++) {
+    for (size_t i = 0; i < acts->n; i++) {
         const struct dp_action *a = &acts->a[i];
 
         switch ((enum dp_action_type) a->type) {
@@ -1540,7 +1540,7 @@ dp_execute(struct dp *dp, struct dp_packet *pkt,
         dp_drop(dp, DROP_SIM_ERROR, 1);
         return;
     }
-    dp_execute__(dp, pkt, acts, 0);
+    dp_execute__(dp, pkt, acts);
     dp->scratch_pin = 0;
 }
 
