@@ -39,7 +39,9 @@
 #include <string.h>
 
 #include "datapath/conntrack.h"
+#include "lib/dhcp.h"
 #include "lib/ip-proto.h"
+#include "lib/packet-edit.h"
 #include "sim/topology-private.h"
 
 BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 2);
@@ -559,24 +561,21 @@ sim_match_be16(be16 value, be16 *mask, uint16_t c)
     return !diff;
 }
 
-/* The subnet whose DHCP the agent serves for port 'p', or NULL.  Tags the
- * subnets it consults. */
-static const struct topo_subnet *
-sim_dhcp_subnet(struct sim_ctx *ctx, const struct topo_port *p)
+/* True if the agent serves DHCP for port 'p' (topo_ip_dhcp_subnet() of
+ * one of its addresses).  Tags the subnets it consults. */
+static bool
+sim_dhcp_served(struct sim_ctx *ctx, const struct topo_port *p)
 {
     for (size_t i = 0; i < p->n_ips; i++) {
-        const struct topo_subnet *sn;
-
         if (!p->ips[i].subnet_id) {
             continue;
         }
-        sn = topo_find_subnet(ctx->topo, p->ips[i].subnet_id);
         flow_tags_add(ctx->tags, topo_tag_subnet(p->ips[i].subnet_id));
-        if (sn && sn->cfg.ipv4 && sn->cfg.enable_dhcp) {
-            return sn;
+        if (topo_ip_dhcp_subnet(ctx->topo, &p->ips[i])) {
+            return true;
         }
     }
-    return NULL;
+    return false;
 }
 
 /* DHCPv4 from a VM whose port has a DHCP-enabled subnet goes to the
@@ -590,10 +589,10 @@ sim_dhcp(struct sim_ctx *ctx, const struct topo_port *in)
     FLOW_WC_MASK(ctx->wc, nw_proto);
     if (key->nw_proto != IPPROTO_UDP_
         || !sim_match_be16(key->tp_dst, &ctx->wc->masks.tp_dst,
-                           DHCP_SERVER_PORT)) {
+                           DHCP4_SERVER_PORT)) {
         return false;
     }
-    if (!sim_dhcp_subnet(ctx, in)) {
+    if (!sim_dhcp_served(ctx, in)) {
         if (ctx->trace) {
             sim_trace_add(ctx->trace, "dhcp: the port has no subnet with "
                           "enable_dhcp: forwarded as any packet");

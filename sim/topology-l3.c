@@ -488,6 +488,14 @@ ip_subnet(const struct topology *topo, const struct topo_ip *tip)
     return NULL;
 }
 
+const struct topo_subnet *
+topo_ip_dhcp_subnet(const struct topology *topo, const struct topo_ip *tip)
+{
+    const struct topo_subnet *s = ip_subnet(topo, tip);
+
+    return s && s->cfg.enable_dhcp ? s : NULL;
+}
+
 /* True if 'a' should win over 'b' for the same prefix and type: the
  * table must not depend on the order in which interfaces arrived, which
  * changes when a port object is replaced.  Lowest port id, then lowest
@@ -672,9 +680,10 @@ topology_dhcp_lookup(const struct topology *topo, uint32_t port_no,
         return ENODEV;
     }
     for (size_t i = 0; i < port->n_ips; i++) {
-        const struct topo_subnet *s = ip_subnet(topo, &port->ips[i]);
+        const struct topo_subnet *s = topo_ip_dhcp_subnet(topo,
+                                                          &port->ips[i]);
 
-        if (!s || !s->cfg.enable_dhcp) {
+        if (!s) {
             continue;
         }
         memset(out, 0, sizeof *out);

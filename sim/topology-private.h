@@ -499,6 +499,13 @@ const struct topo_router *topo_find_router(const struct topology *,
  * many leading bits of 'dst' the answer depended on. */
 const struct topo_route *topo_route_lookup(const struct topo_router *,
                                            be32 dst, unsigned *bitsp);
+/* The subnet whose DHCP the agent serves for fixed IP 'tip': a known IPv4
+ * subnet with enable_dhcp, of the port's network, containing the address;
+ * NULL otherwise.  The one definition for the simulation (which sends
+ * the port's DHCP to the agent) and topology_dhcp_lookup() (which then
+ * answers it). */
+const struct topo_subnet *topo_ip_dhcp_subnet(const struct topology *,
+                                              const struct topo_ip *);
 /* The DHCP server address of 'subnet': its gateway, or else its first
  * host address. */
 be32 topo_subnet_dhcp_server(const struct topo_subnet *);

@@ -373,6 +373,34 @@ test_dhcp_and_arp(void)
     topology_destroy(topo);
 }
 
+/* A fixed IP naming a DHCP subnet of another network: the agent's DHCP
+ * server would find no lease for it, so the walk must not send its DHCP
+ * there either (it used to, and the request went unanswered). */
+static void
+test_dhcp_subnet_of_other_network(void)
+{
+    struct topology *topo = fixture();
+    struct flow_key key;
+    struct tag_set scratch;
+    struct topo_dhcp d;
+
+    tag_set_init(&scratch);
+    port(topo, "x1", "netB", "sA", "fa:16:3e:00:0b:77", "10.1.0.77", "hv1",
+         NULL);
+    topology_bind(topo, "x1", 8, &scratch);
+    key = ip_key(8, "ff:ff:ff:ff:ff:ff", "255.255.255.255", IPPROTO_UDP_,
+                 64);
+    simt_mac(&key.eth_src, "fa:16:3e:00:0b:77");
+    key.nw_src.ip4 = 0;
+    key.tp_src = htons(68);
+    key.tp_dst = htons(67);
+    CHECK_EQ(topology_dhcp_lookup(topo, 8, &d), ENOENT);
+    CHECK_STREQ(simt_run(topo, &key).acts,
+                "output:5,tunnel(vni=11,dst=198.18.0.12)");
+    tag_set_destroy(&scratch);
+    topology_destroy(topo);
+}
+
 static void
 test_dhcp_server_arp_without_gateway(void)
 {
@@ -565,6 +593,7 @@ main(void)
     RUN(test_router_itself);
     RUN(test_unreachable);
     RUN(test_dhcp_and_arp);
+    RUN(test_dhcp_subnet_of_other_network);
     RUN(test_dhcp_server_arp_without_gateway);
     RUN(test_isolation);
     RUN(test_changes_and_tags);
