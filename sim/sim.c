@@ -56,17 +56,9 @@ BUILD_ASSERT_DECL(SIM_MAX_HOST_TAGS + 6 <= FLOW_TAGS_MAX);
  * more is a loop or a misconfiguration. */
 #define SIM_MAX_ROUTER_HOPS 8
 
-/* ICMP (RFC 792). */
-#define ICMP_ECHO_REPLY_TYPE 0
-#define ICMP_UNREACH 3
-#define ICMP_UNREACH_NET 0
-#define ICMP_UNREACH_HOST 1
-#define ICMP_UNREACH_PORT 3
-#define ICMP_ECHO_REQUEST_TYPE 8
-#define ICMP_TIME_EXCEEDED 11
+/* ICMPv4 types and the DHCPv4 ports come from lib/packet-edit.h and
+ * lib/dhcp.h; lib has no names for these yet. */
 #define ICMPV6_ECHO_REQUEST_TYPE 128
-#define DHCP_SERVER_PORT 67
-#define DHCP_CLIENT_PORT 68
 #define DHCPV6_SERVER_PORT 547
 #define DHCPV6_CLIENT_PORT 546
 
@@ -768,13 +760,13 @@ sim_port_security(struct sim_ctx *ctx, const struct topo_port *in)
     } else if (key->eth_type == htons(ETH_TYPE_IP)) {
         FLOW_WC_MASK(wc, nw_src);
         FLOW_WC_MASK(wc, nw_proto);
-        if (sim_dhcp_server_from_vm(ctx, DHCP_SERVER_PORT)) {
+        if (sim_dhcp_server_from_vm(ctx, DHCP4_SERVER_PORT)) {
             return false;
         }
         if (!ip_allowed(in, &key->eth_src, &key->nw_src, false)
             && !(key->nw_src.ip4 == 0 && key->nw_proto == IPPROTO_UDP_
                  && sim_match_be16(key->tp_dst, &wc->masks.tp_dst,
-                                   DHCP_SERVER_PORT))) {
+                                   DHCP4_SERVER_PORT))) {
             sim_drop(ctx, DROP_SPOOFED_IP, "source ip is not the port's");
             return false;
         }
@@ -960,9 +952,9 @@ sim_sg_dhcp_reply(struct sim_ctx *ctx)
     FLOW_WC_MASK(wc, nw_proto);
     return (key->nw_proto == IPPROTO_UDP_
             && sim_match_be16(key->tp_src, &wc->masks.tp_src,
-                              v6 ? DHCPV6_SERVER_PORT : DHCP_SERVER_PORT)
+                              v6 ? DHCPV6_SERVER_PORT : DHCP4_SERVER_PORT)
             && sim_match_be16(key->tp_dst, &wc->masks.tp_dst,
-                              v6 ? DHCPV6_CLIENT_PORT : DHCP_CLIENT_PORT));
+                              v6 ? DHCPV6_CLIENT_PORT : DHCP4_CLIENT_PORT));
 }
 
 /* Emits the CT action of port 'p' (attached on datapath port 'port_no')
@@ -993,7 +985,8 @@ sim_sg_filter(struct sim_ctx *ctx, const struct topo_port *p,
 
             FLOW_WC_MASK(ctx->wc, tp_src);
             type = ntohs(key->tp_src);
-            if ((type >= 130 && type <= 137) || type == 143) {
+            if ((type >= ICMPV6_MLD_QUERY && type <= ICMPV6_REDIRECT)
+                || type == ICMPV6_MLD2_REPORT) {
                 return;
             }
         }
@@ -1055,7 +1048,7 @@ sim_sg_conn_permitted(const struct topology *topo, uint32_t port_no,
     key.nw_src = conn->src;
     key.nw_dst = conn->dst;
     if (conn->proto == IPPROTO_ICMP_) {
-        key.tp_src = htons(ICMP_ECHO_REQUEST_TYPE);
+        key.tp_src = htons(ICMP4_ECHO_REQUEST);
     } else if (conn->proto == IPPROTO_ICMPV6_) {
         key.tp_src = htons(ICMPV6_ECHO_REQUEST_TYPE);
     } else {
@@ -1193,7 +1186,7 @@ sim_route_local(struct sim_ctx *ctx, const struct topo_route *e,
     FLOW_WC_MASK(wc, nw_frag);
     if (key->nw_proto == IPPROTO_ICMP_ && !(key->nw_frag & FLOW_NW_FRAG_ANY)) {
         FLOW_WC_MASK(wc, tp_src);
-        if (key->tp_src == htons(ICMP_ECHO_REQUEST_TYPE)) {
+        if (key->tp_src == htons(ICMP4_ECHO_REQUEST)) {
             if (ctx->trace) {
                 sim_trace_add(ctx->trace, "router: echo request to %s: "
                               "reply", ip_name(e->prefix, ip));
@@ -1202,8 +1195,8 @@ sim_route_local(struct sim_ctx *ctx, const struct topo_route *e,
             return;
         }
     } else if (key->nw_proto == IPPROTO_UDP_) {
-        sim_icmp_error(ctx, ICMP_UNREACH, ICMP_UNREACH_PORT, e->prefix, mac,
-                       "udp to the router");
+        sim_icmp_error(ctx, ICMP4_DEST_UNREACH, ICMP4_CODE_PORT_UNREACH,
+                       e->prefix, mac, "udp to the router");
         return;
     }
     sim_drop(ctx, DROP_TO_ROUTER, "addressed to the router");
@@ -1265,7 +1258,7 @@ sim_route(struct sim_ctx *ctx, const struct topo_port *in,
             return;
         }
         if (sim_ttl_at_most(ctx, hop)) {
-            sim_icmp_error(ctx, ICMP_TIME_EXCEEDED, 0, from, mac,
+            sim_icmp_error(ctx, ICMP4_TIME_EXCEEDED, 0, from, mac,
                            "ttl exceeded");
             return;
         }
@@ -1275,8 +1268,8 @@ sim_route(struct sim_ctx *ctx, const struct topo_port *in,
                               "no interface", ip_name(e->prefix, ip),
                               e->plen, ip_name(e->nexthop, ip2));
             }
-            sim_icmp_error(ctx, ICMP_UNREACH, ICMP_UNREACH_NET, from, mac,
-                           "no route");
+            sim_icmp_error(ctx, ICMP4_DEST_UNREACH, ICMP4_CODE_NET_UNREACH,
+                           from, mac, "no route");
             return;
         }
 
@@ -1317,8 +1310,8 @@ sim_route(struct sim_ctx *ctx, const struct topo_port *in,
         flow_tags_add(ctx->tags, out_net->members_tag);
         np = topo_find_port_by_ip(ctx->topo, out_net, nexthop, NULL);
         if (!np) {
-            sim_icmp_error(ctx, ICMP_UNREACH, ICMP_UNREACH_HOST, from, mac,
-                           "no port has the next hop address");
+            sim_icmp_error(ctx, ICMP4_DEST_UNREACH, ICMP4_CODE_HOST_UNREACH,
+                           from, mac, "no port has the next hop address");
             return;
         }
         flow_tags_add(ctx->tags, np->tag);
