@@ -889,16 +889,10 @@ sim_sg_rule_matches(struct sim_ctx *ctx, const struct topo_sg_rule *r)
             return false;
         }
     }
-    if (r->remote_group_id) {
-        const struct topo_sg *rg = topo_find_sg(ctx->topo,
-                                                r->remote_group_id);
-
-        flow_tags_add(ctx->tags, topo_tag_sgmembers(r->remote_group_id));
-        if (!rg) {
-            return false;
-        }
+    if (r->remote_sg) {
+        flow_tags_add(ctx->tags, r->remote_sg->members_tag);
         flow_addr_mask_prefix(remote_mask, ipv6 ? 128 : 32, ipv6);
-        if (!sg_has_member_ip(rg, remote, ipv6)) {
+        if (!sg_has_member_ip(r->remote_sg, remote, ipv6)) {
             return false;
         }
     }
@@ -911,12 +905,9 @@ static bool
 sim_sg_allows(struct sim_ctx *ctx, const struct topo_port *p, bool ingress)
 {
     for (size_t i = 0; i < p->n_sgs; i++) {
-        const struct topo_sg *sg = topo_find_sg(ctx->topo, p->sg_ids[i]);
+        const struct topo_sg *sg = p->sg_links[i].sg;
 
-        flow_tags_add(ctx->tags, topo_tag_sg(p->sg_ids[i]));
-        if (!sg) {
-            continue;
-        }
+        flow_tags_add(ctx->tags, sg->tag);
         for (const struct topo_sg_rule *r = sg->rules; r; r = r->next) {
             if (r->ingress == ingress && sim_sg_rule_matches(ctx, r)) {
                 if (ctx->trace) {
@@ -1069,9 +1060,8 @@ sg_changed(const struct topo_sg *sg, const struct tag_set *changed)
         return true;
     }
     for (const struct topo_sg_rule *r = sg->rules; r; r = r->next) {
-        if (r->remote_group_id
-            && tag_set_contains(changed,
-                                topo_tag_sgmembers(r->remote_group_id))) {
+        if (r->remote_sg
+            && tag_set_contains(changed, r->remote_sg->members_tag)) {
             return true;
         }
     }
@@ -1110,7 +1100,7 @@ sim_sg_affected_zones(const struct topology *topo,
         }
         for (size_t i = 0; i < p->n_sgs && !affected; i++) {
             for (size_t j = 0; j < n_hit && !affected; j++) {
-                affected = !strcmp(hit[j]->id, p->sg_ids[i]);
+                affected = p->sg_links[i].sg == hit[j];
             }
         }
         if (affected) {

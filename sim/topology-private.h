@@ -236,7 +236,6 @@ struct topo_prefix {
 struct topo_sg_rule {
     struct topo_hmap_node id_node;      /* In sg_rules_by_id. */
     char *id;
-    char *sg_id;
     struct topo_sg *sg;                 /* Its group (placeholder ok). */
     struct topo_sg_rule *next;          /* In sg->rules. */
     bool ingress;
@@ -246,7 +245,8 @@ struct topo_sg_rule {
     bool has_prefix;                    /* remote_ip_prefix, other
                                          * than a /0. */
     struct topo_prefix prefix;
-    char *remote_group_id;              /* NULL if none. */
+    struct topo_sg *remote_sg;          /* remote_group_id's group (kept
+                                         * by its n_refs), NULL if none. */
 };
 
 /* A port's membership in a group. */
@@ -466,7 +466,6 @@ void topo_sg_port_attach(struct topology *, struct topo_port *,
                          struct tag_set *changed);
 void topo_sg_port_detach(struct topology *, struct topo_port *,
                          struct tag_set *changed);
-const struct topo_sg *topo_find_sg(const struct topology *, const char *id);
 
 /* Parses an IPv4 or IPv6 prefix "ADDR/PLEN", or with 'bare_ok' also a bare
  * address (a /32 or /128), into '*p' with the host bits cleared.  Returns

@@ -84,12 +84,6 @@ sg_find(const struct topology *topo, const char *id)
     return NULL;
 }
 
-const struct topo_sg *
-topo_find_sg(const struct topology *topo, const char *id)
-{
-    return id ? sg_find(topo, id) : NULL;
-}
-
 static struct topo_sg *
 sg_get(struct topology *topo, const char *id)
 {
@@ -118,14 +112,12 @@ sg_maybe_free(struct topology *topo, struct topo_sg *sg)
 
 /* Rules. */
 
+/* A parsed rule: what it matches (in 'm'; its id and links unset) and
+ * the ids of the groups it names. */
 struct rule_spec {
+    struct topo_sg_rule m;
     char *sg_id;
-    bool ingress;
-    bool ipv6;
-    int proto, pmin, pmax;
-    bool has_prefix;
-    struct topo_prefix prefix;
-    char *remote_group_id;
+    char *remote_group_id;      /* NULL if none. */
 };
 
 static void
@@ -178,6 +170,7 @@ rule_port(const json_t *v, int *out)
 static int
 rule_spec_parse(const json_t *obj, struct rule_spec *spec)
 {
+    struct topo_sg_rule *m = &spec->m;
     char *dir = NULL, *eth = NULL, *prefix = NULL;
     int error = EINVAL;
 
@@ -189,20 +182,20 @@ rule_spec_parse(const json_t *obj, struct rule_spec *spec)
         || !topo_json_string(obj, "remote_ip_prefix", "", &prefix)
         || !topo_json_string(obj, "remote_group_id", "",
                              &spec->remote_group_id)
-        || !rule_port(json_object_get(obj, "port_range_min"), &spec->pmin)
-        || !rule_port(json_object_get(obj, "port_range_max"), &spec->pmax)) {
+        || !rule_port(json_object_get(obj, "port_range_min"), &m->pmin)
+        || !rule_port(json_object_get(obj, "port_range_max"), &m->pmax)) {
         goto out;
     }
-    spec->proto = rule_protocol(json_object_get(obj, "protocol"));
-    if (spec->proto == -2
+    m->proto = rule_protocol(json_object_get(obj, "protocol"));
+    if (m->proto == -2
         || (strcmp(dir, "ingress") && strcmp(dir, "egress"))
         || (strcmp(eth, "IPv4") && strcmp(eth, "IPv6"))) {
         goto out;
     }
-    spec->ingress = !strcmp(dir, "ingress");
-    spec->ipv6 = !strcmp(eth, "IPv6");
-    if (spec->ipv6 && spec->proto == IPPROTO_ICMP_) {
-        spec->proto = IPPROTO_ICMPV6_;  /* "icmp" means ICMPv6 for IPv6, as
+    m->ingress = !strcmp(dir, "ingress");
+    m->ipv6 = !strcmp(eth, "IPv6");
+    if (m->ipv6 && m->proto == IPPROTO_ICMP_) {
+        m->proto = IPPROTO_ICMPV6_;     /* "icmp" means ICMPv6 for IPv6, as
                                          * Neutron's agents read it. */
     }
     if (!spec->remote_group_id[0]) {
@@ -210,12 +203,12 @@ rule_spec_parse(const json_t *obj, struct rule_spec *spec)
         spec->remote_group_id = NULL;
     }
     if (prefix[0]) {
-        if (!topo_prefix_parse(prefix, true, &spec->prefix)) {
+        if (!topo_prefix_parse(prefix, true, &m->prefix)) {
             goto out;
         }
         /* A /0 is "anywhere".  (A prefix of the other family than the
          * ethertype, which the API refuses, matches nothing.) */
-        spec->has_prefix = spec->prefix.plen > 0;
+        m->has_prefix = m->prefix.plen > 0;
     }
     error = 0;
 
@@ -251,24 +244,18 @@ topo_update_sg_rule(struct topology *topo, const char *id,
     if (rule) {
         rule_remove(topo, rule, changed);
     }
-    rule = xzalloc(sizeof *rule);
+    rule = xmalloc(sizeof *rule);
+    *rule = spec.m;
     rule->id = xstrdup(id);
-    rule->sg_id = spec.sg_id;
-    rule->ingress = spec.ingress;
-    rule->ipv6 = spec.ipv6;
-    rule->proto = spec.proto;
-    rule->pmin = spec.pmin;
-    rule->pmax = spec.pmax;
-    rule->has_prefix = spec.has_prefix;
-    rule->prefix = spec.prefix;
-    rule->remote_group_id = spec.remote_group_id;
-    rule->sg = sg_get(topo, rule->sg_id);
+    rule->sg = sg_get(topo, spec.sg_id);
     rule->next = rule->sg->rules;
     rule->sg->rules = rule;
     rule->sg->n_rules++;
-    if (rule->remote_group_id) {
-        sg_get(topo, rule->remote_group_id)->n_refs++;
+    if (spec.remote_group_id) {
+        rule->remote_sg = sg_get(topo, spec.remote_group_id);
+        rule->remote_sg->n_refs++;
     }
+    rule_spec_destroy(&spec);
     topo_hmap_insert(&topo->sg_rules_by_id, &rule->id_node,
                      hash_string(id, 0));
     tag_set_add(changed, rule->sg->tag);
@@ -306,10 +293,10 @@ rule_remove(struct topology *topo, struct topo_sg_rule *rule,
     *p = rule->next;
     sg->n_rules--;
     topo_hmap_remove(&topo->sg_rules_by_id, &rule->id_node);
-    if (rule->remote_group_id) {
-        struct topo_sg *remote = sg_find(topo, rule->remote_group_id);
+    if (rule->remote_sg) {
+        struct topo_sg *remote = rule->remote_sg;
 
-        ASSERT(remote && remote->n_refs);
+        ASSERT(remote->n_refs);
         remote->n_refs--;
         if (remote != sg) {     /* A group may name itself. */
             sg_maybe_free(topo, remote);
@@ -317,8 +304,6 @@ rule_remove(struct topology *topo, struct topo_sg_rule *rule,
     }
     sg_maybe_free(topo, sg);
     free(rule->id);
-    free(rule->sg_id);
-    free(rule->remote_group_id);
     free(rule);
 }
 
