@@ -1103,10 +1103,11 @@ update_port(struct topology *topo, const char *id, const json_t *json,
                            && (!spec.n_pairs
                                || !memcmp(old->pairs, spec.pairs,
                                           spec.n_pairs * sizeof *spec.pairs)));
+        bool same_sgs = port_sgs_equal(old, &spec);
 
         if (members || strcmp(old->ifname, spec.ifname)
             || old->port_security != spec.port_security
-            || !port_sgs_equal(old, &spec) || !same_pairs) {
+            || !same_sgs || !same_pairs) {
             tag_set_add(changed, old->tag);
         }
         if (members) {
@@ -1115,7 +1116,7 @@ update_port(struct topology *topo, const char *id, const json_t *json,
         if (moved) {
             tag_set_add(changed, topo_tag_netmembers(spec.network_id));
         }
-        if (!members && same_pairs && port_sgs_equal(old, &spec)) {
+        if (!members && same_pairs && same_sgs) {
             /* Same port as far as any other port's flow can tell (its
              * addresses, which remote-group rules read, included): its
              * router and groups (if any) get the new object without
