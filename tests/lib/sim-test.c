@@ -1,6 +1,7 @@
 /* sim-test.c -- helpers of the simulation's unit tests (sim-test.h). */
 #include "tests/lib/sim-test.h"
 
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "sim/sim.h"
@@ -33,6 +34,45 @@ void
 simt_mac(struct eth_addr *mac, const char *s)
 {
     ASSERT(eth_addr_from_string(s, mac));
+}
+
+struct flow_key
+simt_ip4_key(uint32_t in_port, const char *src_mac, const char *src_ip,
+             const char *dst_mac, const char *dst_ip, uint8_t proto,
+             uint16_t sport, uint16_t dport)
+{
+    struct flow_key key;
+
+    memset(&key, 0, sizeof key);
+    key.in_port = in_port;
+    simt_mac(&key.eth_dst, dst_mac);
+    simt_mac(&key.eth_src, src_mac);
+    key.eth_type = htons(ETH_TYPE_IP);
+    key.nw_proto = proto;
+    key.nw_ttl = 64;
+    ASSERT(inet_pton(AF_INET, src_ip, &key.nw_src.ip4) == 1);
+    ASSERT(inet_pton(AF_INET, dst_ip, &key.nw_dst.ip4) == 1);
+    key.tp_src = htons(sport);
+    key.tp_dst = htons(dport);
+    return key;
+}
+
+struct flow_key
+simt_arp_key(uint32_t in_port, const char *src_mac, const char *sha,
+             const char *spa, const char *tpa)
+{
+    struct flow_key key;
+
+    memset(&key, 0, sizeof key);
+    key.in_port = in_port;
+    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
+    simt_mac(&key.eth_src, src_mac);
+    key.eth_type = htons(ETH_TYPE_ARP);
+    key.nw_proto = ARP_OP_REQUEST;
+    simt_mac(&key.arp_sha, sha);
+    ASSERT(inet_pton(AF_INET, spa, &key.nw_src.ip4) == 1);
+    ASSERT(inet_pton(AF_INET, tpa, &key.nw_dst.ip4) == 1);
+    return key;
 }
 
 struct simt_result

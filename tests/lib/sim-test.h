@@ -25,6 +25,21 @@ void simt_apply(struct topology *, const char *key, char *json,
 /* Parses MAC 's' into 'mac'; a bad literal is a bug in the test. */
 void simt_mac(struct eth_addr *mac, const char *s);
 
+/* An IPv4 packet from local or tunnel port 'in_port' with TTL 64: 'proto'
+ * from 'src_mac'/'src_ip':'sport' to 'dst_mac'/'dst_ip':'dport' (for
+ * ICMP, 'sport' is the type and 'dport' the code, as in a flow key).
+ * Bad literals are bugs in the test. */
+struct flow_key simt_ip4_key(uint32_t in_port, const char *src_mac,
+                             const char *src_ip, const char *dst_mac,
+                             const char *dst_ip, uint8_t proto,
+                             uint16_t sport, uint16_t dport);
+
+/* A broadcast ARP request from 'src_mac' on 'in_port': sender 'sha' and
+ * 'spa' asks who has 'tpa'. */
+struct flow_key simt_arp_key(uint32_t in_port, const char *src_mac,
+                             const char *sha, const char *spa,
+                             const char *tpa);
+
 /* One simulation: the formatted actions, the wildcards and the tags. */
 struct simt_result {
     char acts[512];

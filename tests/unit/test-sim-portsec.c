@@ -72,42 +72,21 @@ fixture(void)
     return topo;
 }
 
+/* UDP to p3. */
 static struct flow_key
 udp_key(uint32_t in_port, const char *src_mac, const char *src_ip,
         uint16_t sport, uint16_t dport)
 {
-    struct flow_key key;
-
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
-    CHECK(eth_addr_from_string("fa:16:3e:00:00:03", &key.eth_dst));
-    CHECK(eth_addr_from_string(src_mac, &key.eth_src));
-    key.eth_type = htons(ETH_TYPE_IP);
-    key.nw_proto = IPPROTO_UDP_;
-    key.nw_ttl = 64;
-    key.nw_src.ip4 = inet_addr(src_ip);
-    key.nw_dst.ip4 = inet_addr("10.0.0.3");
-    key.tp_src = htons(sport);
-    key.tp_dst = htons(dport);
-    return key;
+    return simt_ip4_key(in_port, src_mac, src_ip, "fa:16:3e:00:00:03",
+                        "10.0.0.3", IPPROTO_UDP_, sport, dport);
 }
 
+/* Who has p3's address? */
 static struct flow_key
 arp_key(uint32_t in_port, const char *src_mac, const char *sha,
         const char *spa)
 {
-    struct flow_key key;
-
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
-    memset(key.eth_dst.ea, 0xff, ETH_ADDR_LEN);
-    CHECK(eth_addr_from_string(src_mac, &key.eth_src));
-    CHECK(eth_addr_from_string(sha, &key.arp_sha));
-    key.eth_type = htons(ETH_TYPE_ARP);
-    key.nw_proto = ARP_OP_REQUEST;
-    key.nw_src.ip4 = inet_addr(spa);
-    key.nw_dst.ip4 = inet_addr("10.0.0.3");
-    return key;
+    return simt_arp_key(in_port, src_mac, sha, spa, "10.0.0.3");
 }
 
 /* p1 (port 3) has port security and no security group: new connections

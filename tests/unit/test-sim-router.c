@@ -174,23 +174,12 @@ static struct flow_key
 ip_key(uint32_t in_port, const char *dst_mac, const char *dst_ip,
        uint8_t proto, uint8_t ttl)
 {
-    struct flow_key key;
+    bool icmp = proto == IPPROTO_ICMP_;     /* An echo request. */
+    struct flow_key key = simt_ip4_key(in_port, "fa:16:3e:00:0a:11",
+                                       "10.1.0.11", dst_mac, dst_ip, proto,
+                                       icmp ? 8 : 40000, icmp ? 0 : 5001);
 
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
-    simt_mac(&key.eth_dst, dst_mac);
-    simt_mac(&key.eth_src, "fa:16:3e:00:0a:11");
-    key.eth_type = htons(ETH_TYPE_IP);
-    key.nw_proto = proto;
     key.nw_ttl = ttl;
-    key.nw_src.ip4 = inet_addr("10.1.0.11");
-    key.nw_dst.ip4 = inet_addr(dst_ip);
-    if (proto == IPPROTO_ICMP_) {
-        key.tp_src = htons(8);
-    } else {
-        key.tp_src = htons(40000);
-        key.tp_dst = htons(5001);
-    }
     return key;
 }
 
@@ -343,15 +332,8 @@ test_dhcp_and_arp(void)
     CHECK_STREQ(simt_run(topo, &key).acts, "tunnel(vni=11,dst=198.18.0.12)");
 
     /* ARP for the gateway: the router's MAC. */
-    memset(&key, 0, sizeof key);
-    key.in_port = 3;
-    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    simt_mac(&key.eth_src, "fa:16:3e:00:0a:11");
-    key.eth_type = htons(ETH_TYPE_ARP);
-    key.nw_proto = ARP_OP_REQUEST;
-    simt_mac(&key.arp_sha, "fa:16:3e:00:0a:11");
-    key.nw_src.ip4 = inet_addr("10.1.0.11");
-    key.nw_dst.ip4 = inet_addr("10.1.0.1");
+    key = simt_arp_key(3, "fa:16:3e:00:0a:11", "fa:16:3e:00:0a:11",
+                       "10.1.0.11", "10.1.0.1");
     CHECK_STREQ(simt_run(topo, &key).acts, "arp_reply(fa:16:3e:00:00:a1)");
 
     /* The lookup the agent's DHCP server makes. */
@@ -413,14 +395,8 @@ test_dhcp_server_arp_without_gateway(void)
     port(topo, "t1", "netT", "sT", "fa:16:3e:00:0f:11", "10.99.0.11",
          "hv1", NULL);
     topology_bind(topo, "t1", 7, &scratch);
-    memset(&key, 0, sizeof key);
-    key.in_port = 7;
-    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    simt_mac(&key.eth_src, "fa:16:3e:00:0f:11");
-    simt_mac(&key.arp_sha, "fa:16:3e:00:0f:11");
-    key.eth_type = htons(ETH_TYPE_ARP);
-    key.nw_proto = ARP_OP_REQUEST;
-    key.nw_dst.ip4 = inet_addr("10.99.0.1");
+    key = simt_arp_key(7, "fa:16:3e:00:0f:11", "fa:16:3e:00:0f:11",
+                       "0.0.0.0", "10.99.0.1");
     /* 10.99.0.1 is R1's interface: the port wins. */
     CHECK_STREQ(simt_run(topo, &key).acts, "arp_reply(fa:16:3e:00:00:f1)");
     /* Without it, the DHCP server answers for its address. */

@@ -91,27 +91,14 @@ static struct flow_key
 to_a(uint32_t in_port, const char *src_mac, const char *src_ip,
      uint16_t dport)
 {
-    struct flow_key key;
+    struct flow_key key = simt_ip4_key(in_port, src_mac, src_ip,
+                                       "fa:16:3e:00:00:01", "10.0.0.1",
+                                       dport ? IPPROTO_TCP_ : IPPROTO_ICMP_,
+                                       dport ? 40000 : 8, dport);
 
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
     if (in_port == FLOW_PORT_TUNNEL) {
         key.tun_vni = 7;
         key.tun_src = inet_addr("198.18.0.12");
-    }
-    CHECK(eth_addr_from_string("fa:16:3e:00:00:01", &key.eth_dst));
-    CHECK(eth_addr_from_string(src_mac, &key.eth_src));
-    key.eth_type = htons(ETH_TYPE_IP);
-    key.nw_ttl = 64;
-    key.nw_src.ip4 = inet_addr(src_ip);
-    key.nw_dst.ip4 = inet_addr("10.0.0.1");
-    if (dport) {
-        key.nw_proto = IPPROTO_TCP_;
-        key.tp_src = htons(40000);
-        key.tp_dst = htons(dport);
-    } else {
-        key.nw_proto = IPPROTO_ICMP_;
-        key.tp_src = htons(8);
     }
     return key;
 }
@@ -416,15 +403,7 @@ test_flood_unfiltered(void)
     struct simt_result r;
 
     /* An ARP request nobody on the network answers is broadcast. */
-    memset(&key, 0, sizeof key);
-    key.in_port = 3;
-    simt_mac(&key.eth_dst, BCAST);
-    simt_mac(&key.eth_src, A_MAC);
-    simt_mac(&key.arp_sha, A_MAC);
-    key.eth_type = htons(ETH_TYPE_ARP);
-    key.nw_proto = ARP_OP_REQUEST;
-    key.nw_src.ip4 = inet_addr("10.0.0.1");
-    key.nw_dst.ip4 = inet_addr("10.0.0.77");
+    key = simt_arp_key(3, A_MAC, A_MAC, "10.0.0.1", "10.0.0.77");
     r = simt_run(topo, &key);
     CHECK_STREQ(r.acts, "output:4,output:5,output:6,"
                 "tunnel(vni=7,dst=198.18.0.12)");

@@ -134,20 +134,8 @@ fixture(void)
 static struct flow_key
 l2_key(uint32_t in_port, const char *dst)
 {
-    struct flow_key key;
-
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
-    simt_mac(&key.eth_dst, dst);
-    simt_mac(&key.eth_src, "fa:16:3e:00:00:01");
-    key.eth_type = htons(ETH_TYPE_IP);
-    key.nw_proto = IPPROTO_UDP_;
-    key.nw_ttl = 64;
-    key.nw_src.ip4 = inet_addr("10.0.0.1");
-    key.nw_dst.ip4 = inet_addr("10.0.0.77");
-    key.tp_src = htons(1234);
-    key.tp_dst = htons(53);
-    return key;
+    return simt_ip4_key(in_port, "fa:16:3e:00:00:01", "10.0.0.1", dst,
+                        "10.0.0.77", IPPROTO_UDP_, 1234, 53);
 }
 
 static struct flow_key
@@ -163,18 +151,7 @@ tun_key(uint32_t vni, const char *dst)
 static struct flow_key
 arp_key(uint32_t in_port, const char *sha, const char *spa, const char *tpa)
 {
-    struct flow_key key;
-
-    memset(&key, 0, sizeof key);
-    key.in_port = in_port;
-    simt_mac(&key.eth_dst, "ff:ff:ff:ff:ff:ff");
-    simt_mac(&key.eth_src, sha);
-    key.eth_type = htons(ETH_TYPE_ARP);
-    key.nw_proto = ARP_OP_REQUEST;
-    key.nw_src.ip4 = inet_addr(spa);
-    key.nw_dst.ip4 = inet_addr(tpa);
-    simt_mac(&key.arp_sha, sha);
-    return key;
+    return simt_arp_key(in_port, sha, sha, spa, tpa);
 }
 
 static void
