@@ -41,7 +41,6 @@
 #include "datapath/conntrack.h"
 #include "lib/dhcp.h"
 #include "lib/ip-proto.h"
-#include "lib/packet-edit.h"
 #include "sim/topology-private.h"
 
 BUILD_ASSERT_DECL(FLOW_KEY_SEQ == 2);
@@ -55,12 +54,6 @@ BUILD_ASSERT_DECL(SIM_MAX_HOST_TAGS + 6 <= FLOW_TAGS_MAX);
 /* Routers a packet may cross in one walk (chains of tenant routers);
  * more is a loop or a misconfiguration. */
 #define SIM_MAX_ROUTER_HOPS 8
-
-/* ICMPv4 types and the DHCPv4 ports come from lib/packet-edit.h and
- * lib/dhcp.h; lib has no names for these yet. */
-#define ICMPV6_ECHO_REQUEST_TYPE 128
-#define DHCPV6_SERVER_PORT 547
-#define DHCPV6_CLIENT_PORT 546
 
 struct sim_ctx {
     const struct topology *topo;
@@ -1041,7 +1034,7 @@ sim_sg_conn_permitted(const struct topology *topo, uint32_t port_no,
     if (conn->proto == IPPROTO_ICMP_) {
         key.tp_src = htons(ICMP4_ECHO_REQUEST);
     } else if (conn->proto == IPPROTO_ICMPV6_) {
-        key.tp_src = htons(ICMPV6_ECHO_REQUEST_TYPE);
+        key.tp_src = htons(ICMPV6_ECHO_REQUEST);
     } else {
         key.tp_src = conn->sport;
         key.tp_dst = conn->dport;
