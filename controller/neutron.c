@@ -171,6 +171,40 @@ range_keys(struct res_ctx *ctx, const char *prefix, struct store_kvs *kvs)
     return error ? res_store_error(ctx, error) : 0;
 }
 
+/* Sets '*usedp' to whether any key starts with 'prefix': whether an index
+ * relates anything to the object it names. */
+static int
+index_in_use(struct res_ctx *ctx, const char *prefix, bool *usedp)
+{
+    struct store_kvs kvs;
+    int error = range_keys(ctx, prefix, &kvs);
+
+    *usedp = kvs.n > 0;
+    store_kvs_destroy(&kvs);
+    return error;
+}
+
+/* Appends to 'out' the objects of 'plural' whose ids are the values of the
+ * index keys under 'prefix'. */
+static int
+index_load(struct res_ctx *ctx, const char *prefix, const char *plural,
+           json_t *out)
+{
+    struct store_kvs kvs;
+    int error = range_keys(ctx, prefix, &kvs);
+
+    for (size_t i = 0; !error && i < kvs.n; i++) {
+        json_t *obj;
+
+        error = resource_load(ctx, def_of(plural), kvs.kvs[i].value, &obj);
+        if (!error) {
+            json_array_append_new(out, obj);
+        }
+    }
+    store_kvs_destroy(&kvs);
+    return error;
+}
+
 /* True if 'port' is a router interface: owned by
  * NEUTRON_ROUTER_INTERFACE with a device_id that can name a router. */
 static bool
@@ -249,6 +283,21 @@ member_ip(const json_t *e, const char *key)
     return v;
 }
 
+/* True if array 'list' has an element equal to 'v'. */
+static bool
+list_has(const json_t *list, const json_t *v)
+{
+    size_t i;
+    json_t *e;
+
+    json_array_foreach (list, i, e) {
+        if (json_equal(e, v)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Checks that every member of object 'e' is one of 'keys' (NULL-ended). */
 static bool
 only_keys(const json_t *e, const char *const *keys)
@@ -302,20 +351,16 @@ ip_list_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
              const json_t *e, const json_t *done)
 {
     json_t *v = json_incref((json_t *) e);
-    size_t j;
-    json_t *d;
 
     if (!canon_ip(&v)) {
         json_decref(v);
         bad_input(ctx, attr, "element %zu is not a valid IP address", i);
         return NULL;
     }
-    json_array_foreach (done, j, d) {
-        if (json_equal(d, v)) {
-            json_decref(v);
-            bad_input(ctx, attr, "duplicate address");
-            return NULL;
-        }
+    if (list_has(done, v)) {
+        json_decref(v);
+        bad_input(ctx, attr, "duplicate address");
+        return NULL;
     }
     return v;
 }
@@ -367,8 +412,7 @@ route_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
     static const char *const keys[] = { "destination", "nexthop", NULL };
     struct ipam_prefix p;
     char buf[IPAM_PREFIX_STRLEN];
-    json_t *hop, *route, *d;
-    size_t j;
+    json_t *hop, *route;
 
     if (!json_is_object(e) || !only_keys(e, keys)
         || !ipam_prefix_parse(get_str(e, "destination"), &p)) {
@@ -382,13 +426,11 @@ route_elem(struct res_ctx *ctx, const struct attr_def *attr, size_t i,
     }
     route = json_pack("{s:s,s:o}", "destination",
                       ipam_prefix_format(&p, buf), "nexthop", hop);
-    json_array_foreach (done, j, d) {
-        if (json_equal(d, route)) {
-            bad_input(ctx, attr, "duplicate route (destination %s, nexthop "
-                      "%s)", buf, json_string_value(hop));
-            json_decref(route);
-            return NULL;
-        }
+    if (list_has(done, route)) {
+        bad_input(ctx, attr, "duplicate route (destination %s, nexthop %s)",
+                  buf, json_string_value(hop));
+        json_decref(route);
+        return NULL;
     }
     return route;
 }
@@ -487,8 +529,7 @@ address_pair_elem(struct res_ctx *ctx, const struct attr_def *attr,
     struct ipam_prefix p;
     struct ipam_addr a;
     uint8_t mac[6];
-    json_t *pair, *d;
-    size_t j;
+    json_t *pair;
 
     if (!json_is_object(e) || !only_keys(e, keys)) {
         bad_input(ctx, attr, "pair %zu is invalid", i);
@@ -511,15 +552,12 @@ address_pair_elem(struct res_ctx *ctx, const struct attr_def *attr,
         json_object_set_new(pair, "mac_address",
                             json_string(ipam_mac_format(mac, mbuf)));
     }
-    json_array_foreach (done, j, d) {
-        if (json_equal(d, pair)) {
-            res_error(ctx, 400, "DuplicateAddressPairInRequest",
-                      "Request contains duplicate address pair: "
-                      "mac_address %s ip_address %s.",
-                      m ? mbuf : "None", buf);
-            json_decref(pair);
-            return NULL;
-        }
+    if (list_has(done, pair)) {
+        res_error(ctx, 400, "DuplicateAddressPairInRequest",
+                  "Request contains duplicate address pair: mac_address %s "
+                  "ip_address %s.", m ? mbuf : "None", buf);
+        json_decref(pair);
+        return NULL;
     }
     return pair;
 }
@@ -541,22 +579,17 @@ neutron_validate_uuid_list(struct res_ctx *ctx, const struct attr_def *attr,
                            json_t **valuep)
 {
     json_t *out = json_array();
-    size_t i, j;
-    json_t *e, *d;
+    size_t i;
+    json_t *e;
 
     json_array_foreach (*valuep, i, e) {
-        bool dup = false;
-
         if (!json_is_string(e) || !str_is_uuid(json_string_value(e))) {
             json_decref(out);
             return bad_input(ctx, attr, "'%s' is not a valid UUID",
                              json_is_string(e) ? json_string_value(e)
                              : "(not a string)");
         }
-        json_array_foreach (out, j, d) {
-            dup |= json_equal(d, e);
-        }
-        if (!dup) {
+        if (!list_has(out, e)) {
             json_array_append(out, e);
         }
     }
@@ -811,19 +844,8 @@ static int
 ports_on_network(struct res_ctx *ctx, const char *net_id, json_t *out)
 {
     char *prefix = xasprintf("idx/mac/%s/", net_id);
-    struct store_kvs kvs;
-    int error;
+    int error = index_load(ctx, prefix, "ports", out);
 
-    error = range_keys(ctx, prefix, &kvs);
-    for (size_t i = 0; !error && i < kvs.n; i++) {
-        json_t *port;
-
-        error = resource_load(ctx, def_of("ports"), kvs.kvs[i].value, &port);
-        if (!error) {
-            json_array_append_new(out, port);
-        }
-    }
-    store_kvs_destroy(&kvs);
     free(prefix);
     return error;
 }
@@ -884,17 +906,13 @@ neutron_network_remove(struct res_ctx *ctx, const json_t *obj)
         if (error) {
             goto out;
         }
-        key = xasprintf("ports/%s", get_str(e, "id"));
-        error = delete_key(ctx, key);
-        free(key);
+        error = resource_erase(ctx, def_of("ports"), get_str(e, "id"));
         if (error) {
             goto out;
         }
     }
     json_array_foreach (subnets, i, e) {
-        key = xasprintf("subnets/%s", json_string_value(e));
-        error = delete_key(ctx, key);
-        free(key);
+        error = resource_erase(ctx, def_of("subnets"), json_string_value(e));
         if (error) {
             goto out;
         }
@@ -1086,8 +1104,7 @@ neutron_subnet_create(struct res_ctx *ctx, json_t *obj)
         goto out;
     }
     json_array_append_new(subnets, json_string(id));
-    resource_touch(ctx, def_of("networks"), net);
-    error = resource_save(ctx, def_of("networks"), net);
+    error = resource_touch(ctx, def_of("networks"), net);
 
 out:
     json_decref(net);
@@ -1143,18 +1160,18 @@ int
 neutron_subnet_remove(struct res_ctx *ctx, const json_t *obj)
 {
     const char *id = get_str(obj, "id");
-    struct store_kvs kvs;
     json_t *net = NULL;
     char *prefix;
+    bool used;
     int error;
 
     prefix = xasprintf("idx/ip/%s/", id);
-    error = range_keys(ctx, prefix, &kvs);
+    error = index_in_use(ctx, prefix, &used);
     free(prefix);
     if (error) {
         goto out;
     }
-    if (kvs.n) {
+    if (used) {
         error = res_error(ctx, 409, "SubnetInUse",
                           "Unable to complete operation on subnet %s: One "
                           "or more ports have an IP allocation from this "
@@ -1173,8 +1190,7 @@ neutron_subnet_remove(struct res_ctx *ctx, const json_t *obj)
                 break;
             }
         }
-        resource_touch(ctx, def_of("networks"), net);
-        error = resource_save(ctx, def_of("networks"), net);
+        error = resource_touch(ctx, def_of("networks"), net);
     } else {
         /* A subnet without its network: nothing to unlink. */
         res_error_clear(ctx);
@@ -1182,7 +1198,6 @@ neutron_subnet_remove(struct res_ctx *ctx, const json_t *obj)
 
 out:
     json_decref(net);
-    store_kvs_destroy(&kvs);
     return error;
 }
 
@@ -1612,16 +1627,15 @@ static int
 router_interfaces(struct res_ctx *ctx, const char *router_id, json_t *out)
 {
     char *prefix = xasprintf("idx/router-port/%s/", router_id);
-    struct store_kvs kvs;
+    json_t *ports = json_array(), *port;
+    size_t i;
     int error;
 
-    error = range_keys(ctx, prefix, &kvs);
-    for (size_t i = 0; !error && i < kvs.n; i++) {
-        json_t *port, *e;
+    error = index_load(ctx, prefix, "ports", ports);
+    json_array_foreach (ports, i, port) {
+        json_t *e;
         size_t j;
 
-        error = resource_load(ctx, def_of("ports"), kvs.kvs[i].value,
-                              &port);
         if (error) {
             break;
         }
@@ -1638,9 +1652,8 @@ router_interfaces(struct res_ctx *ctx, const char *router_id, json_t *out)
                                       "subnet", sub, "ip_address",
                                       get_str(e, "ip_address")));
         }
-        json_decref(port);
     }
-    store_kvs_destroy(&kvs);
+    json_decref(ports);
     free(prefix);
     return error;
 }
@@ -1753,15 +1766,14 @@ neutron_router_remove(struct res_ctx *ctx, const json_t *obj)
 {
     const char *id = get_str(obj, "id");
     char *prefix = xasprintf("idx/router-port/%s/", id);
-    struct store_kvs kvs;
+    bool used;
     int error;
 
-    error = range_keys(ctx, prefix, &kvs);
-    if (!error && kvs.n) {
+    error = index_in_use(ctx, prefix, &used);
+    if (!error && used) {
         error = res_error(ctx, 409, "RouterInUse", "Router %s still has "
                           "ports", id);
     }
-    store_kvs_destroy(&kvs);
     free(prefix);
     return error;
 }
@@ -1814,14 +1826,8 @@ interface_info(const json_t *router, const json_t *port, const char *sid)
     } else {
         json_array_foreach (json_object_get(port, "fixed_ips"), i, e) {
             json_t *s = json_string(get_str(e, "subnet_id"));
-            size_t j;
-            json_t *d;
-            bool dup = false;
 
-            json_array_foreach (ids, j, d) {
-                dup |= json_equal(d, s);
-            }
-            if (!dup) {
+            if (!list_has(ids, s)) {
                 json_array_append(ids, s);
             }
             json_decref(s);
@@ -1946,14 +1952,6 @@ out:
     return error;
 }
 
-/* Bumps the revision of 'router', whose interfaces changed. */
-static int
-router_touch(struct res_ctx *ctx, json_t *router)
-{
-    resource_touch(ctx, def_of("routers"), router);
-    return resource_save(ctx, def_of("routers"), router);
-}
-
 /* Checks that no static route of 'router' goes through subnet 'sub'. */
 static int
 check_not_nexthop(struct res_ctx *ctx, const json_t *router,
@@ -1985,14 +1983,10 @@ check_not_nexthop(struct res_ctx *ctx, const json_t *router,
 static int
 port_destroy(struct res_ctx *ctx, const json_t *port)
 {
-    char *key = xasprintf("ports/%s", get_str(port, "id"));
     int error = port_unlink(ctx, port);
 
-    if (!error) {
-        error = delete_key(ctx, key);
-    }
-    free(key);
-    return error;
+    return error ? error : resource_erase(ctx, def_of("ports"),
+                                          get_str(port, "id"));
 }
 
 /* remove_router_interface by port 'pid' (and, if nonnull, subnet 'sid',
@@ -2137,7 +2131,8 @@ interface_action(struct res_ctx *ctx, const char *id, const json_t *body,
                                               &port));
     }
     if (!error) {
-        error = router_touch(ctx, router);
+        /* Its interfaces changed. */
+        error = resource_touch(ctx, def_of("routers"), router);
     }
     if (!error) {
         *replyp = interface_info(router, port, add ? NULL : sid);
@@ -2371,15 +2366,11 @@ sg_ensure_default(struct res_ctx *ctx, const char *project, char **idp)
     if (error) {
         goto out;
     }
-    in = json_pack("{s:s,s:s}", "description", "Default security group",
+    in = json_pack("{s:s,s:s,s:s}", "name", "default",
+                   "description", "Default security group",
                    "project_id", project);
     error = resource_create(ctx, def_of("security-groups"), in, &sg);
     json_decref(in);
-    if (error) {
-        goto out;
-    }
-    json_object_set_new(sg, "name", json_string("default"));
-    error = resource_save(ctx, def_of("security-groups"), sg);
     if (!error) {
         error = put_key(ctx, key, get_str(sg, "id"));
     }
@@ -2503,39 +2494,52 @@ index_values(struct res_ctx *ctx, const char *prefix, json_t *out)
     return error;
 }
 
+/* Writes ('add') or deletes the index keys of security group rule 'rule':
+ * "idx/sg-rule/<group>/<rule>" and, if it has a remote group,
+ * "idx/sg-remote/<remote group>/<rule>". */
+static int
+sg_rule_index(struct res_ctx *ctx, const json_t *rule, bool add)
+{
+    const char *id = get_str(rule, "id");
+    const char *remote = json_string_value(json_object_get(
+                                               rule, "remote_group_id"));
+    char *keys[] = {
+        xasprintf("idx/sg-rule/%s/%s", get_str(rule, "security_group_id"),
+                  id),
+        remote ? xasprintf("idx/sg-remote/%s/%s", remote, id) : NULL,
+    };
+    int error = 0;
+
+    for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+        if (keys[i] && !error) {
+            error = (add ? put_key(ctx, keys[i], id)
+                     : delete_key(ctx, keys[i]));
+        }
+        free(keys[i]);
+    }
+    return error;
+}
+
 /* Deletes rule 'rule_id' and its index keys; bumps its group's revision
  * unless the group is 'dying'. */
 static int
 sg_rule_destroy(struct res_ctx *ctx, const char *rule_id, const char *dying)
 {
+    const struct resource_def *def = def_of("security-group-rules");
     json_t *rule;
-    char *key;
-    int error = resource_load(ctx, def_of("security-group-rules"), rule_id,
-                              &rule);
+    int error = resource_load(ctx, def, rule_id, &rule);
 
     if (error == 404) {
         res_error_clear(ctx);
         return 0;
     }
-    if (!error && strcmp(get_str(rule, "security_group_id"), dying)) {
-        error = neutron_security_group_rule_remove(ctx, rule);
-    } else if (!error) {
-        const char *remote = json_string_value(
-            json_object_get(rule, "remote_group_id"));
-
-        key = xasprintf("idx/sg-rule/%s/%s", dying, rule_id);
-        error = delete_key(ctx, key);
-        free(key);
-        if (!error && remote) {
-            key = xasprintf("idx/sg-remote/%s/%s", remote, rule_id);
-            error = delete_key(ctx, key);
-            free(key);
-        }
+    if (!error) {
+        error = (strcmp(get_str(rule, "security_group_id"), dying)
+                 ? neutron_security_group_rule_remove(ctx, rule)
+                 : sg_rule_index(ctx, rule, false));
     }
     if (!error) {
-        key = xasprintf("security-group-rules/%s", rule_id);
-        error = delete_key(ctx, key);
-        free(key);
+        error = resource_erase(ctx, def, rule_id);
     }
     json_decref(rule);
     return error;
@@ -2546,8 +2550,8 @@ neutron_security_group_remove(struct res_ctx *ctx, const json_t *obj)
 {
     const char *id = get_str(obj, "id");
     json_t *ids = json_array();
-    struct store_kvs kvs;
     char *prefix;
+    bool used;
     size_t i;
     json_t *e;
     int error;
@@ -2559,13 +2563,12 @@ neutron_security_group_remove(struct res_ctx *ctx, const json_t *obj)
         goto out;
     }
     prefix = xasprintf("idx/sg-port/%s/", id);
-    error = range_keys(ctx, prefix, &kvs);
+    error = index_in_use(ctx, prefix, &used);
     free(prefix);
-    if (!error && kvs.n) {
+    if (!error && used) {
         error = res_error(ctx, 409, "SecurityGroupInUse",
                           "Security Group %s in use.", id);
     }
-    store_kvs_destroy(&kvs);
     if (error) {
         goto out;
     }
@@ -2594,23 +2597,8 @@ static int
 sg_rules(struct res_ctx *ctx, const char *sg_id, json_t *out)
 {
     char *prefix = xasprintf("idx/sg-rule/%s/", sg_id);
-    json_t *ids = json_array();
-    size_t i;
-    json_t *e;
-    int error = index_values(ctx, prefix, ids);
+    int error = index_load(ctx, prefix, "security-group-rules", out);
 
-    json_array_foreach (ids, i, e) {
-        json_t *rule;
-
-        if (!error) {
-            error = resource_load(ctx, def_of("security-group-rules"),
-                                  json_string_value(e), &rule);
-        }
-        if (!error) {
-            json_array_append_new(out, rule);
-        }
-    }
-    json_decref(ids);
     free(prefix);
     return error;
 }
@@ -2738,7 +2726,6 @@ sg_rules_equal(const json_t *a, const json_t *b)
 int
 neutron_security_group_rule_create(struct res_ctx *ctx, json_t *obj)
 {
-    const char *id = get_str(obj, "id");
     const char *sg_id = get_str(obj, "security_group_id");
     const char *prefix = json_string_value(json_object_get(
                                                obj, "remote_ip_prefix"));
@@ -2748,7 +2735,6 @@ neutron_security_group_rule_create(struct res_ctx *ctx, json_t *obj)
     struct ipam_prefix p;
     size_t i;
     json_t *e;
-    char *key;
     int error;
 
     error = sg_load(ctx, sg_id, &sg);
@@ -2784,18 +2770,10 @@ neutron_security_group_rule_create(struct res_ctx *ctx, json_t *obj)
         }
     }
     if (!error) {
-        key = xasprintf("idx/sg-rule/%s/%s", sg_id, id);
-        error = put_key(ctx, key, id);
-        free(key);
-    }
-    if (!error && remote) {
-        key = xasprintf("idx/sg-remote/%s/%s", remote, id);
-        error = put_key(ctx, key, id);
-        free(key);
+        error = sg_rule_index(ctx, obj, true);
     }
     if (!error) {
-        resource_touch(ctx, def_of("security-groups"), sg);
-        error = resource_save(ctx, def_of("security-groups"), sg);
+        error = resource_touch(ctx, def_of("security-groups"), sg);
     }
     json_decref(sg);
     json_decref(other);
@@ -2806,26 +2784,13 @@ neutron_security_group_rule_create(struct res_ctx *ctx, json_t *obj)
 int
 neutron_security_group_rule_remove(struct res_ctx *ctx, const json_t *obj)
 {
-    const char *id = get_str(obj, "id");
     const char *sg_id = get_str(obj, "security_group_id");
-    const char *remote = json_string_value(json_object_get(
-                                               obj, "remote_group_id"));
     json_t *sg;
-    char *key;
-    int error;
+    int error = sg_rule_index(ctx, obj, false);
 
-    key = xasprintf("idx/sg-rule/%s/%s", sg_id, id);
-    error = delete_key(ctx, key);
-    free(key);
-    if (!error && remote) {
-        key = xasprintf("idx/sg-remote/%s/%s", remote, id);
-        error = delete_key(ctx, key);
-        free(key);
-    }
     if (!error && !resource_load(ctx, def_of("security-groups"), sg_id,
                                  &sg)) {
-        resource_touch(ctx, def_of("security-groups"), sg);
-        error = resource_save(ctx, def_of("security-groups"), sg);
+        error = resource_touch(ctx, def_of("security-groups"), sg);
         json_decref(sg);
     } else if (!error) {
         res_error_clear(ctx);

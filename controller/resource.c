@@ -681,7 +681,7 @@ resource_save(struct res_ctx *ctx, const struct resource_def *def,
     return error ? res_store_error(ctx, error) : 0;
 }
 
-void
+int
 resource_touch(struct res_ctx *ctx, const struct resource_def *def,
                json_t *obj)
 {
@@ -694,6 +694,7 @@ resource_touch(struct res_ctx *ctx, const struct resource_def *def,
         resource_time_format(ctx->now, true, ts);
         json_object_set_new(obj, "updated_at", json_string(ts));
     }
+    return resource_save(ctx, def, obj);
 }
 
 /* Sets project_id and tenant_id of a new object from the body or the
@@ -843,8 +844,7 @@ resource_update(struct res_ctx *ctx, const struct resource_def *def,
     }
     error = def->update ? def->update(ctx, old, obj, changes) : 0;
     if (!error && !json_equal(old, obj)) {
-        resource_touch(ctx, def, obj);
-        error = resource_save(ctx, def, obj);
+        error = resource_touch(ctx, def, obj);
     }
 
 out:
@@ -870,15 +870,21 @@ resource_delete(struct res_ctx *ctx, const struct resource_def *def,
     }
     error = def->remove ? def->remove(ctx, obj) : 0;
     if (!error) {
-        char *key = xasprintf("%s/%s", def->plural, id);
-        int e = store_delete(ctx->txn, key);
-        free(key);
-        if (e) {
-            error = res_store_error(ctx, e);
-        }
+        error = resource_erase(ctx, def, id);
     }
     json_decref(obj);
     return error;
+}
+
+int
+resource_erase(struct res_ctx *ctx, const struct resource_def *def,
+               const char *id)
+{
+    char *key = xasprintf("%s/%s", def->plural, id);
+    int error = store_delete(ctx->txn, key);
+
+    free(key);
+    return error && error != ENOENT ? res_store_error(ctx, error) : 0;
 }
 
 /* Filters. */

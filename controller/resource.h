@@ -207,6 +207,11 @@ int resource_update(struct res_ctx *, const struct resource_def *,
                     const char *id, json_t *in, json_t **outp);
 int resource_delete(struct res_ctx *, const struct resource_def *,
                     const char *id);
+/* Deletes resource 'id' from the store without its remove hook: for a hook
+ * that deletes the objects it owns (a network's subnets), once it has
+ * released what they hold.  An absent object is not an error. */
+int resource_erase(struct res_ctx *, const struct resource_def *,
+                   const char *id);
 /* Reads resource 'id' (404 if absent) into a new reference '*outp',
  * without render. */
 int resource_load(struct res_ctx *, const struct resource_def *,
@@ -214,9 +219,10 @@ int resource_load(struct res_ctx *, const struct resource_def *,
 /* Writes 'obj' under "<plural>/<obj.id>". */
 int resource_save(struct res_ctx *, const struct resource_def *,
                   const json_t *obj);
-/* Marks 'obj' updated: bumps revision_number and updated_at. */
-void resource_touch(struct res_ctx *, const struct resource_def *,
-                    json_t *obj);
+/* Marks 'obj' updated (bumps revision_number and updated_at) and saves
+ * it, as every change to an object that is not its own update does. */
+int resource_touch(struct res_ctx *, const struct resource_def *,
+                   json_t *obj);
 /* Builds the list reply array for 'q' (filters, fields, limit, marker);
  * '*morep' is set true if 'limit' cut the list. */
 int resource_list(struct res_ctx *, const struct resource_def *,

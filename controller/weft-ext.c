@@ -313,8 +313,7 @@ port_status_txn(struct res_ctx *ctx, json_t *body, const char *id,
     if (strcmp(json_string_value(json_object_get(port, "status")) ?: "",
                status)) {
         json_object_set_new(port, "status", json_string(status));
-        resource_touch(ctx, def, port);
-        error = resource_save(ctx, def, port);
+        error = resource_touch(ctx, def, port);
     }
     if (!error) {
         *replyp = json_pack("{s:o}", "port", port);

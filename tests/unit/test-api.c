@@ -2114,7 +2114,10 @@ test_security_group_crud(void)
     }
     json_decref(sg);
     CHECK_EQ(list_count("security-group-rules", NULL), 10);
+    rev = sg_revision(db);
     CHECK_EQ(req("DELETE", path, NULL, NULL, NULL), 204);
+    /* Losing a rule to the cascade is a change of 'db'. */
+    CHECK_EQ(sg_revision(db), rev + 1);
     expect_error("GET", path, NULL, 404, "SecurityGroupNotFound");
     rpath = xasprintf("/v2.0/security-group-rules/%s", rule);
     expect_error("GET", rpath, NULL, 404, "SecurityGroupRuleNotFound");
