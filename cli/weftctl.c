@@ -1261,23 +1261,32 @@ object_path(struct ctl *ctl, const struct resource *res, const char *arg)
     return path;
 }
 
+/* Dies with "<res> <verb> needs --a A <joiner> --b B", naming the
+ * attributes of 'res' that have 'flag'. */
+static void NORETURN
+fatal_needs(const struct resource *res, const char *verb, unsigned int flag,
+            const char *joiner)
+{
+    struct buf needs = { 0 };
+
+    for (const struct attr *a = res->attrs; a->opt; a++) {
+        if (a->flags & flag) {
+            buf_printf(&needs, "%s--%s %s", needs.len ? joiner : "",
+                       a->opt, a->arg);
+        }
+    }
+    fatal("%s %s needs %s", res->name, verb, needs.data);
+}
+
 static void
 cmd_create(struct ctl *ctl, const struct resource *res,
            const struct opts *o)
 {
-    struct buf needs = { 0 };
-    bool missing = false;
     for (const struct attr *a = res->attrs; a->opt; a++) {
-        if (a->flags & REQUIRED) {
-            buf_printf(&needs, "%s--%s %s", needs.len ? " and " : "",
-                       a->opt, a->arg);
-            missing |= !opt_get(o, a->opt);
+        if (a->flags & REQUIRED && !opt_get(o, a->opt)) {
+            fatal_needs(res, "create", REQUIRED, " and ");
         }
     }
-    if (missing) {
-        fatal("%s create needs %s", res->name, needs.data);
-    }
-    free(needs.data);
 
     json_t *obj = json_object();
     json_object_set_new(obj, res->create_field ? res->create_field : "name",
@@ -1330,14 +1339,7 @@ member_action(struct ctl *ctl, const struct resource *res,
 {
     json_t *body = attrs_to_json(ctl, res, ON_ACTION, o, json_object());
     if (!json_object_size(body)) {
-        struct buf needs = { 0 };
-        for (const struct attr *a = res->attrs; a->opt; a++) {
-            if (a->flags & ON_ACTION) {
-                buf_printf(&needs, "%s--%s %s", needs.len ? " or " : "",
-                           a->opt, a->arg);
-            }
-        }
-        fatal("%s %s needs %s", res->name, verb, needs.data);
+        fatal_needs(res, verb, ON_ACTION, " or ");
     }
     char *object = object_path(ctl, res, o->pos[0]);
     char *path = xasprintf("%s/%s", object, action);
@@ -1691,7 +1693,6 @@ cmd_conntrack_flush(struct ctl *ctl, const struct resource *res,
     free(command);
 }
 
-/* True if 's' has the shape of a UUID (8-4-4-4-12 hex digits). */
 static void
 print_routes(const json_t *j)
 {
