@@ -115,9 +115,6 @@ agent_create(const struct agent_options *opts, int *errorp)
     a->opts.ctl_path = a->strings[3] = xstrdup(opts->ctl_path);
     a->opts.dhcp_domain = a->strings[4] = xstrdup(
         opts->dhcp_domain ? opts->dhcp_domain : AGENT_DHCP_DOMAIN_DEFAULT);
-    if (!a->opts.dhcp_lease_time) {
-        a->opts.dhcp_lease_time = AGENT_DHCP_LEASE_DEFAULT;
-    }
     a->encap = opts->encap_override ? opts->encap : DP_ENCAP_GENEVE;
     a->revision = -1;
 
@@ -304,14 +301,6 @@ agent_apply(struct agent *a, struct sync_item *item)
 }
 
 static bool
-agent_conn_revoked(const struct ct_conn_info *conn, void *a_)
-{
-    struct agent *a = a_;
-
-    return !sim_sg_conn_permitted(a->topo, conn->zone, conn);
-}
-
-static bool
 zone_is_set(const uint64_t *zones, uint32_t zone)
 {
     return zone < 65536 && zones[zone / 64] & (1ULL << (zone % 64));
@@ -325,7 +314,7 @@ agent_reval_revoked(const struct ct_conn_info *conn, void *a_)
     struct agent *a = a_;
 
     return (zone_is_set(a->reval_zones, conn->zone)
-            && agent_conn_revoked(conn, a));
+            && !sim_sg_conn_permitted(a->topo, conn->zone, conn));
 }
 
 static void

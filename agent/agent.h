@@ -29,7 +29,7 @@ struct agent_options {
     long long flow_idle_ms;     /* 0 = datapath default. */
     bool encap_override;        /* If true, 'encap' beats the snapshot. */
     enum dp_encap encap;
-    unsigned dhcp_lease_time;   /* Seconds; 0 = AGENT_DHCP_LEASE_DEFAULT. */
+    unsigned dhcp_lease_time;   /* Seconds; 0 = DHCP_DEFAULT_LEASE_TIME. */
     const char *dhcp_domain;    /* Option 15; NULL = "openstacklocal". */
     unsigned icmp_error_rate;   /* ICMP errors per port per second (also
                                  * the burst); 0 = the datapath's
@@ -38,7 +38,6 @@ struct agent_options {
                                  * connection tracker's default. */
 };
 
-#define AGENT_DHCP_LEASE_DEFAULT 86400  /* As Neutron's dhcp_lease_duration. */
 #define AGENT_DHCP_DOMAIN_DEFAULT "openstacklocal"
 
 struct agent;
