@@ -409,14 +409,10 @@ agent_upcall(void *aux, const struct flow_key *key, struct flow_wc *wc,
 static void
 agent_dhcp_hostname(const struct topo_dhcp *d, char *buf, size_t size)
 {
-    const char *name = d->port_name;
-    size_t len = strlen(name);
     const uint8_t *ip = (const uint8_t *) &d->ip;
 
-    if (len && len < size && len <= 63 && name[0] != '-'
-        && strspn(name, "abcdefghijklmnopqrstuvwxyz"
-                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == len) {
-        memcpy(buf, name, len + 1);
+    if (dhcp_name_is_valid(d->port_name, false)) {
+        str_copy(buf, d->port_name, size);
     } else {
         snprintf(buf, size, "host-%u-%u-%u-%u", ip[0], ip[1], ip[2], ip[3]);
     }

@@ -92,6 +92,19 @@ dhcp_server_outcome_why(enum dhcp_server_outcome o)
     return (unsigned) o < N_DHCP_SERVER_OUTCOMES ? outcome_whys[o] : "?";
 }
 
+bool
+dhcp_name_is_valid(const char *name, bool dotted)
+{
+    size_t len = strnlen(name, DHCP_NAME_SIZE);
+
+    return (len && len < DHCP_NAME_SIZE && name[0] != '-'
+            && strspn(name, dotted
+                      ? "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-."
+                      : "abcdefghijklmnopqrstuvwxyz"
+                        "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") == len);
+}
+
 /* Stores 'reason' in '*o' and returns false, for parse_request(). */
 static bool
 fail(enum dhcp_server_outcome *o, enum dhcp_server_outcome reason)

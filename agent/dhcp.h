@@ -59,6 +59,7 @@
 #ifndef WEFT_AGENT_DHCP_H
 #define WEFT_AGENT_DHCP_H 1
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -146,5 +147,11 @@ size_t dhcp_server_handle(const struct dhcp_port_config *cfg,
 
 /* Returns the "why" string of 'o', or "?" if out of range. */
 const char *dhcp_server_outcome_why(enum dhcp_server_outcome o);
+
+/* Returns true if 'name' may go into option 12 (a host name label: 'dotted'
+ * false) or option 15 (a domain name: 'dotted' true): 1 to
+ * DHCP_NAME_SIZE - 1 letters, digits and hyphens, dots too if 'dotted',
+ * not starting with a hyphen (RFC 1123). */
+bool dhcp_name_is_valid(const char *name, bool dotted);
 
 #endif /* WEFT_AGENT_DHCP_H */

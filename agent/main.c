@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/dhcp.h"
 #include "lib/log.h"
 #include "lib/poll-loop.h"
 #include "lib/util.h"
@@ -243,10 +244,7 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
                 "dhcp-lease-time", optarg, 4, 0x7fffffff, 1);
             break;
         case OPT_DHCP_DOMAIN:
-            if (!optarg[0] || strlen(optarg) > 63
-                || strspn(optarg, "abcdefghijklmnopqrstuvwxyz"
-                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-.")
-                   != strlen(optarg)) {
+            if (!dhcp_name_is_valid(optarg, true)) {
                 bad_option("--dhcp-domain: \"%s\" is not a domain name "
                            "of at most 63 characters", optarg);
             }

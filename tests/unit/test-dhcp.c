@@ -926,6 +926,37 @@ test_truncations(void)
     }
 }
 
+/* Which port names become option 12 and which --dhcp-domain values
+ * option 15. */
+static void
+test_name_is_valid(void)
+{
+    char longest[DHCP_NAME_SIZE], too_long[DHCP_NAME_SIZE + 1];
+
+    memset(longest, 'a', sizeof longest - 1);
+    longest[sizeof longest - 1] = '\0';
+    memset(too_long, 'a', sizeof too_long - 1);
+    too_long[sizeof too_long - 1] = '\0';
+
+    CHECK(dhcp_name_is_valid("web-1", false));
+    CHECK(dhcp_name_is_valid("Web1", false));
+    CHECK(dhcp_name_is_valid(longest, false));
+    CHECK(!dhcp_name_is_valid(too_long, false));
+    CHECK(!dhcp_name_is_valid("", false));
+    CHECK(!dhcp_name_is_valid("-web", false));
+    CHECK(!dhcp_name_is_valid("web_1", false));
+    CHECK(!dhcp_name_is_valid("web 1", false));
+    CHECK(!dhcp_name_is_valid("web.example", false));   /* A label. */
+
+    CHECK(dhcp_name_is_valid("openstacklocal", true));
+    CHECK(dhcp_name_is_valid("tenant-1.example.org", true));
+    CHECK(dhcp_name_is_valid(longest, true));
+    CHECK(!dhcp_name_is_valid(too_long, true));
+    CHECK(!dhcp_name_is_valid("", true));
+    CHECK(!dhcp_name_is_valid("-example.org", true));
+    CHECK(!dhcp_name_is_valid("example.org/x", true));
+}
+
 /* --------------------------------------------------------- the wire layer */
 
 static void
@@ -1239,6 +1270,7 @@ main(void)
     RUN(test_frame_variants);
     RUN(test_config_variants);
     RUN(test_truncations);
+    RUN(test_name_is_valid);
     RUN(test_routes_encode);
     RUN(test_routes_decode);
     RUN(test_opt_iter);
