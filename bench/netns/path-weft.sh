@@ -56,16 +56,12 @@ if [ "$MODE" != routed ]; then
         port_unfiltered "${W_PORT[vm1]}" && port_unfiltered "${W_PORT[vm2]}" ||
             die "unfilter ports"
     elif [ "$MODE" = sg1000 ] || [ "$MODE" = sg-ab ]; then
-        big=$(api POST /v2.0/security-groups '{"security_group":
-            {"name": "big", "project_id": "bench"}}' |
-            jq -er .security_group.id) || die "create group"
-        def=$(api GET "/v2.0/security-groups?name=default&project_id=bench" |
-            jq -er '.security_groups[0].id') || die "default group"
+        big=$(sg_create big bench) || die "create group"
+        def=$(sg_default bench) || die "default group"
         for ((p = 10000; p < 11000; p++)); do
-            api POST /v2.0/security-group-rules "{\"security_group_rule\":
-                {\"security_group_id\": \"$big\", \"direction\": \"ingress\",
-                 \"protocol\": \"tcp\", \"port_range_min\": $p,
-                 \"port_range_max\": $p, \"remote_ip_prefix\": \"10.0.0.0/24\"}}" \
+            sg_rule "$big" bench "\"direction\": \"ingress\",
+                \"protocol\": \"tcp\", \"port_range_min\": $p,
+                \"port_range_max\": $p, \"remote_ip_prefix\": \"10.0.0.0/24\"" \
                 >/dev/null || die "rule $p: $(api_code)"
         done
         for vm in vm1 vm2; do

@@ -682,15 +682,35 @@ port_unfiltered() {
         "port_security_enabled": false}}' >/dev/null
 }
 
+# sg_create NAME PROJECT: a security group (egress open, as every new
+# group); prints its id.
+sg_create() {
+    api POST /v2.0/security-groups \
+        "{\"security_group\": {\"name\": \"$1\", \"project_id\": \"$2\"}}" |
+        jq -er .security_group.id
+}
+
+# sg_default PROJECT: prints the id of PROJECT's default security group.
+sg_default() {
+    api GET "/v2.0/security-groups?name=default&project_id=$1" |
+        jq -er '.security_groups[0].id'
+}
+
+# sg_rule GROUP PROJECT FIELDS: adds to GROUP a rule with the JSON FIELDS,
+# e.g. '"direction": "ingress", "protocol": "tcp"'; prints its id.
+sg_rule() {
+    api POST /v2.0/security-group-rules "{\"security_group_rule\":
+        {\"security_group_id\": \"$1\", \"project_id\": \"$2\", $3}}" |
+        jq -er .security_group_rule.id
+}
+
 # sg_default_allow PROJECT PREFIX: lets PREFIX start connections to the
 # ports in PROJECT's default security group (an ingress IPv4 rule).
 sg_default_allow() {
     local sg
-    sg=$(api GET "/v2.0/security-groups?name=default&project_id=$1" |
-        jq -er '.security_groups[0].id') || return 1
-    api POST /v2.0/security-group-rules "{\"security_group_rule\":
-        {\"security_group_id\": \"$sg\", \"direction\": \"ingress\",
-         \"ethertype\": \"IPv4\", \"remote_ip_prefix\": \"$2\"}}" >/dev/null
+    sg=$(sg_default "$1") || return 1
+    sg_rule "$sg" "$1" "\"direction\": \"ingress\", \"ethertype\": \"IPv4\",
+        \"remote_ip_prefix\": \"$2\"" >/dev/null
 }
 
 # vm_gw VM GW: VM's default route via GW (its router's interface address).

@@ -24,14 +24,8 @@ vm_port vm1 hv1 "$net" 10.0.0.11 $P
 vm_port vm2 hv2 "$net" 10.0.0.12 $P
 vm_port vm3 hv2 "$net" 10.0.0.20 $P
 
-web=$(api POST /v2.0/security-groups \
-    "{\"security_group\": {\"name\": \"web\", \"project_id\": \"$P\"}}" |
-    jq -er .security_group.id) || die "create group web: $(api_code)"
-rule() {
-    api POST /v2.0/security-group-rules \
-        "{\"security_group_rule\": {\"security_group_id\": \"$web\",
-          \"project_id\": \"$P\", $1}}" | jq -er .security_group_rule.id
-}
+web=$(sg_create web $P) || die "create group web: $(api_code)"
+rule() { sg_rule "$web" $P "$1"; }
 r8080=$(rule '"direction": "ingress", "protocol": "tcp",
     "port_range_min": 8080, "port_range_max": 8080') || die "rule 8080"
 ricmp=$(rule '"direction": "ingress", "protocol": "icmp",

@@ -31,29 +31,19 @@ vm_port vm4 hv2 "$net" 10.0.0.14 $P
 vm_port vm5 hv2 "$net" 10.0.0.15 $P
 vm_port vm6 hv2 "$net" 10.0.0.16 $P
 
-# group NAME: creates a group (egress open, as any new group); prints its id.
-group() {
-    api POST /v2.0/security-groups \
-        "{\"security_group\": {\"name\": \"$1\", \"project_id\": \"$P\"}}" |
-        jq -er .security_group.id
-}
 # udp_rule GROUP: GROUP admits UDP to port 6000 from anywhere.
 udp_rule() {
-    api POST /v2.0/security-group-rules \
-        "{\"security_group_rule\": {\"security_group_id\": \"$1\",
-          \"project_id\": \"$P\", \"direction\": \"ingress\",
-          \"protocol\": \"udp\", \"port_range_min\": 6000,
-          \"port_range_max\": 6000}}" | jq -er .security_group_rule.id
+    sg_rule "$1" $P '"direction": "ingress", "protocol": "udp",
+        "port_range_min": 6000, "port_range_max": 6000'
 }
 # groups VM JSON_LIST: sets VM's port's security groups.
 groups() {
     api_q PUT "/v2.0/ports/${W_PORT[$1]}" \
         "{\"port\": {\"security_groups\": $2}}"
 }
-def=$(api GET "/v2.0/security-groups?name=default&project_id=$P" |
-    jq -er '.security_groups[0].id') || die "default group"
-bcast=$(group bcast) || die "create group bcast: $(api_code)"
-quiet=$(group quiet) || die "create group quiet: $(api_code)"
+def=$(sg_default $P) || die "default group"
+bcast=$(sg_create bcast $P) || die "create group bcast: $(api_code)"
+quiet=$(sg_create quiet $P) || die "create group quiet: $(api_code)"
 udp_rule "$bcast" >/dev/null || die "rule of bcast: $(api_code)"
 check "vm2: groups default + bcast" groups vm2 "[\"$def\", \"$bcast\"]"
 check "vm3: group quiet" groups vm3 "[\"$quiet\"]"

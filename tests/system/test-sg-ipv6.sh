@@ -48,15 +48,8 @@ vm6 vm1 hv1 10.0.0.11
 vm6 vm2 hv2 10.0.0.12
 vm6 vm3 hv2 10.0.0.20
 
-web=$(api POST /v2.0/security-groups \
-    "{\"security_group\": {\"name\": \"web6\", \"project_id\": \"$P\"}}" |
-    jq -er .security_group.id) || die "create group web6: $(api_code)"
-rule() {
-    api POST /v2.0/security-group-rules \
-        "{\"security_group_rule\": {\"security_group_id\": \"$web\",
-          \"project_id\": \"$P\", \"ethertype\": \"IPv6\", $1}}" |
-        jq -er .security_group_rule.id
-}
+web=$(sg_create web6 $P) || die "create group web6: $(api_code)"
+rule() { sg_rule "$web" $P "\"ethertype\": \"IPv6\", $1"; }
 rule '"direction": "ingress", "protocol": "tcp", "port_range_min": 8080,
     "port_range_max": 8080' >/dev/null || die "rule 8080: $(api_code)"
 rule "\"direction\": \"ingress\", \"protocol\": \"icmp\",
