@@ -8,14 +8,16 @@
 # the DNS servers go to a state file).  Checked for each: its port's fixed
 # IP with the subnet's prefix, the default route via the gateway, the host
 # route (option 121), the MTU (option 26), the DNS servers (option 6), the
-# server identifier (the gateway).  Then, with the agents' lease at 6 s
-# (--dhcp-lease-time): dhclient renews and keeps its address; after the
-# port's fixed IP changes through the API, the next renewal is refused
-# (NAK) and dhclient comes back with the new address.  A capture on the
-# fabric bridge shows no DHCP packet leaving any host, plain or inside a
-# Geneve tunnel (pings between the VMs in the same capture show that
-# tunnelled traffic is seen).  A subnet with enable_dhcp false gives no
-# lease; one without a gateway gives a lease without a default route.
+# server identifier (the gateway), the host name (option 12, from the
+# address: the ports have no name) and the domain (option 15).  Then,
+# with the agents' lease at 6 s (--dhcp-lease-time): dhclient renews and
+# keeps its address; after the port's fixed IP changes through the API,
+# the next renewal is refused (NAK) and dhclient comes back with the new
+# address.  A capture on the fabric bridge shows no DHCP packet leaving
+# any host, plain or inside a Geneve tunnel (pings between the VMs in the
+# same capture show that tunnelled traffic is seen).  A subnet with
+# enable_dhcp false gives no lease; one without a gateway gives a lease
+# without a default route.
 # dhclient's time from start to bound is logged, not asserted.
 set -uo pipefail
 . "$(dirname "$0")/../lib/netns.sh"
@@ -83,6 +85,12 @@ lease_ok() {
         [ "$(dhcp_state "$vm" dns)" = "198.51.100.53 198.51.100.54" ]
     check "$vm's server identifier is the gateway 10.1.0.1" \
         [ "$(dhcp_state "$vm" serverid)" = 10.1.0.1 ]
+    # The port has no name: Neutron's host-A-B-C-D (option 12), and the
+    # agents' default domain (option 15).
+    check "$vm's host name is host-${ip//./-} (option 12)" \
+        [ "$(dhcp_state "$vm" hostname)" = "host-${ip//./-}" ]
+    check "$vm's domain is openstacklocal (option 15)" \
+        [ "$(dhcp_state "$vm" domain)" = openstacklocal ]
 }
 
 CAP_IF=br0 capture "$W_FABRIC" fab1

@@ -10,7 +10,8 @@
 #     host) with ICMP (TTL decremented once) and 8 MB TCP transfers;
 #   - traceroute -n a1 -> b2 shows exactly the gateway 10.1.0.1, then b2;
 #   - no route -> "Destination Net Unreachable" from 10.1.0.1; no such host
-#     on a connected subnet -> "Destination Host Unreachable";
+#     on a connected subnet -> "Destination Host Unreachable"; a1's
+#     security group lets these errors in as related (ct_related);
 #   - a static route 192.168.50.0/24 via b2 (ip_forward=1, 192.168.50.1 on
 #     a dummy interface, or a veth where there is no dummy module) makes
 #     192.168.50.1 reachable from a1; removing it while a ping runs makes
@@ -90,9 +91,15 @@ check "8 MB over TCP a1 -> b1 (routed, same host) arrives intact" \
     tcp_transfer a1 b1 10.2.0.11 8 5003
 
 # ------------------------------------------------------------ traceroute
-tr=$(vm_exec a1 timeout 30 traceroute -n -q 1 -w 2 -m 6 10.2.0.12 2>&1)
-echo "$tr" | sed 's/^/    /'
-hops=$(awk 'NR > 1 {print $2}' <<<"$tr" | tr '\n' ' ')
+# trace_hops VM DST: traceroute -n from VM to DST (shown indented on
+# stderr); prints the hop addresses, each followed by a space.
+trace_hops() {
+    local tr
+    tr=$(vm_exec "$1" timeout 30 traceroute -n -q 1 -w 2 -m 6 "$2" 2>&1)
+    sed 's/^/    /' <<<"$tr" >&2
+    awk 'NR > 1 {print $2}' <<<"$tr" | tr '\n' ' '
+}
+hops=$(trace_hops a1 10.2.0.12)
 check "traceroute a1 -> b2: exactly the gateway, then b2 ($hops)" \
     [ "$hops" = "10.1.0.1 10.2.0.12 " ]
 
@@ -108,6 +115,11 @@ sed 's/^/    /' "$f" | head -4
 check "ping 10.2.0.99 (no such port on B): Destination Host Unreachable" \
     grep -q 'Destination Host Unreachable' "$f"
 check_not "ping 10.2.0.99 got no echo reply" grep -q 'bytes from' "$f"
+# a1's port is in its default group, which admits nothing from the
+# router: its ICMP errors (here and in the traceroute) got in as related
+# to a1's own connections.
+check "hv1 admitted ICMP errors to a1 as related (ct_related)" \
+    json_ok "$(ctl hv1 counters)" '.datapath.ct_related > 0'
 
 # ------------------------------------------------------------ static route
 # A dummy interface; where the dummy module is missing, a veth pair with
@@ -236,9 +248,7 @@ check "e2's reply reaches a1 with TTL 62 (two router hops)" \
     grep -q 'ttl=62 ' "$f"
 check "8 MB over TCP a1 -> e2 through two routers arrives intact" \
     tcp_transfer a1 e2 10.5.0.12 8 5004
-tr=$(vm_exec a1 timeout 30 traceroute -n -q 1 -w 2 -m 6 10.5.0.12 2>&1)
-echo "$tr" | sed 's/^/    /'
-hops=$(awk 'NR > 1 {print $2}' <<<"$tr" | tr '\n' ' ')
+hops=$(trace_hops a1 10.5.0.12)
 check "traceroute a1 -> e2: 10.1.0.1, 10.99.0.2, e2 ($hops)" \
     [ "$hops" = "10.1.0.1 10.99.0.2 10.5.0.12 " ]
 check "hv1 has one flow to e2 that crossed both routers (dec_ttl(2))" \
