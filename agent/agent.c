@@ -459,11 +459,7 @@ agent_packet_in(void *aux, enum dp_userspace why, uint32_t in_port,
     cfg.n_dns = MIN(d.n_dns, (size_t) DHCP_MAX_DNS);
     memcpy(cfg.dns, d.dns, cfg.n_dns * sizeof *cfg.dns);
     cfg.n_routes = MIN(d.n_routes, (size_t) DHCP_MAX_ROUTES);
-    for (size_t i = 0; i < cfg.n_routes; i++) {
-        cfg.routes[i].dst = d.routes[i].dst;
-        cfg.routes[i].plen = d.routes[i].plen;
-        cfg.routes[i].nexthop = d.routes[i].nexthop;
-    }
+    memcpy(cfg.routes, d.routes, cfg.n_routes * sizeof *cfg.routes);
     cfg.mtu = (uint16_t) MIN(d.mtu, (uint32_t) UINT16_MAX);
     cfg.lease_time = a->opts.dhcp_lease_time;
     agent_dhcp_hostname(&d, cfg.hostname, sizeof cfg.hostname);

@@ -32,6 +32,7 @@
 #define WEFT_TOPOLOGY_H 1
 
 #include "datapath/flow-tags.h"
+#include "lib/dhcp.h"
 #include "lib/packet.h"
 #include "lib/util.h"
 
@@ -105,11 +106,7 @@ struct topo_dhcp {
     struct eth_addr server_mac;
     be32 dns[4];
     size_t n_dns;
-    struct topo_dhcp_route {
-        be32 dst;
-        uint8_t plen;
-        be32 nexthop;
-    } routes[16];               /* The subnet's host_routes. */
+    struct dhcp4_route routes[16];  /* The subnet's host_routes. */
     size_t n_routes;
     uint32_t mtu;               /* The network's MTU. */
     const char *port_name;      /* "" if none. */
