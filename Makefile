@@ -31,6 +31,7 @@ LIBS_JSON := -ljansson
 LIBS_HTTP := -lmicrohttpd
 LIBS_SQL  := -lsqlite3
 LIBS_CURL := -lcurl
+LIBS_DP   := -lbpf -lmnl
 
 LIB_SRC  := $(wildcard lib/*.c)
 DP_SRC   := $(wildcard datapath/*.c)
@@ -67,6 +68,18 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# The kernel fast path's BPF programs, compiled by clang and embedded in
+# the datapath library (datapath/kpath-obj.c).
+BPF_OBJ := $(BUILD)/bpf/kpath.bpf.o
+BPF_CFLAGS := -O2 -g -target bpf -Wall -Werror -I. \
+              -I/usr/include/$(shell $(CC) -print-multiarch)
+$(BPF_OBJ): datapath/bpf/kpath.bpf.c datapath/kpath-abi.h
+	@mkdir -p $(dir $@)
+	clang $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/obj/datapath/kpath-obj.o: datapath/kpath-obj.c $(BPF_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DKPATH_BPF_OBJ='"$(BPF_OBJ)"' -c $< -o $@
+
 $(LIBBASE): $(call obj,$(LIB_SRC))
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -90,11 +103,13 @@ $(BUILD)/bin/weft-controller: $(CT_MAIN) $(LIBCTRL) $(LIBBASE)
 
 $(BUILD)/bin/weft-agent: $(AG_MAIN) $(LIBAGENT) $(LIBWEFT) $(LIBBASE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CURL) $(LIBS_JSON) $(LIBS_CORE)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CURL) $(LIBS_JSON) $(LIBS_DP) \
+	  $(LIBS_CORE)
 
 $(BUILD)/bin/weftctl: $(call obj,$(CLI_SRC)) $(LIBWEFT) $(LIBBASE)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CURL) $(LIBS_JSON) $(LIBS_CORE)
+	$(CC) $(LDFLAGS) $^ -o $@ $(LIBS_CURL) $(LIBS_JSON) $(LIBS_DP) \
+	  $(LIBS_CORE)
 
 # Unit tests link everything; each test-*.c is one binary.
 # tests/lib: what unit tests share (unit.h, sim-test.h).
@@ -108,12 +123,12 @@ $(BUILD)/tests/test-%: tests/unit/test-%.c $(LIBTEST) $(LIBAGENT) $(LIBCTRL) \
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIBTEST) $(LIBAGENT) $(LIBCTRL) \
 	  $(LIBWEFT) $(LIBBASE) -o $@ $(LDFLAGS) $(LIBS_HTTP) $(LIBS_SQL) \
-	  $(LIBS_CURL) $(LIBS_JSON) $(LIBS_CORE)
+	  $(LIBS_CURL) $(LIBS_JSON) $(LIBS_DP) $(LIBS_CORE)
 
 $(BUILD)/bench/%: bench/micro/%.c $(LIBAGENT) $(LIBWEFT) $(LIBBASE)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(LIBAGENT) $(LIBWEFT) $(LIBBASE) -o $@ $(LDFLAGS) \
-	  $(LIBS_CURL) $(LIBS_JSON) $(LIBS_CORE)
+	  $(LIBS_CURL) $(LIBS_JSON) $(LIBS_DP) $(LIBS_CORE)
 
 # Every public header must compile on its own.
 check-headers:

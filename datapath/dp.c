@@ -118,8 +118,10 @@
 #define VIRTIO_NET_HDR_GSO_UDP_L4 5     /* Linux 4.18; older headers. */
 #endif
 
-/* epoll ids of the tunnel sockets (port numbers are small). */
+/* epoll ids of the tunnel sockets and the kernel fast path's miss device
+ * (port numbers are small). */
 #define DP_ID_TUNNEL_BASE 0xffffff00u
+#define DP_ID_KPATH_MISS 0xfffffe00u
 
 BUILD_ASSERT_DECL(sizeof(struct virtio_net_hdr) == PORT_VNET_HDR_LEN);
 
@@ -184,6 +186,10 @@ struct dp {
     struct tunnel *tunnel;
     int epfd;
 
+    /* The kernel fast path, or NULL; its misses arrive on 'kp_miss'. */
+    struct kpath *kp;
+    struct port *kp_miss;
+
     struct dp_port **ports;     /* Indexed by port number; NULL = free. */
     size_t n_port_slots;
     size_t n_ports;
@@ -233,6 +239,8 @@ static struct dp_port *dp_port_lookup(const struct dp *, uint32_t port_no);
 static bool dp_ct(struct dp *, struct dp_packet *, const struct dp_action *);
 static int dp_port_add__(struct dp *, const struct port_class *,
                          const char *name, uint32_t *port_nop);
+static int dp_kpath_open(struct dp *);
+static void dp_flow_removed(void *dp_, struct megaflow *);
 
 struct dp *
 dp_create(const struct dp_config *cfg, int *errorp)
@@ -268,8 +276,24 @@ dp_create(const struct dp_config *cfg, int *errorp)
         error = errno;
         goto error_free;
     }
-    dp->tunnel = tunnel_open(cfg->tunnel_ip, cfg->geneve_port,
-                             cfg->vxlan_port, &error);
+    if (cfg->fastpath != DP_FASTPATH_OFF) {
+        error = dp_kpath_open(dp);
+        if (error && cfg->fastpath == DP_FASTPATH_KERNEL) {
+            VLOG_ERR("datapath: kernel fast path: %s", strerror(error));
+            goto error_close_ep;
+        }
+        if (error) {
+            VLOG_WARN("datapath: kernel fast path unavailable (%s): "
+                      "every packet goes through the agent",
+                      strerror(error));
+        }
+    }
+    dp->tunnel = tunnel_open(cfg->tunnel_ip,
+                             (kpath_has_tunnel(dp->kp, DP_ENCAP_GENEVE)
+                              ? 1u << DP_ENCAP_GENEVE : 0)
+                             | (kpath_has_tunnel(dp->kp, DP_ENCAP_VXLAN)
+                                ? 1u << DP_ENCAP_VXLAN : 0),
+                             cfg->geneve_port, cfg->vxlan_port, &error);
     if (!dp->tunnel) {
         goto error_close_ep;
     }
@@ -285,6 +309,7 @@ dp_create(const struct dp_config *cfg, int *errorp)
     }
 
     dp->mf = mf_create();
+    mf_set_remove_hook(dp->mf, dp_flow_removed, dp);
     dp->emc = emc_create();
     {
         struct ct_config ctc;
@@ -306,6 +331,10 @@ dp_create(const struct dp_config *cfg, int *errorp)
 error_close_tunnel:
     tunnel_close(dp->tunnel);
 error_close_ep:
+    if (dp->kp_miss) {
+        dp->kp_miss->class->close(dp->kp_miss);
+    }
+    kpath_close(dp->kp);
     close(dp->epfd);
 error_free:
     free(dp);
@@ -330,6 +359,10 @@ dp_destroy(struct dp *dp)
     ct_destroy(dp->ct);
     emc_destroy(dp->emc);
     mf_destroy(dp->mf);
+    if (dp->kp_miss) {
+        dp->kp_miss->class->close(dp->kp_miss);
+    }
+    kpath_close(dp->kp);
     tunnel_close(dp->tunnel);
     close(dp->epfd);
     free(dp->rx_slots);
@@ -341,13 +374,77 @@ dp_destroy(struct dp *dp)
 void
 dp_set_encap(struct dp *dp, enum dp_encap encap)
 {
+    if (dp->kp && encap != dp->encap) {
+        /* Offloaded tunnel flows name the old encapsulation's device. */
+        dp_flush(dp);
+    }
     dp->encap = encap;
+}
+
+/* Opens the kernel fast path and the packet socket on its miss device. */
+static int
+dp_kpath_open(struct dp *dp)
+{
+    struct kpath_config kc;
+    struct epoll_event ev = { .events = EPOLLIN };
+    int error;
+
+    memset(&kc, 0, sizeof kc);
+    kc.local_ip = dp->cfg.tunnel_ip;
+    kc.geneve_port = dp->cfg.geneve_port;
+    kc.vxlan_port = dp->cfg.vxlan_port;
+    error = kpath_open(&kc, &dp->kp);
+    if (error) {
+        return error;
+    }
+    error = port_afpacket_class.open(KPATH_MISS_DEV, &dp->kp_miss);
+    if (!error) {
+        ev.data.u64 = DP_ID_KPATH_MISS;
+        if (epoll_ctl(dp->epfd, EPOLL_CTL_ADD,
+                      dp->kp_miss->class->get_fd(dp->kp_miss), &ev) < 0) {
+            error = errno;
+        }
+    }
+    if (error) {
+        if (dp->kp_miss) {
+            dp->kp_miss->class->close(dp->kp_miss);
+            dp->kp_miss = NULL;
+        }
+        kpath_close(dp->kp);
+        dp->kp = NULL;
+    }
+    return error;
+}
+
+static void
+dp_flow_removed(void *dp_, struct megaflow *flow)
+{
+    struct dp *dp = dp_;
+
+    kpath_flow_del(dp->kp, flow);
 }
 
 int
 dp_port_add(struct dp *dp, const char *ifname, uint32_t *port_nop)
 {
-    return dp_port_add__(dp, &port_afpacket_class, ifname, port_nop);
+    int error;
+
+    if (!dp->kp) {
+        return dp_port_add__(dp, &port_afpacket_class, ifname, port_nop);
+    }
+    error = dp_port_add__(dp, &port_afpacket_tx_class, ifname, port_nop);
+    if (error) {
+        return error;
+    }
+    error = kpath_port_add(dp->kp, *port_nop, ifname);
+    if (error) {
+        /* The port still works, through its own packet socket. */
+        VLOG_WARN("datapath: %s: kernel fast path: %s; the agent forwards "
+                  "its packets", ifname, strerror(error));
+        dp_port_del(dp, *port_nop);
+        return dp_port_add__(dp, &port_afpacket_class, ifname, port_nop);
+    }
+    return 0;
 }
 
 int
@@ -372,6 +469,7 @@ dp_port_del(struct dp *dp, uint32_t port_no)
         return;
     }
     ASSERT(!p->n_tx && !p->dirty);
+    kpath_port_del(dp->kp, port_no);
     epoll_ctl(dp->epfd, EPOLL_CTL_DEL, p->port->class->get_fd(p->port),
               NULL);
     p->port->class->close(p->port);
@@ -456,6 +554,8 @@ dp_get_stats(const struct dp *dp, struct dp_stats *s)
     s->tunnel_tx_datagrams = tunnel_tx_datagrams(dp->tunnel);
     s->n_megaflows = mf_count(dp->mf);
     ct_get_stats(dp->ct, &s->ct);
+    s->kpath = dp->kp != NULL;
+    kpath_get_stats(dp->kp, &s->kp);
 }
 
 void
@@ -513,6 +613,14 @@ static void dp_execute__(struct dp *, struct dp_packet *,
 static bool dp_packet_complete_csum(struct dp *, struct dp_packet *);
 static size_t dp_run_port(struct dp *, struct dp_port *);
 static size_t dp_run_tunnel(struct dp *, enum dp_encap);
+static size_t dp_run_kpath_miss(struct dp *);
+
+static void
+dp_kpath_sync_flow(const struct megaflow *flow, void *kp)
+{
+    /* mf_for_each() hands out const flows; the statistics are ours. */
+    kpath_flow_sync(kp, (struct megaflow *) flow);
+}
 
 size_t
 dp_run(struct dp *dp)
@@ -527,7 +635,9 @@ dp_run(struct dp *dp)
     for (int i = 0; i < n; i++) {
         uint64_t id = evs[i].data.u64;
 
-        if (id >= DP_ID_TUNNEL_BASE) {
+        if (id == DP_ID_KPATH_MISS) {
+            n_rx += dp_run_kpath_miss(dp);
+        } else if (id >= DP_ID_TUNNEL_BASE) {
             n_rx += dp_run_tunnel(dp,
                                   (enum dp_encap) (id - DP_ID_TUNNEL_BASE));
         } else {
@@ -541,7 +651,13 @@ dp_run(struct dp *dp)
 
     now = time_msec();
     if (now >= dp->next_expire) {
-        size_t n_expired = mf_expire(dp->mf, now, dp->idle_msec);
+        size_t n_expired;
+
+        if (dp->kp) {
+            /* The kernel's hits keep offloaded flows alive. */
+            mf_for_each(dp->mf, dp_kpath_sync_flow, dp->kp);
+        }
+        n_expired = mf_expire(dp->mf, now, dp->idle_msec);
         size_t n_conns = ct_run(dp->ct, now, DP_CT_RUN_WORK);
 
         if (n_expired || n_conns) {
@@ -598,6 +714,87 @@ dp_run_port(struct dp *dp, struct dp_port *p)
             pkt->shared = false;
             p->stats.rx_packets++;
             p->stats.rx_bytes += pkt->len;
+            n_pkts++;
+        }
+        dp_process(dp, dp->pkts, n_pkts, time_msec());
+        dp_flush_tx(dp);
+        if (n < DP_BATCH) {
+            break;
+        }
+    }
+    return n_rx;
+}
+
+/* Frames the kernel fast path missed: each starts with its struct kp_meta,
+ * which says whether it came from a VM port or the tunnel (the kernel
+ * device decapsulated it).  The virtio-net header's offsets count the
+ * meta header, so they move back with the frame's start. */
+static size_t
+dp_run_kpath_miss(struct dp *dp)
+{
+    size_t n_rx = 0;
+
+    for (int b = 0; b < DP_RX_BATCHES; b++) {
+        struct port_rx *rx = dp->rx;
+        size_t n_pkts = 0;
+        int n;
+
+        n = dp->kp_miss->class->recv_batch(dp->kp_miss, rx, DP_BATCH);
+        if (n <= 0) {
+            break;
+        }
+        n_rx += (size_t) n;
+        dp->stats.kpath_misses += (uint64_t) n;
+
+        for (int i = 0; i < n; i++) {
+            struct dp_packet *pkt = &dp->pkts[n_pkts];
+            struct kp_meta meta;
+            uint8_t *frame = rx[i].data + PORT_VNET_HDR_LEN;
+            size_t len;
+
+            if (rx[i].truncated) {
+                dp_drop(dp, DROP_RX_TRUNCATED, 1);
+                continue;
+            }
+            if (rx[i].len < PORT_VNET_HDR_LEN + KP_META_LEN
+                || !kpath_meta_parse(frame, rx[i].len - PORT_VNET_HDR_LEN,
+                                     &meta)) {
+                dp_drop(dp, DROP_KPATH_BAD_MISS, 1);
+                continue;
+            }
+            len = rx[i].len - PORT_VNET_HDR_LEN - KP_META_LEN;
+            memcpy(&pkt->vh, rx[i].data, sizeof pkt->vh);
+            if (pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+                if (pkt->vh.csum_start < KP_META_LEN) {
+                    dp_drop(dp, DROP_KPATH_BAD_MISS, 1);
+                    continue;
+                }
+                pkt->vh.csum_start -= KP_META_LEN;
+            }
+            if (pkt->vh.hdr_len >= KP_META_LEN) {
+                pkt->vh.hdr_len -= KP_META_LEN;
+            }
+            pkt->frame = frame + KP_META_LEN;
+            pkt->len = len;
+            pkt->shared = false;
+            if (meta.kind == KP_META_PORT) {
+                struct dp_port *p = dp_port_lookup(dp, meta.a);
+
+                if (!p || meta.a < FLOW_PORT_FIRST_VIF) {
+                    dp_drop(dp, DROP_KPATH_BAD_MISS, 1);
+                    continue;
+                }
+                pkt->in_port = meta.a;
+                pkt->tun_vni = 0;
+                pkt->tun_src = 0;
+                p->stats.rx_packets++;
+                p->stats.rx_bytes += len;
+            } else {
+                pkt->in_port = FLOW_PORT_TUNNEL;
+                pkt->tun_vni = meta.a;
+                pkt->tun_src = meta.b;
+                dp->stats.tunnel_rx++;
+            }
             n_pkts++;
         }
         dp_process(dp, dp->pkts, n_pkts, time_msec());
@@ -1474,6 +1671,7 @@ dp_execute__(struct dp *dp, struct dp_packet *pkt,
         switch ((enum dp_action_type) a->type) {
         case DP_ACT_OUTPUT:
             if (pkt->in_port == FLOW_PORT_TUNNEL && !dp->cfg.no_gro
+                && !pkt->vh.flags && !pkt->vh.gso_type
                 && dp_gro_eligible(acts, i)) {
                 dp_gro_output(dp, pkt, a->arg);
             } else {
@@ -1571,6 +1769,7 @@ dp_upcall(struct dp *dp, struct dp_packet *pkt, const struct flow_key *key,
 
     flow = mf_insert(dp->mf, key, &wc.masks, 0, &acts, &tags);
     dp_actions_destroy(&acts);
+    kpath_flow_add(dp->kp, flow, dp->encap);
     emc_insert(dp->emc, key, hash, flow);
     flow->n_packets++;
     flow->n_bytes += pkt->len;

@@ -94,11 +94,19 @@
 #include "datapath/conntrack.h"
 #include "datapath/drop.h"
 #include "datapath/flow-tags.h"
+#include "datapath/kpath.h"
 #include "lib/flow-key.h"
 
 #define DP_BATCH 32
 
 enum dp_encap { DP_ENCAP_GENEVE, DP_ENCAP_VXLAN };
+
+/* The kernel fast path (kpath.h). */
+enum dp_fastpath {
+    DP_FASTPATH_OFF,            /* Everything in the agent. */
+    DP_FASTPATH_AUTO,           /* Kernel if it can be set up, else off. */
+    DP_FASTPATH_KERNEL,         /* Kernel, or dp_create() fails. */
+};
 
 struct dp;
 
@@ -135,6 +143,7 @@ struct dp_config {
     uint32_t icmp_burst;        /* Bucket size; 0 = 100. */
     dp_packet_in_fn *packet_in; /* NULL: USERSPACE drops (no_userspace). */
     void *packet_in_aux;
+    enum dp_fastpath fastpath;  /* Default (0): off. */
     uint32_t ct_max_entries;    /* Connections tracked at most; 0 = the
                                  * conntrack default (ct_config_default()).
                                  * Above CT_MAX_ENTRIES_LIMIT: dp_create()
@@ -230,6 +239,9 @@ struct dp_stats {
     uint64_t packet_ins;        /* USERSPACE frames given to packet_in. */
     uint64_t packet_outs;       /* Frames queued by dp_packet_out(). */
     struct ct_stats ct;         /* The connection tracker's counters. */
+    bool kpath;                 /* The kernel fast path is on... */
+    struct kpath_stats kp;      /* ...and these are its counters. */
+    uint64_t kpath_misses;      /* Frames the agent got from it. */
 };
 
 void dp_get_stats(const struct dp *, struct dp_stats *);

@@ -95,7 +95,9 @@
                                            "corrupt or from a non-unicast "\
                                            "source")                       \
     DR(NO_USERSPACE,    "no_userspace",    "for the agent, but no "        \
-                                           "packet_in handler")
+                                           "packet_in handler")            \
+    DR(KPATH_BAD_MISS,  "kpath_bad_miss",  "from the kernel fast path "    \
+                                           "without a valid miss header")
 
 enum drop_reason {
 #define DR(ENUM, NAME, DESC) DROP_##ENUM,

@@ -73,6 +73,8 @@ struct mf_table {
     size_t n_subtables;
     size_t allocated;
     size_t n_flows;
+    mf_remove_hook *on_remove;          /* Or NULL. */
+    void *on_remove_aux;
 };
 
 #define MF_MIN_SLOTS 16
@@ -98,6 +100,7 @@ static void mf_subtable_update_max(struct mf_subtable *);
 static void mf_table_resort(struct mf_table *, struct mf_subtable *);
 static void mf_table_rank(struct mf_table *);
 static void mf_unlink(struct megaflow *);
+static void mf_removed(struct mf_table *, struct megaflow *);
 static void mf_vec_push(struct mf_vec *, struct megaflow *);
 static size_t mf_remove_matching(struct mf_table *,
                                  bool (*pred)(const struct megaflow *,
@@ -143,6 +146,22 @@ mf_create(void)
 }
 
 void
+mf_set_remove_hook(struct mf_table *table, mf_remove_hook *hook, void *aux)
+{
+    table->on_remove = hook;
+    table->on_remove_aux = aux;
+}
+
+/* Every flow leaving the table passes here, once, already marked dead. */
+static void
+mf_removed(struct mf_table *table, struct megaflow *flow)
+{
+    if (table->on_remove) {
+        table->on_remove(table->on_remove_aux, flow);
+    }
+}
+
+void
 mf_destroy(struct mf_table *table)
 {
     if (table) {
@@ -172,6 +191,7 @@ mf_insert(struct mf_table *table, const struct flow_key *key,
     flow->tags = *tags;
     flow->created_msec = flow->used_msec = time_msec();
     flow->refcnt = 1;
+    flow->kp_mask = -1;
 
     st = mf_subtable_find(table, mask);
     if (!st) {
@@ -197,6 +217,7 @@ mf_insert(struct mf_table *table, const struct flow_key *key,
             old->next = NULL;
             old->subtable = NULL;
             old->dead = true;
+            mf_removed(table, old);
             megaflow_unref(old);
             return flow;
         }
@@ -390,6 +411,7 @@ mf_flush(struct mf_table *table)
                 f->next = NULL;
                 f->subtable = NULL;
                 f->dead = true;
+                mf_removed(table, f);
                 megaflow_unref(f);
                 f = next;
             }
@@ -690,6 +712,7 @@ mf_unlink(struct megaflow *flow)
     flow->next = NULL;
     flow->subtable = NULL;
     flow->dead = true;
+    mf_removed(table, flow);
     st->n_flows--;
     table->n_flows--;
 

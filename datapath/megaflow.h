@@ -39,6 +39,12 @@ struct megaflow {
     long long used_msec;        /* Last hit (time_msec()), or creation. */
     long long created_msec;
 
+    /* Kernel fast path (kpath.h): the mask slot the flow is offloaded
+     * under, or -1; the kernel's counters at the last sync. */
+    int kp_mask;
+    uint64_t kp_packets;
+    uint64_t kp_bytes;
+
     bool dead;                  /* Removed from the table. */
     unsigned refcnt;            /* Table's reference + caches'. */
     uint32_t hash;              /* Hash of the masked key. */
@@ -50,6 +56,11 @@ struct mf_table;
 
 struct mf_table *mf_create(void);
 void mf_destroy(struct mf_table *);             /* Accepts NULL. */
+
+/* Calls 'hook' for every flow that leaves the table (removed, replaced,
+ * invalidated, expired, flushed), right after it is marked dead. */
+typedef void mf_remove_hook(void *aux, struct megaflow *);
+void mf_set_remove_hook(struct mf_table *, mf_remove_hook *, void *aux);
 
 /* Inserts a megaflow matching 'key' under 'mask' (the key is masked here),
  * taking ownership of 'actions' (its contents are moved; '*actions' is left

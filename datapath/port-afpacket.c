@@ -44,7 +44,8 @@ struct port_afpacket {
 static struct port_afpacket *
 port_afpacket_cast(const struct port *port)
 {
-    ASSERT(port->class == &port_afpacket_class);
+    ASSERT(port->class == &port_afpacket_class
+           || port->class == &port_afpacket_tx_class);
     return CONTAINER_OF(port, struct port_afpacket, up);
 }
 
@@ -56,8 +57,10 @@ set_bufsize(int fd, int force_opt, int opt, int size)
     }
 }
 
+/* Opens 'name'; without 'rx', bound to no protocol, so the socket only
+ * sends (port_afpacket_tx_class). */
 static int
-afp_open(const char *name, struct port **portp)
+afp_open__(const char *name, bool rx, struct port **portp)
 {
     struct packet_mreq mreq;
     struct sockaddr_ll sll;
@@ -94,7 +97,7 @@ afp_open(const char *name, struct port **portp)
 
     memset(&sll, 0, sizeof sll);
     sll.sll_family = AF_PACKET;
-    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_protocol = rx ? htons(ETH_P_ALL) : 0;
     sll.sll_ifindex = (int) ifindex;
     if (bind(fd, (struct sockaddr *) &sll, sizeof sll) < 0) {
         error = errno;
@@ -105,15 +108,15 @@ afp_open(const char *name, struct port **portp)
     memset(&mreq, 0, sizeof mreq);
     mreq.mr_ifindex = (int) ifindex;
     mreq.mr_type = PACKET_MR_PROMISC;
-    if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq,
-                   sizeof mreq) < 0) {
+    if (rx && setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq,
+                         sizeof mreq) < 0) {
         error = errno;
         VLOG_ERR("%s: promiscuous mode: %s", name, strerror(error));
         goto error_close;
     }
 
     p = xzalloc(sizeof *p);
-    p->up.class = &port_afpacket_class;
+    p->up.class = rx ? &port_afpacket_class : &port_afpacket_tx_class;
     str_copy(p->up.name, name, sizeof p->up.name);
     p->fd = fd;
     p->ifindex = (int) ifindex;
@@ -123,6 +126,18 @@ afp_open(const char *name, struct port **portp)
 error_close:
     close(fd);
     return error;
+}
+
+static int
+afp_open(const char *name, struct port **portp)
+{
+    return afp_open__(name, true, portp);
+}
+
+static int
+afp_open_tx(const char *name, struct port **portp)
+{
+    return afp_open__(name, false, portp);
 }
 
 static void
@@ -268,6 +283,18 @@ afp_get_fd(const struct port *port)
 const struct port_class port_afpacket_class = {
     .type = "afpacket",
     .open = afp_open,
+    .close = afp_close,
+    .recv_batch = afp_recv_batch,
+    .send_batch = afp_send_batch,
+    .get_fd = afp_get_fd,
+};
+
+/* The kernel fast path's VM ports: frames arrive through the miss device,
+ * so the socket only sends (a receiving one would also copy every frame
+ * the kernel forwards: packet taps run before TC). */
+const struct port_class port_afpacket_tx_class = {
+    .type = "afpacket+kpath",
+    .open = afp_open_tx,
     .close = afp_close,
     .recv_batch = afp_recv_batch,
     .send_batch = afp_send_batch,

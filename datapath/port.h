@@ -98,6 +98,7 @@ struct port_class {
 };
 
 extern const struct port_class port_afpacket_class;
+extern const struct port_class port_afpacket_tx_class;
 extern const struct port_class port_dummy_class;
 
 /* Returns 'port''s interface name. */

@@ -103,7 +103,8 @@ open_socket(be32 ip, uint16_t port, int *fdp)
 }
 
 struct tunnel *
-tunnel_open(be32 ip, uint16_t geneve_port, uint16_t vxlan_port, int *errorp)
+tunnel_open(be32 ip, unsigned int send_only, uint16_t geneve_port,
+            uint16_t vxlan_port, int *errorp)
 {
     struct tunnel *t = xzalloc(sizeof *t);
     char ipstr[INET_ADDRSTRLEN];
@@ -114,14 +115,16 @@ tunnel_open(be32 ip, uint16_t geneve_port, uint16_t vxlan_port, int *errorp)
     t->ports[DP_ENCAP_VXLAN] = vxlan_port ? vxlan_port : VXLAN_PORT;
     inet_ntop(AF_INET, &ip, ipstr, sizeof ipstr);
 
-    error = open_socket(ip, t->ports[DP_ENCAP_GENEVE],
+    error = open_socket(ip, send_only & (1u << DP_ENCAP_GENEVE) ? 0
+                            : t->ports[DP_ENCAP_GENEVE],
                         &t->fds[DP_ENCAP_GENEVE]);
     if (error) {
         VLOG_ERR("tunnel: Geneve socket on %s:%u: %s", ipstr,
                  t->ports[DP_ENCAP_GENEVE], strerror(error));
         goto error_free;
     }
-    error = open_socket(ip, t->ports[DP_ENCAP_VXLAN],
+    error = open_socket(ip, send_only & (1u << DP_ENCAP_VXLAN) ? 0
+                            : t->ports[DP_ENCAP_VXLAN],
                         &t->fds[DP_ENCAP_VXLAN]);
     if (error) {
         VLOG_ERR("tunnel: VXLAN socket on %s:%u: %s", ipstr,

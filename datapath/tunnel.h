@@ -61,9 +61,12 @@ struct tunnel_rx_counts {
 };
 
 /* Opens both sockets on 'ip' (network order; 0 = any) and the given ports
- * (host order; 0 = the IANA port).  Returns NULL and sets '*errorp' on
- * failure. */
-struct tunnel *tunnel_open(be32 ip, uint16_t geneve_port,
+ * (host order; 0 = the IANA port), which are also the ports sent to.  An
+ * encapsulation whose bit (1 << enum dp_encap) is in 'send_only' gets a
+ * socket on an ephemeral port instead: a kernel tunnel device receives
+ * that port (kpath.h).  Returns NULL and sets '*errorp' on failure. */
+struct tunnel *tunnel_open(be32 ip, unsigned int send_only,
+                           uint16_t geneve_port,
                            uint16_t vxlan_port, int *errorp);
 void tunnel_close(struct tunnel *);            /* Accepts NULL. */
 

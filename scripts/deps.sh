@@ -12,8 +12,9 @@ set -euo pipefail
 
 REQUIRED=(
     build-essential gcc make pkg-config
-    clang                       # libFuzzer targets (tests/fuzz)
+    clang                       # libFuzzer targets, BPF programs
     libjansson-dev libmicrohttpd-dev libsqlite3-dev libcurl4-openssl-dev
+    libbpf-dev libmnl-dev       # kernel fast path: BPF loader, rtnetlink
     iproute2 iputils-ping iperf3 tcpdump netcat-openbsd curl procps jq
     python3-openstackclient python3-scapy
     isc-dhcp-client busybox     # DHCP clients: dhclient, udhcpc
