@@ -142,6 +142,7 @@ agent_create(const struct agent_options *opts, int *errorp)
     cfg.icmp_rate = opts->icmp_error_rate;
     cfg.icmp_burst = opts->icmp_error_rate;
     cfg.ct_max_entries = opts->ct_max_entries;
+    cfg.fastpath = opts->fastpath;
     a->dp = dp_create(&cfg, &error);
     if (!a->dp) {
         VLOG_ERR("cannot create the datapath on %s: %s", opts->tunnel_ip,
@@ -586,8 +587,9 @@ agent_flow_cb(const struct megaflow *mf, void *ctx_)
         json_array_append_new(tags, json_string("overflow"));
     }
     json_array_append_new(ctx->array, json_pack(
-        "{s:s, s:s, s:o, s:I, s:I, s:I, s:I}",
+        "{s:s, s:s, s:o, s:b, s:I, s:I, s:I, s:I}",
         "match", match, "actions", actions, "tags", tags,
+        "kernel", mf->kp_mask >= 0,
         "packets", (json_int_t) mf->n_packets,
         "bytes", (json_int_t) mf->n_bytes,
         "idle_ms", (json_int_t) MAX(0, ctx->now - mf->used_msec),
@@ -601,6 +603,30 @@ agent_ctl_flows(struct agent *a)
 
     dp_for_each_flow(a->dp, agent_flow_cb, &ctx);
     return json_pack("{s:o}", "flows", ctx.array);
+}
+
+/* The kernel fast path: whether it is on, for which encapsulations, and
+ * (with 'counters') what it did. */
+static json_t *
+agent_fastpath_json(const struct dp_stats *st, bool counters)
+{
+    json_t *j = json_pack("{s:s, s:b, s:b, s:I, s:I, s:I}",
+                          "mode", st->kpath ? "kernel" : "off",
+                          "vxlan", st->kp.tunnel[DP_ENCAP_VXLAN],
+                          "geneve", st->kp.tunnel[DP_ENCAP_GENEVE],
+                          "flows", (json_int_t) st->kp.n_flows,
+                          "masks", (json_int_t) st->kp.n_masks,
+                          "ports", (json_int_t) st->kp.n_ports);
+
+    if (counters) {
+        for (int c = 0; c < KP_N_COUNTERS; c++) {
+            json_object_set_new(j, kpath_counter_name(c), json_integer(
+                (json_int_t) st->kp.counters[c]));
+        }
+        json_object_set_new(j, "misses_received",
+                            json_integer((json_int_t) st->kpath_misses));
+    }
+    return j;
 }
 
 static json_t *
@@ -702,13 +728,16 @@ agent_ctl_counters(struct agent *a)
                         json_integer((json_int_t) a->dhcp_no_port));
     json_object_set_new(dhcp, "ignored: dhcp disabled",
                         json_integer((json_int_t) a->dhcp_disabled));
-    return json_pack("{s:o, s:o, s:o, s:o}", "ports", ports, "drops", drops,
-                     "datapath", dpo, "dhcp", dhcp);
+    return json_pack("{s:o, s:o, s:o, s:o, s:o}", "ports", ports,
+                     "drops", drops, "datapath", dpo, "dhcp", dhcp,
+                     "fastpath", agent_fastpath_json(&st, true));
 }
 
 static json_t *
 agent_ctl_status(struct agent *a)
 {
+    struct dp_stats dps;
+
     json_t *st = json_pack(
         "{s:s, s:s, s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
         "s:b}",
@@ -732,6 +761,8 @@ agent_ctl_status(struct agent *a)
         "{s:b, s:I, s:I}", "active", a->reval_active,
         "passes", (json_int_t) a->reval_passes,
         "connections_ended", (json_int_t) a->reval_conns_ended));
+    dp_get_stats(a->dp, &dps);
+    json_object_set_new(st, "fastpath", agent_fastpath_json(&dps, false));
     return st;
 }
 

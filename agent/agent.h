@@ -36,6 +36,7 @@ struct agent_options {
                                  * default. */
     unsigned ct_max_entries;    /* Connections tracked at most; 0 = the
                                  * connection tracker's default. */
+    enum dp_fastpath fastpath;  /* --fastpath (main.c: AUTO by default). */
 };
 
 #define AGENT_DHCP_DOMAIN_DEFAULT "openstacklocal"

@@ -119,6 +119,9 @@ Options:\n\
                           (also the burst; default 100)\n\
   --ct-max-entries N      connections the security groups track at most\n\
                           (default 262144)\n\
+  --fastpath MODE         kernel fast path for cached flows: auto (the\n\
+                          default: on if the kernel allows), kernel (on,\n\
+                          or fail to start) or off (all in the agent)\n\
   --log-level LEVEL       dbg, info, warn or err (default info)\n\
   -h, --help              show this help and exit\n");
 }
@@ -160,6 +163,7 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
         OPT_CONTROLLER = 256, OPT_HOST, OPT_TUNNEL_IP, OPT_CTL,
         OPT_REPORT_INTERVAL, OPT_FLOW_IDLE, OPT_LOG_LEVEL, OPT_ENCAP,
         OPT_DHCP_LEASE, OPT_DHCP_DOMAIN, OPT_ICMP_RATE, OPT_CT_MAX,
+        OPT_FASTPATH,
     };
     static const struct option long_options[] = {
         { "controller", required_argument, NULL, OPT_CONTROLLER },
@@ -174,12 +178,14 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
         { "dhcp-domain", required_argument, NULL, OPT_DHCP_DOMAIN },
         { "icmp-error-rate", required_argument, NULL, OPT_ICMP_RATE },
         { "ct-max-entries", required_argument, NULL, OPT_CT_MAX },
+        { "fastpath", required_argument, NULL, OPT_FASTPATH },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     struct in_addr ip;
 
     memset(opts, 0, sizeof *opts);
+    opts->fastpath = DP_FASTPATH_AUTO;
     opts->report_interval_ms = 5000;
     opterr = 0;
     for (;;) {
@@ -257,6 +263,18 @@ parse_options(int argc, char *argv[], struct agent_options *opts,
         case OPT_CT_MAX:
             opts->ct_max_entries = (unsigned) parse_number(
                 "ct-max-entries", optarg, 1, CT_MAX_ENTRIES_LIMIT, 1);
+            break;
+        case OPT_FASTPATH:
+            if (!strcmp(optarg, "auto")) {
+                opts->fastpath = DP_FASTPATH_AUTO;
+            } else if (!strcmp(optarg, "kernel")) {
+                opts->fastpath = DP_FASTPATH_KERNEL;
+            } else if (!strcmp(optarg, "off")) {
+                opts->fastpath = DP_FASTPATH_OFF;
+            } else {
+                bad_option("--fastpath: \"%s\" is not auto, kernel or off",
+                           optarg);
+            }
             break;
         case 'h':
             usage();
