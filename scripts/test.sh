@@ -201,7 +201,8 @@ done
 # The packet paths with the most new code, under ASan + UBSan with real
 # traffic.
 SAN_SYSTEM=${WEFT_SAN_SYSTEM:-test-cross-host test-router test-dhcp test-port-security
-    test-security-groups test-sg-ipv6 test-sg-flood test-conntrack-full}
+    test-security-groups test-sg-ipv6 test-sg-flood test-conntrack-full
+    test-kpath}
 echo "== system tests with the sanitizer build: $SAN_SYSTEM"
 for n in $SAN_SYSTEM; do
     [ -f "tests/system/$n.sh" ] || continue
