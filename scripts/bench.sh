@@ -9,6 +9,10 @@
 #       kvxlan        Linux bridge + kernel VXLAN per host (the free baseline)
 #       weft-geneve   Weft agents, Geneve
 #       weft-vxlan    Weft agents, VXLAN
+#       weft-vxlan-open  VXLAN, ports without security groups: every
+#                     cached flow in the kernel fast path (datapath/kpath.h)
+#       weft-vxlan-open-agent  the same with --fastpath off: all in the
+#                     agents (what the kernel fast path gains)
 #       weft-open     weft-geneve without security groups (opt-in path)
 #       weft-sg1000   weft-geneve with a 1,000-rule group on both ports
 #                     (opt-in path)
@@ -66,7 +70,7 @@ for b in build/bench/*; do
 done
 [ $found = 1 ] || echo "(no micro-benchmarks built)" | tee -a "$OUT"
 
-PATHS=${WEFT_BENCH_PATHS:-veth kvxlan weft-geneve weft-vxlan weft-routed}
+PATHS=${WEFT_BENCH_PATHS:-veth kvxlan weft-geneve weft-vxlan weft-vxlan-open weft-vxlan-open-agent weft-routed}
 echo "== netns benchmarks: $PATHS"
 for p in $PATHS; do
     echo "-- $p"
@@ -77,6 +81,10 @@ for p in $PATHS; do
     weft-vxlan) cmd=(bench/netns/path-weft.sh vxlan) ;;
     weft-routed) cmd=(bench/netns/path-weft.sh geneve routed) ;;
     weft-open) cmd=(bench/netns/path-weft.sh geneve open) ;;
+    weft-vxlan-open) cmd=(bench/netns/path-weft.sh vxlan open) ;;
+    weft-vxlan-open-agent)
+        cmd=(env WEFT_AGENT_OPTS="--fastpath off"
+             bench/netns/path-weft.sh vxlan open) ;;
     weft-sg1000) cmd=(bench/netns/path-weft.sh geneve sg1000) ;;
     weft-sg-ab) cmd=(bench/netns/path-weft.sh geneve sg-ab) ;;
     *) echo "bench: unknown path $p"; continue ;;

@@ -7,7 +7,11 @@
 #                       vm2 (hv2) 10.0.0.12; path "weft-ENCAP"
 #   open                as switched, the ports without security groups
 #                       or port security; path "weft-open" (the baseline
-#                       of the security-group cases)
+#                       of the security-group cases), "weft-vxlan-open"
+#                       with VXLAN: every cached flow runs in the kernel
+#                       fast path (datapath/kpath.h); with WEFT_AGENT_OPTS
+#                       containing "--fastpath off", the path name gets
+#                       "-agent" (the same traffic, all in the agents)
 #   sg1000              as switched, the ports also in a group of 1,000
 #                       rules that match none of the traffic (evaluated
 #                       before the default group's remote-group rule
@@ -36,7 +40,11 @@ MODE=${2:-switched}
 . "$(dirname "$0")/measure.sh"
 case $MODE in
 switched) path="weft-$W_ENCAP" ;;
-open|sg1000|sg-ab) path="weft-$MODE" ;;
+open) path="weft-open"
+      [ "$W_ENCAP" = geneve ] || path="weft-$W_ENCAP-open"
+      case ${WEFT_AGENT_OPTS:-} in *"--fastpath off"*) path+="-agent" ;; esac
+      ;;
+sg1000|sg-ab) path="weft-$MODE" ;;
 routed) path="weft-routed"; [ "$W_ENCAP" = geneve ] || path+="-$W_ENCAP" ;;
 *) echo "usage: path-weft.sh [geneve|vxlan]" \
         "[switched|open|sg1000|sg-ab|routed]" >&2
