@@ -1671,7 +1671,8 @@ dp_execute__(struct dp *dp, struct dp_packet *pkt,
         switch ((enum dp_action_type) a->type) {
         case DP_ACT_OUTPUT:
             if (pkt->in_port == FLOW_PORT_TUNNEL && !dp->cfg.no_gro
-                && !pkt->vh.flags && !pkt->vh.gso_type
+                && !(pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+                && pkt->vh.gso_type == VIRTIO_NET_HDR_GSO_NONE
                 && dp_gro_eligible(acts, i)) {
                 dp_gro_output(dp, pkt, a->arg);
             } else {
