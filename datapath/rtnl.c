@@ -64,18 +64,29 @@ rtnl_link_msg(char *buf, uint16_t type, uint16_t flags)
     return nlh;
 }
 
+/* A request to create device 'name' of 'kind', with IFLA_LINKINFO and its
+ * IFLA_INFO_DATA open (in '*info', '*data') for the kind's attributes. */
+static struct nlmsghdr *
+rtnl_link_new(char *buf, const char *name, const char *kind,
+              struct nlattr **info, struct nlattr **data)
+{
+    struct nlmsghdr *nlh = rtnl_link_msg(buf, RTM_NEWLINK,
+                                         NLM_F_CREATE | NLM_F_EXCL);
+
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, kind);
+    *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+    return nlh;
+}
+
 int
 rtnl_link_add_vxlan(const char *name, uint16_t port, be32 local)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = rtnl_link_msg(buf, RTM_NEWLINK,
-                                         NLM_F_CREATE | NLM_F_EXCL);
     struct nlattr *info, *data;
+    struct nlmsghdr *nlh = rtnl_link_new(buf, name, "vxlan", &info, &data);
 
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "vxlan");
-    data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
     mnl_attr_put_u8(nlh, IFLA_VXLAN_COLLECT_METADATA, 1);
     mnl_attr_put_u8(nlh, IFLA_VXLAN_LEARNING, 0);
     mnl_attr_put_u16(nlh, IFLA_VXLAN_PORT, htons(port));
@@ -91,14 +102,9 @@ int
 rtnl_link_add_geneve(const char *name, uint16_t port)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = rtnl_link_msg(buf, RTM_NEWLINK,
-                                         NLM_F_CREATE | NLM_F_EXCL);
     struct nlattr *info, *data;
+    struct nlmsghdr *nlh = rtnl_link_new(buf, name, "geneve", &info, &data);
 
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "geneve");
-    data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
     mnl_attr_put(nlh, IFLA_GENEVE_COLLECT_METADATA, 0, NULL);
     mnl_attr_put_u16(nlh, IFLA_GENEVE_PORT, htons(port));
     mnl_attr_nest_end(nlh, data);
@@ -110,15 +116,10 @@ int
 rtnl_link_add_veth(const char *name, const char *peer)
 {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    struct nlmsghdr *nlh = rtnl_link_msg(buf, RTM_NEWLINK,
-                                         NLM_F_CREATE | NLM_F_EXCL);
     struct nlattr *info, *data, *peer_attr;
+    struct nlmsghdr *nlh = rtnl_link_new(buf, name, "veth", &info, &data);
     struct ifinfomsg *pifi;
 
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-    data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
     peer_attr = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
     pifi = mnl_nlmsg_put_extra_header(nlh, sizeof *pifi);
     pifi->ifi_family = AF_UNSPEC;

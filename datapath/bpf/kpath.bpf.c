@@ -299,6 +299,32 @@ key_zero(struct kp_key *k)
     __builtin_memset(k, 0, sizeof *k);
 }
 
+/* The rest of both programs: look 'k' up if the packet is 'supported'
+ * and execute the flow found, or hand the packet to the agent with
+ * 'meta'.  'hits' and 'misses' are the counters to bump. */
+static __always_inline int
+forward(struct __sk_buff *skb, const struct kp_key *k, int supported,
+        const struct kp_conf *conf, const struct kp_meta *meta, __u32 hits,
+        __u32 misses)
+{
+    if (supported) {
+        struct kp_flow *f = classify(k, conf);
+
+        if (f) {
+            int r = execute(skb, f, conf);
+
+            if (r >= 0) {
+                count(hits);
+                return r;
+            }
+        }
+    } else {
+        count(KP_C_UNSUPPORTED);
+    }
+    count(misses);
+    return miss(skb, meta, conf);
+}
+
 SEC("tc")
 int
 kp_port_in(struct __sk_buff *skb)
@@ -324,27 +350,13 @@ kp_port_in(struct __sk_buff *skb)
             last->supported = supported;
         }
     }
-    if (supported) {
-        struct kp_flow *f = classify(&k, conf);
-
-        if (f) {
-            int r = execute(skb, f, conf);
-
-            if (r >= 0) {
-                count(KP_C_PORT_HITS);
-                return r;
-            }
-        }
-    } else {
-        count(KP_C_UNSUPPORTED);
-    }
-    count(KP_C_PORT_MISSES);
     meta.magic = bpf_htons(KP_META_MAGIC);
     meta.kind = KP_META_PORT;
     meta.encap = 0;
     meta.a = bpf_htonl(port->port_no);
     meta.b = 0;
-    return miss(skb, &meta, conf);
+    return forward(skb, &k, supported, conf, &meta, KP_C_PORT_HITS,
+                   KP_C_PORT_MISSES);
 }
 
 SEC("tc")
@@ -370,27 +382,13 @@ kp_tunnel_in(struct __sk_buff *skb)
     k.in_port = 1;              /* FLOW_PORT_TUNNEL. */
     k.tun_vni = tk.tunnel_id & 0xffffff;
     k.tun_src = bpf_htonl(tk.remote_ipv4);
-    if (extract(skb, &k) == 0) {
-        struct kp_flow *f = classify(&k, conf);
-
-        if (f) {
-            int r = execute(skb, f, conf);
-
-            if (r >= 0) {
-                count(KP_C_TUNNEL_HITS);
-                return r;
-            }
-        }
-    } else {
-        count(KP_C_UNSUPPORTED);
-    }
-    count(KP_C_TUNNEL_MISSES);
     meta.magic = bpf_htons(KP_META_MAGIC);
     meta.kind = KP_META_TUNNEL;
     meta.encap = (__u8) tun->encap;
     meta.a = bpf_htonl(k.tun_vni);
     meta.b = k.tun_src;
-    return miss(skb, &meta, conf);
+    return forward(skb, &k, extract(skb, &k) == 0, conf, &meta,
+                   KP_C_TUNNEL_HITS, KP_C_TUNNEL_MISSES);
 }
 
 SEC("tc")
