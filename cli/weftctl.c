@@ -1537,8 +1537,8 @@ print_flows(const json_t *j)
 {
     static const struct column columns[] = {
         { "Packets", "packets" }, { "Bytes", "bytes" },
-        { "Idle ms", "idle_ms" }, { "Match", "match" },
-        { "Actions", "actions" }, { NULL, NULL },
+        { "Idle ms", "idle_ms" }, { "Kernel", "kernel" },
+        { "Match", "match" }, { "Actions", "actions" }, { NULL, NULL },
     };
     const json_t *flows = json_object_get(j, "flows");
 
@@ -1579,6 +1579,10 @@ print_counters(const json_t *j)
 
     print_rows(columns, json_object_get(j, "ports"));
     print_counter_object("Datapath", json_object_get(j, "datapath"));
+    if (json_object_get(j, "fastpath")) {
+        print_counter_object("Kernel fast path",
+                             json_object_get(j, "fastpath"));
+    }
 
     /* Only the reasons that happened: the list is long. */
     json_t *drops = json_object();

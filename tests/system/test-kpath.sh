@@ -72,6 +72,12 @@ check "hv2's kernel delivered them (tunnel hits $dh2 >= 300)" \
     [ "$dh2" -ge 300 ]
 check "hv1's agent saw almost none of them ($dm1 < 30)" [ "$dm1" -lt 30 ]
 
+out=$(weftctl_host hv1 counters 2>&1)
+check "weftctl counters shows the fast path's table" \
+    grep -q "Kernel fast path" <<<"$out"
+check "weftctl flows has a Kernel column" \
+    grep -q "Kernel" <<<"$(weftctl_host hv1 flows 2>&1)"
+
 # The agent's flow statistics include the kernel's hits (synced each
 # second).
 sleep 1.5
