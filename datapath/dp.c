@@ -2,7 +2,7 @@
  * dp.c -- the datapath: ports, tunnel, caches and the packet loop (see
  * dp.h for the contract).
  *
- * Shape of one receive batch (dp_run_port(), dp_run_tunnel()):
+ * Shape of one receive batch (dp_run_rx(), dp_run_tunnel()):
  *
  *   recv up to DP_BATCH frames into the shared receive slots (or, from the
  *   tunnel, one tunnel_recv(): up to TUNNEL_RX_BATCH datagrams split into
@@ -611,9 +611,8 @@ static void dp_process(struct dp *, struct dp_packet *, size_t n,
 static void dp_execute__(struct dp *, struct dp_packet *,
                          const struct dp_actions *);
 static bool dp_packet_complete_csum(struct dp *, struct dp_packet *);
-static size_t dp_run_port(struct dp *, struct dp_port *);
+static size_t dp_run_rx(struct dp *, struct port *, struct dp_port *vif);
 static size_t dp_run_tunnel(struct dp *, enum dp_encap);
-static size_t dp_run_kpath_miss(struct dp *);
 
 static void
 dp_kpath_sync_flow(const struct megaflow *flow, void *kp)
@@ -636,7 +635,7 @@ dp_run(struct dp *dp)
         uint64_t id = evs[i].data.u64;
 
         if (id == DP_ID_KPATH_MISS) {
-            n_rx += dp_run_kpath_miss(dp);
+            n_rx += dp_run_rx(dp, dp->kp_miss, NULL);
         } else if (id >= DP_ID_TUNNEL_BASE) {
             n_rx += dp_run_tunnel(dp,
                                   (enum dp_encap) (id - DP_ID_TUNNEL_BASE));
@@ -644,7 +643,7 @@ dp_run(struct dp *dp)
             struct dp_port *p = dp_port_lookup(dp, (uint32_t) id);
 
             if (p) {
-                n_rx += dp_run_port(dp, p);
+                n_rx += dp_run_rx(dp, p->port, p);
             }
         }
     }
@@ -678,8 +677,53 @@ dp_wait(struct dp *dp)
     }
 }
 
+/* A frame from the kernel fast path's miss device: strips its struct
+ * kp_meta and sets where the frame came from -- a VM port, or the tunnel
+ * (the kernel device decapsulated it).  The virtio-net header's offsets
+ * count the meta header, so they move back with the frame's start.
+ * Returns false for a frame without a valid header. */
+static bool
+dp_kpath_unwrap(struct dp *dp, struct dp_packet *pkt)
+{
+    struct kp_meta meta;
+
+    dp->stats.kpath_misses++;
+    if (!kpath_meta_parse(pkt->frame, pkt->len, &meta)) {
+        return false;
+    }
+    if (pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
+        if (pkt->vh.csum_start < KP_META_LEN) {
+            return false;
+        }
+        pkt->vh.csum_start -= KP_META_LEN;
+    }
+    if (pkt->vh.hdr_len >= KP_META_LEN) {
+        pkt->vh.hdr_len -= KP_META_LEN;
+    }
+    pkt->frame += KP_META_LEN;
+    pkt->len -= KP_META_LEN;
+    if (meta.kind == KP_META_PORT) {
+        struct dp_port *p = dp_port_lookup(dp, meta.a);
+
+        if (!p || meta.a < FLOW_PORT_FIRST_VIF) {
+            return false;
+        }
+        pkt->in_port = meta.a;
+        p->stats.rx_packets++;
+        p->stats.rx_bytes += pkt->len;
+    } else {
+        pkt->in_port = FLOW_PORT_TUNNEL;
+        pkt->tun_vni = meta.a;
+        pkt->tun_src = meta.b;
+        dp->stats.tunnel_rx++;
+    }
+    return true;
+}
+
+/* Receives and processes batches from 'port': the VM port 'vif', or, if
+ * 'vif' is NULL, the kernel fast path's miss device. */
 static size_t
-dp_run_port(struct dp *dp, struct dp_port *p)
+dp_run_rx(struct dp *dp, struct port *port, struct dp_port *vif)
 {
     size_t n_rx = 0;
 
@@ -688,7 +732,7 @@ dp_run_port(struct dp *dp, struct dp_port *p)
         size_t n_pkts = 0;
         int n;
 
-        n = p->port->class->recv_batch(p->port, rx, DP_BATCH);
+        n = port->class->recv_batch(port, rx, DP_BATCH);
         if (n <= 0) {
             break;
         }
@@ -708,92 +752,18 @@ dp_run_port(struct dp *dp, struct dp_port *p)
             memcpy(&pkt->vh, rx[i].data, sizeof pkt->vh);
             pkt->frame = rx[i].data + PORT_VNET_HDR_LEN;
             pkt->len = rx[i].len - PORT_VNET_HDR_LEN;
-            pkt->in_port = p->port_no;
             pkt->tun_vni = 0;
             pkt->tun_src = 0;
             pkt->shared = false;
-            p->stats.rx_packets++;
-            p->stats.rx_bytes += pkt->len;
-            n_pkts++;
-        }
-        dp_process(dp, dp->pkts, n_pkts, time_msec());
-        dp_flush_tx(dp);
-        if (n < DP_BATCH) {
-            break;
-        }
-    }
-    return n_rx;
-}
-
-/* Frames the kernel fast path missed: each starts with its struct kp_meta,
- * which says whether it came from a VM port or the tunnel (the kernel
- * device decapsulated it).  The virtio-net header's offsets count the
- * meta header, so they move back with the frame's start. */
-static size_t
-dp_run_kpath_miss(struct dp *dp)
-{
-    size_t n_rx = 0;
-
-    for (int b = 0; b < DP_RX_BATCHES; b++) {
-        struct port_rx *rx = dp->rx;
-        size_t n_pkts = 0;
-        int n;
-
-        n = dp->kp_miss->class->recv_batch(dp->kp_miss, rx, DP_BATCH);
-        if (n <= 0) {
-            break;
-        }
-        n_rx += (size_t) n;
-        dp->stats.kpath_misses += (uint64_t) n;
-
-        for (int i = 0; i < n; i++) {
-            struct dp_packet *pkt = &dp->pkts[n_pkts];
-            struct kp_meta meta;
-            uint8_t *frame = rx[i].data + PORT_VNET_HDR_LEN;
-            size_t len;
-
-            if (rx[i].truncated) {
-                dp_drop(dp, DROP_RX_TRUNCATED, 1);
-                continue;
-            }
-            if (rx[i].len < PORT_VNET_HDR_LEN + KP_META_LEN
-                || !kpath_meta_parse(frame, rx[i].len - PORT_VNET_HDR_LEN,
-                                     &meta)) {
-                dp_drop(dp, DROP_KPATH_BAD_MISS, 1);
-                continue;
-            }
-            len = rx[i].len - PORT_VNET_HDR_LEN - KP_META_LEN;
-            memcpy(&pkt->vh, rx[i].data, sizeof pkt->vh);
-            if (pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) {
-                if (pkt->vh.csum_start < KP_META_LEN) {
+            if (!vif) {
+                if (!dp_kpath_unwrap(dp, pkt)) {
                     dp_drop(dp, DROP_KPATH_BAD_MISS, 1);
                     continue;
                 }
-                pkt->vh.csum_start -= KP_META_LEN;
-            }
-            if (pkt->vh.hdr_len >= KP_META_LEN) {
-                pkt->vh.hdr_len -= KP_META_LEN;
-            }
-            pkt->frame = frame + KP_META_LEN;
-            pkt->len = len;
-            pkt->shared = false;
-            if (meta.kind == KP_META_PORT) {
-                struct dp_port *p = dp_port_lookup(dp, meta.a);
-
-                if (!p || meta.a < FLOW_PORT_FIRST_VIF) {
-                    dp_drop(dp, DROP_KPATH_BAD_MISS, 1);
-                    continue;
-                }
-                pkt->in_port = meta.a;
-                pkt->tun_vni = 0;
-                pkt->tun_src = 0;
-                p->stats.rx_packets++;
-                p->stats.rx_bytes += len;
             } else {
-                pkt->in_port = FLOW_PORT_TUNNEL;
-                pkt->tun_vni = meta.a;
-                pkt->tun_src = meta.b;
-                dp->stats.tunnel_rx++;
+                pkt->in_port = vif->port_no;
+                vif->stats.rx_packets++;
+                vif->stats.rx_bytes += pkt->len;
             }
             n_pkts++;
         }
@@ -1069,7 +1039,12 @@ dp_gro_output(struct dp *dp, struct dp_packet *pkt, uint32_t port_no)
     struct gro_seg seg;
     size_t i;
 
-    if (!p || !gro_parse(pkt->frame, pkt->len, &seg)) {
+    /* Only plain segments coalesce: a frame the kernel already merged
+     * (GSO) or left with a partial checksum (from its tunnel device) goes
+     * as it is, with its offload metadata. */
+    if (!p || (pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
+        || pkt->vh.gso_type != VIRTIO_NET_HDR_GSO_NONE
+        || !gro_parse(pkt->frame, pkt->len, &seg)) {
         dp_output(dp, port_no, &pkt->vh, pkt->frame, pkt->len);
         return;
     }
@@ -1671,8 +1646,6 @@ dp_execute__(struct dp *dp, struct dp_packet *pkt,
         switch ((enum dp_action_type) a->type) {
         case DP_ACT_OUTPUT:
             if (pkt->in_port == FLOW_PORT_TUNNEL && !dp->cfg.no_gro
-                && !(pkt->vh.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM)
-                && pkt->vh.gso_type == VIRTIO_NET_HDR_GSO_NONE
                 && dp_gro_eligible(acts, i)) {
                 dp_gro_output(dp, pkt, a->arg);
             } else {
