@@ -28,6 +28,8 @@
 #include <limits.h>
 #include <string.h>
 
+#include "bench/micro/bench-util.h"
+
 #define RUN_NSEC (150 * 1000 * 1000LL)
 #define BATCH 4096
 
@@ -105,18 +107,10 @@ fill(struct mf_table *t, int n_sub, uint32_t n_flows)
     }
 }
 
-static inline uint32_t
-next_index(uint32_t *state, uint32_t n)
-{
-    *state = *state * 1664525 + 1013904223;
-    return (uint32_t) (((uint64_t) *state * n) >> 32);
-}
-
 static void
 report(const char *name, long long nsec, uint64_t n)
 {
-    printf("bench-cache: %s %.1f ns/pkt (%.2f Mpps)\n", name,
-           (double) nsec / n, n * 1e3 / nsec);
+    bench_report("bench-cache", name, nsec, n);
 }
 
 static void

@@ -23,6 +23,8 @@
 #include <arpa/inet.h>
 #include <string.h>
 
+#include "bench/micro/bench-util.h"
+
 #define RUN_NSEC (150 * 1000 * 1000LL)
 #define BATCH 4096
 
@@ -82,18 +84,10 @@ make_key(struct flow_key *k, uint8_t proto, uint32_t i, bool reply)
     k->tp_dst = reply ? cp : sp;
 }
 
-static inline uint32_t
-next_index(uint32_t *state, uint32_t n)
-{
-    *state = *state * 1664525 + 1013904223;
-    return (uint32_t) (((uint64_t) *state * n) >> 32);
-}
-
 static void
 report(const char *name, long long nsec, uint64_t n)
 {
-    printf("bench-conntrack: %s %.1f ns/pkt (%.2f Mpps)\n", name,
-           (double) nsec / n, n * 1e3 / nsec);
+    bench_report("bench-conntrack", name, nsec, n);
 }
 
 static struct conntrack *

@@ -38,15 +38,6 @@
 #define N_RULES 1000
 #define ZONE 3
 
-static long long
-now_nsec(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static void
 put(struct topology *topo, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -157,10 +148,10 @@ bench_steps(struct conntrack *ct, uint32_t n, struct topology *topo)
     bool done = false;
 
     while (!done) {
-        long long t = now_nsec(), dt;
+        long long t = time_nsec(), dt;
 
         removed += ct_flush_if_step(ct, &cursor, 256, revoked, topo, &done);
-        dt = now_nsec() - t;
+        dt = time_nsec() - t;
         longest = dt > longest ? dt : longest;
         total += dt;
         steps++;
@@ -184,12 +175,12 @@ bench_zones(struct topology *topo)
     tag_set_init(&changed);
     tag_set_add(&changed, topo_tag_sg("other"));
     tag_set_add(&changed, topo_tag_sgmembers("other"));
-    t = now_nsec();
+    t = time_nsec();
     for (int i = 0; i < runs; i++) {
         n += sim_sg_affected_zones(topo, &changed, zones);
     }
     printf("bench-revalidate: zones %.1f us per unrelated change (%zu "
-           "zones affected)\n", (now_nsec() - t) / 1e3 / runs, n);
+           "zones affected)\n", (time_nsec() - t) / 1e3 / runs, n);
     tag_set_destroy(&changed);
 }
 
@@ -211,13 +202,13 @@ main(void)
         ct = ct_create(&cfg);
         fill(ct, n);
 
-        t = now_nsec();
+        t = time_nsec();
         removed = ct_flush_if(ct, CT_ZONE_ALL, never, NULL);
-        report("scan", n, now_nsec() - t, removed);
+        report("scan", n, time_nsec() - t, removed);
 
-        t = now_nsec();
+        t = time_nsec();
         removed = ct_flush_if(ct, CT_ZONE_ALL, revoked, topo);
-        report("reval", n, now_nsec() - t, removed);
+        report("reval", n, time_nsec() - t, removed);
 
         bench_steps(ct, n, topo);
         ct_destroy(ct);
