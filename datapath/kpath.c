@@ -69,9 +69,9 @@ struct kpath {
     int map_conf, map_masks, map_flows, map_ports, map_tunnels;
     int map_counters;
 
-    int miss_ifindex;
     int tunnel_ifindex[2];      /* By enum dp_encap; 0: none. */
-    struct kp_conf conf;
+    struct kp_conf conf;        /* What the programs read (n_masks,
+                                 * miss_ifindex, local_ip). */
 
     struct kpath_mask masks[KP_MAX_MASKS];
     size_t n_flows;
@@ -259,14 +259,15 @@ kpath_devices(struct kpath *kp)
     };
     int error = 0;
 
-    kp->miss_ifindex = kpath_device(KPATH_MISS_DEV, kpath_create_miss, kp,
-                                    &error);
-    if (!kp->miss_ifindex) {
+    kp->conf.miss_ifindex = (uint32_t) kpath_device(KPATH_MISS_DEV,
+                                                    kpath_create_miss, kp,
+                                                    &error);
+    if (!kp->conf.miss_ifindex) {
         VLOG_WARN("kpath: cannot create the miss device %s: %s",
                   KPATH_MISS_DEV, strerror(error));
         return error;
     }
-    error = kpath_tc_attach(kp->miss_ifindex, kp->prog_miss);
+    error = kpath_tc_attach((int) kp->conf.miss_ifindex, kp->prog_miss);
     if (error) {
         VLOG_WARN("kpath: cannot attach to %s: %s", KPATH_MISS_DEV,
                   strerror(error));
@@ -312,9 +313,9 @@ kpath_delete_devices(struct kpath *kp)
             kp->tunnel_ifindex[e] = 0;
         }
     }
-    if (kp->miss_ifindex) {
+    if (kp->conf.miss_ifindex) {
         rtnl_link_del(KPATH_MISS_DEV);
-        kp->miss_ifindex = 0;
+        kp->conf.miss_ifindex = 0;
     }
 }
 
@@ -329,7 +330,6 @@ kpath_open(const struct kpath_config *cfg, struct kpath **kpp)
     error = kpath_load(kp);
     if (!error && !cfg->load_only) {
         error = kpath_devices(kp);
-        kp->conf.miss_ifindex = (uint32_t) kp->miss_ifindex;
     }
     if (!error) {
         error = kpath_write_conf(kp);
@@ -636,7 +636,7 @@ kpath_meta_parse(const uint8_t *frame, size_t len, struct kp_meta *meta)
     meta->kind = m.kind;
     meta->encap = m.encap;
     meta->a = ntohl(m.a);
-    meta->b = m.kind == KP_META_TUNNEL ? m.b : ntohl(m.b);
+    meta->b = m.b;
     return true;
 }
 

@@ -91,7 +91,8 @@ void kpath_get_stats(const struct kpath *, struct kpath_stats *);
 const char *kpath_counter_name(enum kp_counter);
 
 /* Parses the miss header at the front of 'frame' ('len' bytes) into
- * '*meta' (host byte order).  Returns false if it is not one. */
+ * '*meta': 'a' in host byte order, 'b' (an IPv4 address) as it is.
+ * Returns false if it is not one. */
 bool kpath_meta_parse(const uint8_t *frame, size_t len, struct kp_meta *meta);
 
 /* Tests: the loaded program's fd for kp_port_in and the fds of the maps

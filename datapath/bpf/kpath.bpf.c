@@ -259,10 +259,6 @@ execute(struct __sk_buff *skb, struct kp_flow *f,
 {
     __u32 segs = skb->gso_segs ? skb->gso_segs : 1;
 
-    __sync_fetch_and_add(&f->packets, segs);
-    __sync_fetch_and_add(&f->bytes, skb->len);
-    f->used_ns = bpf_ktime_get_ns();
-
     if (f->action == KP_ACT_TUNNEL) {
         struct bpf_tunnel_key tk;
 
@@ -276,6 +272,9 @@ execute(struct __sk_buff *skb, struct kp_flow *f,
             return -1;
         }
     }
+    __sync_fetch_and_add(&f->packets, segs);
+    __sync_fetch_and_add(&f->bytes, skb->len);
+    f->used_ns = bpf_ktime_get_ns();
     return bpf_redirect(f->ifindex, 0);
 }
 
