@@ -90,6 +90,8 @@ sg_default_allow t1 10.0.0.0/24 || fail "default group rule"
 check "vm1 pings vm4 (default group, through the agent)" \
     ping_wait vm1 10.0.0.14 10
 flows=$(ctl hv2 flows)
+check "hv2 has conntrack flows for vm4" \
+    json_ok "$flows" '[.flows[] | select(.actions | test("ct\\("))] | length > 0'
 check "hv2 keeps vm4's conntrack flows in the agent" \
     json_ok "$flows" '[.flows[] | select((.actions | test("ct\\(")) and .kernel)] | length == 0'
 check "TCP vm4 -> vm2 intact (agent path)" tcp_transfer vm4 vm2 10.0.0.12 4 5004
